@@ -1,0 +1,52 @@
+# llmload: the one place that says how to build, demo, test and benchmark.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+BIN      := bin/llmload
+PKGS     := ./...
+
+.PHONY: all build demo test test-short vet lint bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/llmload
+
+# The out-of-the-box run: built-in simulator + synthetic Azure-conv-like traffic.
+demo:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/llmload run scenarios/azure_conv.lua --limit 300 --speedup 5
+
+# Every test, including the end-to-end runs against the simulator. CI calls exactly this.
+test: vet
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+# Unit tests only (skips the slow end-to-end runs).
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+vet:
+	@fmt_out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$fmt_out" ]; then echo "gofmt needed on:"; echo "$$fmt_out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# staticcheck comes from the Go module proxy; pinned so lint results are stable.
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+# Benchmarks (numbers go to docs/performance.md). BENCH selects, COUNT repeats.
+BENCH ?= .
+COUNT ?= 5
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKGS)
+
+# A short pass of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin results

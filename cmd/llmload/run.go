@@ -1,0 +1,475 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llmload/llmload/engine/client"
+	"github.com/llmload/llmload/engine/openai"
+	"github.com/llmload/llmload/engine/pace"
+	"github.com/llmload/llmload/engine/prompt"
+	"github.com/llmload/llmload/engine/record"
+	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/scripting"
+	"github.com/llmload/llmload/stack/sim"
+)
+
+// Exit codes of `llmload run`, documented in docs/cli.md.
+const (
+	exitOK          = 0
+	exitThresholds  = 1 // reserved: a threshold failed
+	exitConfig      = 2 // bad flag, settings file or scenario
+	exitAllFailed   = 3 // the run finished but no request succeeded
+	exitInterrupted = 130
+)
+
+type runFlags struct {
+	url, model, apiKey, config, out string
+	timeout, stallTimeout           time.Duration
+	logEvery, sampleInterval        time.Duration
+	duration, drainTimeout          time.Duration
+	concurrency                     int
+	limit                           int64
+	seed                            uint64
+	skipBad, tokenIDs, contUsage    bool
+	calibrate                       string
+	simProfile                      string
+	simTTFT, simITL                 time.Duration
+}
+
+func newRunFlagSet(f *runFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("llmload run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.url, "url", "", "endpoint: a base URL (http://host:8000) or a full one (.../v1/chat/completions); empty = start the built-in simulator")
+	fs.StringVar(&f.model, "model", "", "model name sent in requests; empty = the first model the server lists at /v1/models")
+	fs.StringVar(&f.apiKey, "api-key", "", "API key sent as a bearer token (or set api_key_env in llmload.toml)")
+	fs.StringVar(&f.config, "config", "llmload.toml", "settings file with defaults for these flags (missing is fine unless given)")
+	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>)")
+	durationVar(fs, &f.timeout, "timeout", 120*time.Second, "whole-request timeout (e.g. 120 or 2m)")
+	durationVar(fs, &f.stallTimeout, "stall-timeout", 30*time.Second, "fail a request when no byte arrives for this long")
+	durationVar(fs, &f.logEvery, "log-every", time.Second, "progress line interval")
+	durationVar(fs, &f.sampleInterval, "sample-interval", 5*time.Second, "length of a metrics window")
+	durationVar(fs, &f.duration, "duration", 0, "plan no request due later than this (0 = no limit)")
+	durationVar(fs, &f.drainTimeout, "drain-timeout", 30*time.Second, "after a stop (Ctrl-C), how long in-flight requests may finish")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "maximum requests in flight (default: the scenario's, else 16)")
+	fs.Int64Var(&f.limit, "limit", 0, "send at most this many requests (0 = the whole source)")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of synthetic traffic and prompts")
+	fs.BoolVar(&f.skipBad, "skip-bad-rows", false, "skip malformed trace rows (counted and reported) instead of stopping")
+	fs.BoolVar(&f.tokenIDs, "token-ids", false, "for /v1/completions, send synthetic prompts as token-id lists (exact length)")
+	fs.BoolVar(&f.contUsage, "continuous-usage", false, "ask vLLM for usage in every chunk (stream_options.continuous_usage_stats)")
+	fs.StringVar(&f.calibrate, "calibrate", "auto", "prompt length calibration: auto (POST /tokenize, else learn from usage), usage (learn from usage only), off")
+	fs.StringVar(&f.simProfile, "sim-profile", "", "built-in simulator profile when --url is empty (default: its calibrated profile)")
+	durationVar(fs, &f.simTTFT, "sim-ttft", 50*time.Millisecond, "built-in simulator TTFT for --sim-profile fixed")
+	durationVar(fs, &f.simITL, "sim-itl", 10*time.Millisecond, "built-in simulator ITL for --sim-profile fixed")
+	return fs
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newRunFlagSet(&f)
+	script, engineArgs, options, err := splitArgs(fs, args)
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload run: %v\n", err)
+		return exitConfig
+	}
+	if err := fs.Parse(engineArgs); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			runHelp(stdout, fs, script)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "llmload run: %v (see llmload run --help)\n", err)
+		return exitConfig
+	}
+	if script == "" {
+		fmt.Fprintln(stderr, "llmload run: no scenario file; try: llmload run scenarios/azure_conv.lua")
+		return exitConfig
+	}
+	set := setFlags(fs)
+	settings, err := loadSettings(f.config, set["config"])
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload run: %v\n", err)
+		return exitConfig
+	}
+
+	scr, err := scripting.Load(script, scripting.Env{Args: options, SkipBad: f.skipBad, Seed: f.seed})
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload run: %v\n", err)
+		return exitConfig
+	}
+	defer scr.Close()
+	if len(scr.Scenarios) != 1 {
+		fmt.Fprintf(stderr, "llmload run: %s returns %d scenarios; this version runs exactly one\n", script, len(scr.Scenarios))
+		return exitConfig
+	}
+	sc := scr.Scenarios[0]
+
+	eff, err := resolve(f, set, settings, sc)
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload run: %v\n", err)
+		return exitConfig
+	}
+
+	// Ctrl-C once: stop sending, let in-flight requests drain, write
+	// results. Twice: cancel in-flight requests at once, still write.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	abort := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	interrupted := false
+	go func() {
+		n := 0
+		for range sigs {
+			n++
+			if n == 1 {
+				interrupted = true
+				fmt.Fprintln(stderr, "\nstopping: no new requests; in-flight ones drain (Ctrl-C again to abort)")
+				stop()
+			} else {
+				close(abort)
+				return
+			}
+		}
+	}()
+
+	if eff.url == "" {
+		addr, closeSim, err := startBuiltinSim(f, eff.model)
+		if err != nil {
+			fmt.Fprintf(stderr, "llmload run: starting the built-in simulator: %v\n", err)
+			return exitConfig
+		}
+		defer closeSim()
+		eff.url = "http://" + addr
+		fmt.Fprintf(stdout, "no --url: built-in simulator on %s\n", eff.url)
+	}
+	if eff.model == "" {
+		m, err := firstModel(ctx, eff.url, eff.apiKey)
+		if err != nil {
+			fmt.Fprintf(stderr, "llmload run: no --model given and %v; pass --model\n", err)
+			return exitConfig
+		}
+		eff.model = m
+	}
+
+	cal, calNote := calibrate(ctx, f.calibrate, eff, sc)
+	builder, err := openai.NewBuilder(openai.BuilderConfig{
+		BaseURL: eff.url, Model: eff.model, Seed: f.seed,
+		TokenIDs: f.tokenIDs, ContinuousUsage: f.contUsage,
+	}, cal)
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload run: --url: %v\n", err)
+		return exitConfig
+	}
+
+	out := eff.out
+	if out == "" {
+		out = filepath.Join("results", fmt.Sprintf("%s-%s", sc.Name, time.Now().Format("20060102-150405")))
+	}
+	// The start is a moment ahead so the planner has built the first plans
+	// before they are due: the first request is not late by Lua's warm-up.
+	epoch := time.Now().Add(200 * time.Millisecond)
+	cl, err := client.New(client.Config{
+		Epoch: epoch, MaxConns: eff.concurrency + 8,
+		Timeout: eff.timeout, StallTimeout: eff.stallTimeout, APIKey: eff.apiKey,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload run: %v\n", err)
+		return exitConfig
+	}
+	defer cl.Close()
+	rec, err := record.New(record.Config{
+		Name: sc.Name, OutDir: out, SampleInterval: eff.sampleInterval, Epoch: epoch,
+		Meta: map[string]any{
+			"scenario_file": script, "url": eff.url, "model": eff.model,
+			"concurrency": eff.concurrency, "on_full": eff.onFull.String(),
+			"args": append([]string{"run"}, args...), "version": version,
+			"prompt_calibration": calNote,
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload run: --out: %v\n", err)
+		return exitConfig
+	}
+
+	fmt.Fprintf(stdout, "scenario %s -> %s (model %s, concurrency %d, results in %s)\n", sc.Name, eff.url, eff.model, eff.concurrency, out)
+	var onResult func(*request.Result)
+	if obs, ok := cal.(interface{ Observe(*request.Result) }); ok {
+		onResult = obs.Observe
+	}
+	sum, runErr := runner.Run(ctx, runner.Config{
+		Name: sc.Name, Epoch: epoch, Source: sc.Source, Schedule: sc.Schedule,
+		Mapper: sc.Mapper, Builder: builder, Exec: cl, Recorder: rec,
+		Concurrency: eff.concurrency, OnFull: eff.onFull,
+		Limit: eff.limit, Duration: eff.duration,
+		DrainTimeout: eff.drainTimeout, Abort: abort,
+		OnResult: onResult,
+		Every:    eff.logEvery,
+		Progress: func(s runner.Status) {
+			fmt.Fprintln(stdout, record.FormatProgress(s.Snapshot, record.ProgressExtra{
+				Sent: s.Released, InFlight: s.InFlight, Queued: s.Queued, Total: s.Total,
+			}))
+		},
+	})
+	if sum != nil {
+		fmt.Fprintln(stdout)
+		sum.WriteTable(stdout)
+	}
+	reportSkipped(stdout, sc.Source)
+	if runErr != nil {
+		fmt.Fprintf(stderr, "llmload run: %v\n", runErr)
+		fmt.Fprintf(stderr, "results measured so far are in %s\n", out)
+		return exitConfig
+	}
+	fmt.Fprintf(stdout, "results: %s\n", out)
+	switch {
+	case interrupted:
+		return exitInterrupted
+	case sum != nil && sum.Completed == 0 && sum.Failed > 0:
+		fmt.Fprintln(stderr, "llmload run: every request failed; see errors in the results")
+		return exitAllFailed
+	}
+	return exitOK
+}
+
+// effective holds settings after precedence: flag, then scenario, then
+// llmload.toml, then the default.
+type effective struct {
+	url, model, apiKey, out  string
+	timeout, stallTimeout    time.Duration
+	logEvery, sampleInterval time.Duration
+	duration, drainTimeout   time.Duration
+	concurrency              int
+	limit                    int64
+	onFull                   pace.OnFull
+}
+
+func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scenario) (effective, error) {
+	e := effective{
+		url: pickStr(set["url"], f.url, sc.URL, s.URL), model: pickStr(set["model"], f.model, sc.Model, s.Model),
+		apiKey: pickStr(set["api-key"], f.apiKey, "", s.APIKey), out: pickStr(set["out"], f.out, "", s.Out),
+		timeout:        pickDur(set["timeout"], f.timeout, 0, s.Timeout.Duration),
+		stallTimeout:   pickDur(set["stall-timeout"], f.stallTimeout, 0, s.StallTimeout.Duration),
+		logEvery:       pickDur(set["log-every"], f.logEvery, 0, s.LogEvery.Duration),
+		sampleInterval: pickDur(set["sample-interval"], f.sampleInterval, 0, s.SampleInterval.Duration),
+		drainTimeout:   pickDur(set["drain-timeout"], f.drainTimeout, 0, s.DrainTimeout.Duration),
+		duration:       pickDur(set["duration"], f.duration, sc.Duration, 0),
+		limit:          f.limit,
+	}
+	if e.apiKey == "" && s.APIKeyEnv != "" {
+		e.apiKey = os.Getenv(s.APIKeyEnv)
+	}
+	if !set["limit"] && sc.Limit > 0 {
+		e.limit = sc.Limit
+	}
+	switch {
+	case set["concurrency"]:
+		e.concurrency = f.concurrency
+	case sc.Concurrency > 0:
+		e.concurrency = sc.Concurrency
+	case s.Concurrency > 0:
+		e.concurrency = s.Concurrency
+	default:
+		e.concurrency = 16
+	}
+	// Defaults for durations come from the flag set's own defaults.
+	def := runFlags{}
+	newRunFlagSet(&def)
+	if e.timeout == 0 {
+		e.timeout = def.timeout
+	}
+	if e.stallTimeout == 0 {
+		e.stallTimeout = def.stallTimeout
+	}
+	if e.logEvery == 0 {
+		e.logEvery = def.logEvery
+	}
+	if e.sampleInterval == 0 {
+		e.sampleInterval = def.sampleInterval
+	}
+	if e.drainTimeout == 0 {
+		e.drainTimeout = def.drainTimeout
+	}
+	switch {
+	case e.concurrency < 1:
+		return e, fmt.Errorf("--concurrency must be at least 1, got %d", e.concurrency)
+	case e.limit < 0:
+		return e, fmt.Errorf("--limit must be >= 0, got %d", e.limit)
+	case e.sampleInterval < 100*time.Millisecond:
+		return e, fmt.Errorf("--sample-interval must be at least 100ms, got %s", e.sampleInterval)
+	case e.logEvery < 0:
+		return e, fmt.Errorf("--log-every must be >= 0, got %s", e.logEvery)
+	}
+	switch sc.OnFull {
+	case "", "queue":
+		e.onFull = pace.Queue
+	case "drop":
+		e.onFull = pace.Drop
+	default:
+		return e, fmt.Errorf("scenario %s: on_full must be \"queue\" or \"drop\", got %q", sc.Name, sc.OnFull)
+	}
+	if e.url != "" && !strings.HasPrefix(e.url, "http://") && !strings.HasPrefix(e.url, "https://") {
+		return e, fmt.Errorf("--url %q: want http://host:port[/v1/...]", e.url)
+	}
+	return e, nil
+}
+
+func pickStr(flagSet bool, flagVal, scenario, file string) string {
+	switch {
+	case flagSet:
+		return flagVal
+	case scenario != "":
+		return scenario
+	default:
+		return file
+	}
+}
+
+func pickDur(flagSet bool, flagVal, scenario, file time.Duration) time.Duration {
+	switch {
+	case flagSet:
+		return flagVal
+	case scenario != 0:
+		return scenario
+	default:
+		return file
+	}
+}
+
+// startBuiltinSim serves the simulator on a free loopback port for the run.
+func startBuiltinSim(f runFlags, model string) (addr string, closeFn func(), err error) {
+	cfg := sim.DefaultConfig()
+	if model != "" {
+		cfg.Model = model
+	}
+	if f.simProfile != "" {
+		cfg.Profile = f.simProfile
+	}
+	cfg.TTFT, cfg.ITL = f.simTTFT, f.simITL
+	srv, err := sim.New(cfg, prometheus.NewRegistry())
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// firstModel asks GET /v1/models, as vLLM's benchmark does when no model
+// is given.
+func firstModel(ctx context.Context, rawURL, apiKey string) (string, error) {
+	base := openai.BaseURL(rawURL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/models", nil)
+	if err != nil {
+		return "", err
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("listing models at %s/v1/models failed: %w", base, err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s/v1/models answered %s", base, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Data) == 0 {
+		return "", fmt.Errorf("%s/v1/models listed no model", base)
+	}
+	return body.Data[0].ID, nil
+}
+
+func reportSkipped(w io.Writer, src any) {
+	sk, ok := src.(interface {
+		Skipped() int64
+		SkipReasons() []string
+	})
+	if !ok || sk.Skipped() == 0 {
+		return
+	}
+	fmt.Fprintf(w, "skipped %d malformed trace rows (--skip-bad-rows); first ones:\n", sk.Skipped())
+	for _, r := range sk.SkipReasons() {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+}
+
+func runHelp(w io.Writer, fs *flag.FlagSet, script string) {
+	fmt.Fprintln(w, "usage: llmload run SCENARIO.lua [flags] [scenario options]")
+	fmt.Fprintln(w, "\nEngine flags (also settable in llmload.toml with _ for -):")
+	printFlags(w, fs)
+	if script == "" {
+		return
+	}
+	scr, err := scripting.Load(script, scripting.Env{Help: true, Args: map[string]string{}})
+	if err != nil {
+		fmt.Fprintf(w, "\n(could not load %s to list its options: %v)\n", script, err)
+		return
+	}
+	defer scr.Close()
+	fmt.Fprintf(w, "\nOptions of %s:\n", script)
+	opts := append([]scripting.Option(nil), scr.Options...)
+	sort.Slice(opts, func(i, j int) bool { return opts[i].Name < opts[j].Name })
+	for _, o := range opts {
+		fmt.Fprintf(w, "  --%s %s\n    \t%s (default %v)\n", o.Name, o.Type, o.Help, o.Default)
+	}
+}
+
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(fl *flag.Flag) {
+		kind := "value"
+		if isBoolFlag(fl) {
+			kind = ""
+		}
+		def := ""
+		if fl.DefValue != "" && fl.DefValue != "0" && fl.DefValue != "false" && fl.DefValue != "0s" {
+			def = fmt.Sprintf(" (default %s)", fl.DefValue)
+		}
+		fmt.Fprintf(w, "  --%s %s\n    \t%s%s\n", fl.Name, kind, fl.Usage, def)
+	})
+}
+
+// calibrate fits the prompt-length model for the target endpoint. It never
+// fails the run: the worst case is learning from usage as responses arrive.
+func calibrate(ctx context.Context, mode string, e effective, sc *scripting.Scenario) (prompt.Estimator, string) {
+	_ = sc
+	switch mode {
+	case "off":
+		return nil, "off: words sent as tokens 1:1"
+	case "usage":
+		est := prompt.NewOnline()
+		return est, "learned from usage.prompt_tokens"
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	m, err := prompt.Calibrate(cctx, openai.BaseURL(e.url), e.model, request.Chat, e.apiKey)
+	if err != nil {
+		return prompt.NewOnline(), fmt.Sprintf("/tokenize unavailable (%v); learned from usage.prompt_tokens", err)
+	}
+	return m, m.String()
+}

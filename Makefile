@@ -31,7 +31,7 @@ vet:
 
 # staticcheck comes from the Go module proxy; pinned so lint results are stable.
 lint: vet
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 # Benchmarks (numbers go to docs/performance.md). BENCH selects, COUNT repeats.
 BENCH ?= .

@@ -1,0 +1,177 @@
+// Package pace decides when each request is sent and how many may be in
+// flight at once.
+//
+// A Schedule turns each source row's arrival instant into a due offset from
+// the run's start. The Pacer releases plans at those offsets on an absolute
+// clock, so a slow moment never accumulates into drift. The Gate caps the
+// number of requests in flight and either queues the excess (recording how
+// long each one waited) or drops it with request.ErrDropped.
+package pace
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Schedule maps each successive row's arrival instant to a due offset from
+// the run start. Due is called once per row, in source order, and returns
+// non-decreasing offsets, which is what the Pacer expects.
+//
+// A Schedule is not safe for concurrent use: the planner goroutine owns it.
+type Schedule interface {
+	Due(at time.Duration) time.Duration
+}
+
+// mustPositive panics on a rate or speed-up that cannot describe a schedule.
+// The constructors take plain floats because the scripting layer validates
+// user input (and names the offending field) before it gets here; reaching
+// this panic is a programming error.
+func mustPositive(what string, v float64) {
+	if !(v > 0) { // also catches NaN
+		panic(fmt.Sprintf("pace: %s must be > 0, got %v", what, v))
+	}
+}
+
+// seconds converts a float number of seconds to a Duration, rounded to the
+// nearest nanosecond and saturating instead of overflowing.
+func seconds(s float64) time.Duration {
+	ns := math.Round(s * float64(time.Second))
+	if ns >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
+}
+
+type replay struct {
+	speedup float64
+	started bool
+	at0     time.Duration
+	last    time.Duration
+}
+
+// Replay keeps a trace's own timing, compressed by speedup: due = (at - at0)
+// / speedup, where at0 is the first row's instant. A row earlier than the
+// one before it (an unsorted trace) is due together with its predecessor
+// rather than in the past, so due times never decrease. speedup must be > 0.
+func Replay(speedup float64) Schedule {
+	mustPositive("replay speedup", speedup)
+	return &replay{speedup: speedup}
+}
+
+func (r *replay) Due(at time.Duration) time.Duration {
+	if !r.started {
+		r.started, r.at0 = true, at
+	}
+	d := time.Duration(math.Round(float64(at-r.at0) / r.speedup))
+	if d < r.last {
+		d = r.last
+	}
+	r.last = d
+	return d
+}
+
+type constant struct {
+	rate float64
+	n    int64
+}
+
+// Constant spaces requests evenly at rate per second, ignoring the rows'
+// own instants: the i-th row (from 0) is due at i/rate. Each due time is
+// computed from the index, so rounding never accumulates. rate must be > 0;
+// +Inf sends everything at once.
+func Constant(rate float64) Schedule {
+	mustPositive("constant rate", rate)
+	return &constant{rate: rate}
+}
+
+func (c *constant) Due(time.Duration) time.Duration {
+	d := seconds(float64(c.n) / c.rate)
+	c.n++
+	return d
+}
+
+type poisson struct {
+	rate  float64
+	rng   *rand.Rand
+	t     float64 // seconds since the first arrival
+	first bool
+}
+
+// Poisson draws arrivals of a Poisson process at rate per second: gaps are
+// independent and exponential with mean 1/rate. The first row is due at 0,
+// so a run starts with a request rather than an idle random wait. The same
+// seed gives the same sequence. rate must be > 0.
+func Poisson(rate float64, seed uint64) Schedule {
+	mustPositive("poisson rate", rate)
+	return &poisson{rate: rate, rng: newRand(seed), first: true}
+}
+
+func (p *poisson) Due(time.Duration) time.Duration {
+	if p.first {
+		p.first = false
+		return 0
+	}
+	p.t += p.rng.ExpFloat64() / p.rate
+	return seconds(p.t)
+}
+
+type gamma struct {
+	rate, shape float64
+	rng         *rand.Rand
+	t           float64
+	first       bool
+}
+
+// Gamma draws gaps from a gamma distribution with mean 1/rate and shape
+// burstiness, as vLLM's benchmark does: burstiness 1 is a Poisson process,
+// below 1 arrivals come in bursts, above 1 they are more regular (the gaps'
+// coefficient of variation is 1/sqrt(burstiness)). The first row is due at
+// 0. rate and burstiness must be > 0.
+func Gamma(rate, burstiness float64, seed uint64) Schedule {
+	mustPositive("gamma rate", rate)
+	mustPositive("gamma burstiness", burstiness)
+	return &gamma{rate: rate, shape: burstiness, rng: newRand(seed), first: true}
+}
+
+func (g *gamma) Due(time.Duration) time.Duration {
+	if g.first {
+		g.first = false
+		return 0
+	}
+	// scale = 1/(rate*shape) keeps the mean gap at 1/rate.
+	g.t += gammaVariate(g.rng, g.shape) / (g.rate * g.shape)
+	return seconds(g.t)
+}
+
+func newRand(seed uint64) *rand.Rand {
+	// The second PCG word is fixed so that one user-visible seed names one
+	// sequence.
+	return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+}
+
+// gammaVariate draws from Gamma(shape, 1) with Marsaglia and Tsang's method
+// (ACM TOMS 26(3), 2000). For shape < 1 it uses the boost
+// Gamma(a) = Gamma(a+1) * U^(1/a).
+func gammaVariate(rng *rand.Rand, shape float64) float64 {
+	boost := 1.0
+	if shape < 1 {
+		boost = math.Pow(rng.Float64(), 1/shape)
+		shape++
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v * boost
+		}
+	}
+}

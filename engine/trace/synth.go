@@ -1,0 +1,168 @@
+package trace
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"time"
+)
+
+// Figures of the Azure LLM inference trace 2023, conversation
+// (AzureLLMInferenceTrace_conv.csv, Azure Public Dataset, CC-BY-4.0): 19,366
+// requests over 3,501.7 s. docs/traces.md says how they were computed, and
+// TestSynthFiguresMatchTrace recomputes them from the file.
+const (
+	// AzureConvRate is the trace's mean arrival rate in requests per second:
+	// (rows - 1) / (last timestamp - first timestamp).
+	AzureConvRate = 5.530136
+	// AzureConvGapCV is the coefficient of variation (sd / mean) of the
+	// trace's inter-arrival gaps; 1 would be a Poisson process.
+	AzureConvGapCV = 1.094198
+
+	azureConvContextMean   = 1154.6974
+	azureConvContextMedian = 1020
+	azureConvGenMean       = 211.1259
+	azureConvGenMedian     = 129
+)
+
+// quantileProbs are the cumulative probabilities of the quantile tables:
+// every percentile, plus 99.5 and 99.9 so the long upper tail is not drawn
+// as one straight line from p99 to the maximum.
+var quantileProbs = func() [103]float64 {
+	var p [103]float64
+	for i := 0; i <= 99; i++ {
+		p[i] = float64(i) / 100
+	}
+	p[100], p[101], p[102] = 0.995, 0.999, 1
+	return p
+}()
+
+// azureConvContextQ and azureConvGenQ are the quantiles of ContextTokens and
+// GeneratedTokens at quantileProbs (linear interpolation between order
+// statistics, numpy's default "type 7").
+var azureConvContextQ = [103]float64{
+	2, 29, 91, 161, 181, 181, 191, 197, 201, 203,
+	207, 212, 222, 242, 317, 372, 375, 378, 381, 384,
+	387, 390, 392, 394, 395, 396, 398, 399, 400, 402,
+	403, 405, 406, 408, 411, 414, 419, 424, 433, 456,
+	703, 862.65, 903, 946, 971.6, 984, 994, 1002, 1009, 1014,
+	1020, 1025, 1031, 1036, 1041, 1045, 1050, 1055, 1060, 1065,
+	1071, 1076, 1081, 1086, 1092, 1097, 1102, 1109, 1116, 1122,
+	1130, 1139, 1147, 1159.45, 1171, 1189, 1214.4, 1249, 1311, 1314,
+	1315, 1321, 1368.3, 1508, 1689.2, 1876.25, 2032, 2221, 2401.2, 2584,
+	2734.5, 3291.15, 4073, 4076, 4079, 4083, 4086, 4090, 4098, 4142,
+	4831, 6179.15, 14050,
+}
+
+var azureConvGenQ = [103]float64{
+	7, 16, 24, 32, 38, 41, 44, 47, 49, 52,
+	54, 57, 59, 62, 64, 67, 69, 71, 73, 75,
+	77, 79, 81, 82, 84, 85, 86, 87, 89, 90,
+	91, 92, 93, 94, 95, 96, 97, 99, 100, 101,
+	103, 105, 107, 108, 110, 113, 116, 118, 122, 125,
+	129, 133, 137, 141, 145, 151, 156, 161, 163, 169,
+	177, 182, 190, 201.95, 216, 217, 237, 371, 375, 378,
+	384, 387, 390, 393, 394, 395, 396, 396, 397, 398,
+	400, 402, 404, 407, 410, 411, 414, 415, 417, 420,
+	424, 428, 429, 433, 442, 451, 468, 509, 540, 601,
+	643.175, 954, 1000,
+}
+
+// SynthConfig configures SynthAzureConv.
+type SynthConfig struct {
+	Seed uint64  // the same seed gives the same rows
+	Rate float64 // mean requests per second; 0 = AzureConvRate
+}
+
+// SynthAzureConv returns an endless source shaped like the Azure 2023
+// conversation trace: arrivals are a Gamma renewal process with the trace's
+// inter-arrival CV and mean rate cfg.Rate (the trace's own when 0), and
+// ContextTokens and GeneratedTokens are drawn independently from the
+// trace's quantile tables. Rows start at At = 0 and have Line 0. A negative,
+// infinite or NaN Rate is a programming error (callers validate user input)
+// and panics.
+//
+// The source is not safe for concurrent use; Close makes Next fail.
+func SynthAzureConv(cfg SynthConfig) Source {
+	rate := cfg.Rate
+	if rate == 0 {
+		rate = AzureConvRate
+	}
+	if !(rate > 0) || math.IsInf(rate, 0) {
+		panic(fmt.Sprintf("trace: SynthConfig.Rate must be >= 0 and finite, got %v", cfg.Rate))
+	}
+	shape := 1 / (AzureConvGapCV * AzureConvGapCV)
+	return &synth{
+		// The second PCG word is fixed so that a seed names one stream.
+		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x617a7572655f636f)), // "azure_co"
+		shape: shape,
+		scale: 1 / (rate * shape), // mean gap = shape * scale = 1/rate
+	}
+}
+
+type synth struct {
+	rng          *rand.Rand
+	shape, scale float64
+	at           time.Duration
+	closed       bool
+}
+
+func (s *synth) Next() (Row, error) {
+	if s.closed {
+		return Row{}, fmt.Errorf("synthetic azure-conv source: Next after Close: %w", os.ErrClosed)
+	}
+	row := Row{
+		At:              s.at,
+		ContextTokens:   sampleQuantiles(&azureConvContextQ, s.rng.Float64()),
+		GeneratedTokens: sampleQuantiles(&azureConvGenQ, s.rng.Float64()),
+	}
+	gap := gamma(s.rng, s.shape) * s.scale
+	s.at += time.Duration(math.Round(gap * float64(time.Second)))
+	return row, nil
+}
+
+func (s *synth) Close() error {
+	s.closed = true
+	return nil
+}
+
+// sampleQuantiles maps u in [0, 1) through the piecewise-linear quantile
+// function given by q at quantileProbs, rounded to a whole token count.
+func sampleQuantiles(q *[103]float64, u float64) int {
+	i := int(u * 100) // percentile segments are uniform up to p99
+	if i >= 99 {
+		i = 99
+		for i < len(quantileProbs)-2 && u >= quantileProbs[i+1] {
+			i++
+		}
+	}
+	p0, p1 := quantileProbs[i], quantileProbs[i+1]
+	t := (u - p0) / (p1 - p0)
+	t = min(max(t, 0), 1) // u*100 may round across a boundary
+	return int(math.Round(q[i] + t*(q[i+1]-q[i])))
+}
+
+// gamma draws from Gamma(shape, 1) by Marsaglia and Tsang's method; for
+// shape < 1 it boosts to shape+1 and scales by U^(1/shape).
+func gamma(rng *rand.Rand, shape float64) float64 {
+	boost := 1.0
+	if shape < 1 {
+		boost = math.Pow(rng.Float64(), 1/shape)
+		shape++
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v * boost
+		}
+	}
+}

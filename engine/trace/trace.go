@@ -1,0 +1,117 @@
+// Package trace reads request traces and generates synthetic ones: the
+// stream of rows (arrival instant, prompt length, output length) that the
+// planner turns into requests.
+//
+// Readers stream: a trace of tens of millions of rows is read at millions of
+// rows per second with a fixed-size buffer, never loaded whole. A malformed
+// row stops the read with an error naming file:line, unless Options.SkipBad
+// asks for malformed rows to be counted and skipped.
+//
+// Formats and the figures behind the synthetic source are described in
+// docs/traces.md.
+package trace
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Row is one request of a trace.
+type Row struct {
+	// At is the arrival instant since the source's epoch: the Unix epoch for
+	// timestamped traces (UTC), 0-based for synthetic ones. Only differences
+	// between rows matter to a replay.
+	At              time.Duration
+	ContextTokens   int
+	GeneratedTokens int
+	Line            int   // 1-based line in the file; 0 for synthetic rows
+	HashIDs         []int // Mooncake prefix blocks; nil for sources without them
+}
+
+// Source yields rows in order. Next returns io.EOF at the end; any other
+// error is final too, and later calls return it again.
+//
+// A Source is not safe for concurrent use: one goroutine (the planner) owns it.
+type Source interface {
+	Next() (Row, error)
+	Close() error
+}
+
+// Options tune how a reader treats its input.
+type Options struct {
+	// SkipBad counts and skips malformed rows instead of failing on the
+	// first one. A file that is not a trace of the expected format (a bad
+	// header) still fails.
+	SkipBad bool
+}
+
+// SkipReporter is implemented by sources that can skip malformed rows, so
+// the end-of-run report can say how many were skipped and why.
+type SkipReporter interface {
+	Skipped() int64        // rows skipped under Options.SkipBad
+	SkipReasons() []string // the first few reasons, each starting with file:line
+}
+
+// ErrBadRow is wrapped by every malformed-row error (see RowError).
+var ErrBadRow = errors.New("malformed trace row")
+
+// ErrNotAzure is wrapped by the error of a file whose header is not the
+// Azure LLM inference trace header.
+var ErrNotAzure = errors.New("not an Azure LLM inference trace")
+
+// RowError is a malformed row: where it is and what is wrong with it.
+type RowError struct {
+	Name   string // file name as given to the reader
+	Line   int    // 1-based line
+	Reason string // what is wrong, e.g. `column 2 (ContextTokens) "abc" is not an integer`
+}
+
+func (e *RowError) Error() string {
+	return e.Name + ":" + strconv.Itoa(e.Line) + ": " + e.Reason +
+		"; fix the row or pass --skip-bad-rows to skip malformed rows"
+}
+
+// Unwrap makes errors.Is(err, ErrBadRow) true.
+func (e *RowError) Unwrap() error { return ErrBadRow }
+
+// Limit returns a source that yields at most n rows of src (none when
+// n <= 0) and then io.EOF. Close closes src. The result reports src's
+// skipped rows when src is a SkipReporter, so wrapping a reader does not
+// hide them from the end-of-run report.
+func Limit(src Source, n int64) Source {
+	return &limited{src: src, left: n}
+}
+
+type limited struct {
+	src  Source
+	left int64
+}
+
+func (l *limited) Next() (Row, error) {
+	if l.left <= 0 {
+		return Row{}, io.EOF
+	}
+	row, err := l.src.Next()
+	if err == nil {
+		l.left--
+	}
+	return row, err
+}
+
+func (l *limited) Close() error { return l.src.Close() }
+
+func (l *limited) Skipped() int64 {
+	if s, ok := l.src.(SkipReporter); ok {
+		return s.Skipped()
+	}
+	return 0
+}
+
+func (l *limited) SkipReasons() []string {
+	if s, ok := l.src.(SkipReporter); ok {
+		return s.SkipReasons()
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package scripting
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/llmload/llmload/engine/openai"
+	"github.com/llmload/llmload/engine/request"
+)
+
+var (
+	chatFields       = []string{"prompt_tokens", "messages", "max_tokens", "min_tokens", "ignore_eos", "temperature", "model", "extra", "headers", "tags"}
+	completionFields = []string{"prompt_tokens", "prompt", "max_tokens", "min_tokens", "ignore_eos", "temperature", "model", "extra", "headers", "tags"}
+)
+
+func endpointFunc(sp *openai.Spec) string {
+	if sp.Endpoint == request.Completions {
+		return "completion"
+	}
+	return "chat"
+}
+
+// lchat implements llm.chat{...}.
+func (s *Script) lchat(L *lua.LState) int {
+	return s.buildSpec(L, request.Chat)
+}
+
+// lcompletion implements llm.completion{...}.
+func (s *Script) lcompletion(L *lua.LState) int {
+	return s.buildSpec(L, request.Completions)
+}
+
+// buildSpec reads the table argument into an openai.Spec userdata. It runs
+// once per request, so it walks the table once and allocates only the Spec
+// and what the fields themselves need.
+func (s *Script) buildSpec(L *lua.LState, ep request.Endpoint) int {
+	fn, known := "llm.chat", chatFields
+	if ep == request.Completions {
+		fn, known = "llm.completion", completionFields
+	}
+	t := s.argTable(L, fn, false)
+	sp := &openai.Spec{Endpoint: ep}
+	hasTokens := false
+	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
+		key, _ := k.(lua.LString)
+		switch key {
+		case "prompt_tokens":
+			sp.PromptTokens = int(s.toInt(L, fn, "prompt_tokens", v, 0))
+			hasTokens = true
+		case "max_tokens":
+			sp.MaxTokens = int(s.toInt(L, fn, "max_tokens", v, 0))
+		case "min_tokens":
+			sp.MinTokens = int(s.toInt(L, fn, "min_tokens", v, 0))
+		case "ignore_eos":
+			sp.IgnoreEOS = s.toBool(L, fn, "ignore_eos", v)
+		case "temperature":
+			f := s.toNumber(L, fn, "temperature", v, false)
+			sp.Temperature = &f
+		case "model":
+			sp.Model = s.toString(L, fn, "model", v)
+		case "extra":
+			obj, ok := s.toJSON(L, fn, "extra", v, 0).(map[string]any)
+			if !ok {
+				s.fieldErr(L, fn, "extra", "a table of named fields {top_p = 0.9}", v)
+			}
+			sp.Extra = obj
+		case "headers":
+			sp.Headers = s.toStringMap(L, fn, "headers", v)
+		case "tags":
+			sp.Tags = s.toStringMap(L, fn, "tags", v)
+		case "messages":
+			if ep != request.Chat {
+				s.raisef(L, "%s: unknown field messages (a completion takes prompt; messages is for llm.chat)", fn)
+			}
+			sp.Messages = s.toMessages(L, fn, v)
+		case "prompt":
+			if ep != request.Completions {
+				s.raisef(L, "%s: unknown field prompt (chat takes messages = {{role = \"user\", content = \"...\"}}; prompt is for llm.completion)", fn)
+			}
+			sp.Prompt = s.toString(L, fn, "prompt", v)
+		default:
+			s.unknownField(L, fn, k, known)
+		}
+	}
+	switch {
+	case hasTokens && (sp.Messages != nil || sp.Prompt != ""):
+		other := "messages"
+		if ep == request.Completions {
+			other = "prompt"
+		}
+		s.raisef(L, "%s: give prompt_tokens or %s, not both", fn, other)
+	case !hasTokens && ep == request.Chat && len(sp.Messages) == 0:
+		s.raisef(L, "%s: needs prompt_tokens (a synthetic prompt of that length) or messages", fn)
+	case !hasTokens && ep == request.Completions && sp.Prompt == "":
+		s.raisef(L, "%s: needs prompt_tokens (a synthetic prompt of that length) or prompt", fn)
+	case sp.MinTokens > 0 && sp.MaxTokens > 0 && sp.MinTokens > sp.MaxTokens:
+		s.raisef(L, "%s: min_tokens (%d) is more than max_tokens (%d)", fn, sp.MinTokens, sp.MaxTokens)
+	}
+	ud := L.NewUserData()
+	ud.Value = sp
+	ud.Metatable = s.mt.spec
+	L.Push(ud)
+	return 1
+}
+
+var messageFields = []string{"role", "content"}
+
+// toMessages reads {{role = "user", content = "..."}, ...}.
+func (s *Script) toMessages(L *lua.LState, fn string, v lua.LValue) []openai.Message {
+	t, ok := v.(*lua.LTable)
+	if !ok || t.Len() == 0 {
+		s.fieldErr(L, fn, "messages", `a non-empty list {{role = "user", content = "..."}}`, v)
+	}
+	n := t.Len()
+	msgs := make([]openai.Message, n)
+	for i := 1; i <= n; i++ {
+		field := fmt.Sprintf("messages[%d]", i)
+		mt, ok := t.RawGetInt(i).(*lua.LTable)
+		if !ok {
+			s.fieldErr(L, fn, field, `a table {role = "user", content = "..."}`, t.RawGetInt(i))
+		}
+		for k, mv := mt.Next(lua.LNil); k != lua.LNil; k, mv = mt.Next(k) {
+			switch lua.LVAsString(k) {
+			case "role":
+				msgs[i-1].Role = s.toString(L, fn, field+".role", mv)
+			case "content":
+				msgs[i-1].Content = s.toString(L, fn, field+".content", mv)
+			default:
+				s.unknownField(L, fn+" "+field, k, messageFields)
+			}
+		}
+		if msgs[i-1].Role == "" {
+			s.raisef(L, "%s: %s.role is missing (\"system\", \"user\" or \"assistant\")", fn, field)
+		}
+	}
+	return msgs
+}
+
+// specIndex implements reading a spec's fields from Lua (spec.max_tokens),
+// so scripts can inspect or wrap what llm.chat built.
+func (s *Script) specIndex(L *lua.LState) int {
+	sp := L.CheckUserData(1).Value.(*openai.Spec)
+	key := L.CheckString(2)
+	switch key {
+	case "endpoint":
+		L.Push(lua.LString(endpointFunc(sp)))
+	case "prompt_tokens":
+		L.Push(lua.LNumber(sp.PromptTokens))
+	case "max_tokens":
+		L.Push(lua.LNumber(sp.MaxTokens))
+	case "min_tokens":
+		L.Push(lua.LNumber(sp.MinTokens))
+	case "ignore_eos":
+		L.Push(lua.LBool(sp.IgnoreEOS))
+	case "temperature":
+		if sp.Temperature == nil {
+			L.Push(lua.LNil)
+		} else {
+			L.Push(lua.LNumber(*sp.Temperature))
+		}
+	case "model":
+		L.Push(lua.LString(sp.Model))
+	case "prompt":
+		L.Push(lua.LString(sp.Prompt))
+	case "messages":
+		t := L.CreateTable(len(sp.Messages), 0)
+		for _, m := range sp.Messages {
+			mt := L.CreateTable(0, 2)
+			mt.RawSetString("role", lua.LString(m.Role))
+			mt.RawSetString("content", lua.LString(m.Content))
+			t.Append(mt)
+		}
+		L.Push(t)
+	case "headers", "tags":
+		m := sp.Headers
+		if key == "tags" {
+			m = sp.Tags
+		}
+		t := L.CreateTable(0, len(m))
+		for k, v := range m {
+			t.RawSetString(k, lua.LString(v))
+		}
+		L.Push(t)
+	case "extra":
+		L.Push(fromJSON(L, sp.Extra))
+	default:
+		known := append([]string{"endpoint"}, chatFields...)
+		known = append(known, "prompt")
+		s.raisef(L, "a request spec has no field %s%s", key, suggest(key, known))
+	}
+	return 1
+}
+
+// fromJSON is the inverse of toJSON for reading extra back.
+func fromJSON(L *lua.LState, v any) lua.LValue {
+	switch v := v.(type) {
+	case string:
+		return lua.LString(v)
+	case float64:
+		return lua.LNumber(v)
+	case bool:
+		return lua.LBool(v)
+	case []any:
+		t := L.CreateTable(len(v), 0)
+		for _, e := range v {
+			t.Append(fromJSON(L, e))
+		}
+		return t
+	case map[string]any:
+		t := L.CreateTable(0, len(v))
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			t.RawSetString(k, fromJSON(L, v[k]))
+		}
+		return t
+	}
+	return lua.LNil
+}
+
+// specString implements tostring(spec).
+func specString(L *lua.LState) int {
+	sp := L.CheckUserData(1).Value.(*openai.Spec)
+	var b strings.Builder
+	fmt.Fprintf(&b, "llm.%s{", endpointFunc(sp))
+	switch {
+	case sp.PromptTokens > 0 || (sp.Messages == nil && sp.Prompt == ""):
+		fmt.Fprintf(&b, "prompt_tokens=%d", sp.PromptTokens)
+	case sp.Messages != nil:
+		fmt.Fprintf(&b, "messages=%d", len(sp.Messages))
+	default:
+		fmt.Fprintf(&b, "prompt=%d bytes", len(sp.Prompt))
+	}
+	fmt.Fprintf(&b, ", max_tokens=%d", sp.MaxTokens)
+	if sp.IgnoreEOS {
+		b.WriteString(", ignore_eos=true")
+	}
+	b.WriteString("}")
+	L.Push(lua.LString(b.String()))
+	return 1
+}

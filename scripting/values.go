@@ -1,0 +1,272 @@
+package scripting
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/llmload/llmload/engine/openai"
+)
+
+// describe names a Lua value for error messages: its type, and the value
+// itself when short.
+func describe(v lua.LValue) string {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return "nil"
+	case lua.LBool:
+		return "boolean " + v.String()
+	case lua.LNumber:
+		return "number " + v.String()
+	case lua.LString:
+		s := string(v)
+		if len(s) > 40 {
+			s = s[:37] + "..."
+		}
+		return "string " + strconv.Quote(s)
+	case *lua.LTable:
+		return "a table"
+	case *lua.LFunction:
+		return "a function"
+	case *lua.LUserData:
+		switch u := v.Value.(type) {
+		case *openai.Spec:
+			return "a request spec (llm." + endpointFunc(u) + ")"
+		case *sourceUD:
+			return "a source (" + u.desc + ")"
+		case *scheduleUD:
+			return "an arrival schedule (llm.arrivals." + u.desc + ")"
+		case *scenarioUD:
+			return "a scenario"
+		case nullValue:
+			return "llm.null"
+		}
+		return "a userdata"
+	}
+	return "a " + v.Type().String()
+}
+
+// fieldErr reports a bad field value of a module function's table argument.
+func (s *Script) fieldErr(L *lua.LState, fn, field, want string, got lua.LValue) {
+	s.raisef(L, "%s: %s must be %s, got %s", fn, field, want, describe(got))
+}
+
+// unknownField reports a key that fn does not know.
+func (s *Script) unknownField(L *lua.LState, fn string, key lua.LValue, known []string) {
+	name, ok := key.(lua.LString)
+	if !ok {
+		s.raisef(L, "%s: fields are named, got key %s (fields: %s)", fn, describe(key), strings.Join(known, ", "))
+	}
+	s.raisef(L, "%s: unknown field %s%s (fields: %s)", fn, string(name), suggest(string(name), known), strings.Join(known, ", "))
+}
+
+// argTable returns the table argument of fn{...}; an absent argument is an
+// empty table when optional.
+func (s *Script) argTable(L *lua.LState, fn string, optional bool) *lua.LTable {
+	switch v := L.Get(1).(type) {
+	case *lua.LTable:
+		return v
+	case *lua.LNilType:
+		if optional {
+			return nil
+		}
+	}
+	s.raisef(L, "%s takes a table: %s{ ... }, got %s", fn, fn, describe(L.Get(1)))
+	return nil
+}
+
+// toInt reads a whole number >= min.
+func (s *Script) toInt(L *lua.LState, fn, field string, v lua.LValue, min int64) int64 {
+	n, ok := v.(lua.LNumber)
+	f := float64(n)
+	if !ok || f != math.Trunc(f) || f < float64(min) || f > 1<<53 {
+		s.fieldErr(L, fn, field, fmt.Sprintf("a whole number >= %d", min), v)
+	}
+	return int64(f)
+}
+
+// toNumber reads a finite number > 0 (positive) or >= 0.
+func (s *Script) toNumber(L *lua.LState, fn, field string, v lua.LValue, positive bool) float64 {
+	n, ok := v.(lua.LNumber)
+	f := float64(n)
+	bad := !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || (positive && f == 0)
+	if bad {
+		want := "a number >= 0"
+		if positive {
+			want = "a number > 0"
+		}
+		s.fieldErr(L, fn, field, want, v)
+	}
+	return f
+}
+
+func (s *Script) toString(L *lua.LState, fn, field string, v lua.LValue) string {
+	str, ok := v.(lua.LString)
+	if !ok {
+		s.fieldErr(L, fn, field, "a string", v)
+	}
+	return string(str)
+}
+
+func (s *Script) toBool(L *lua.LState, fn, field string, v lua.LValue) bool {
+	b, ok := v.(lua.LBool)
+	if !ok {
+		s.fieldErr(L, fn, field, "true or false", v)
+	}
+	return bool(b)
+}
+
+// toSeed reads a seed: a whole number >= 0.
+func (s *Script) toSeed(L *lua.LState, fn string, v lua.LValue) uint64 {
+	return uint64(s.toInt(L, fn, "seed", v, 0))
+}
+
+// toStringMap reads {key = "value", ...}; numbers and booleans are
+// accepted as values and formatted as Lua prints them.
+func (s *Script) toStringMap(L *lua.LState, fn, field string, v lua.LValue) map[string]string {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		s.fieldErr(L, fn, field, "a table of strings {name = \"value\"}", v)
+	}
+	m := make(map[string]string)
+	for k, val := t.Next(lua.LNil); k != lua.LNil; k, val = t.Next(k) {
+		key, ok := k.(lua.LString)
+		if !ok {
+			s.fieldErr(L, fn, field+" key", "a string", k)
+		}
+		switch val.(type) {
+		case lua.LString, lua.LNumber, lua.LBool:
+			m[string(key)] = val.String()
+		default:
+			s.fieldErr(L, fn, field+"."+string(key), "a string", val)
+		}
+	}
+	return m
+}
+
+// nullValue is the Go side of llm.null, JSON null in extra fields.
+type nullValue struct{}
+
+// maxJSONDepth bounds toJSON, which also catches tables that contain
+// themselves.
+const maxJSONDepth = 32
+
+// toJSON converts a Lua value into a JSON-encodable Go value: a table with
+// keys 1..n becomes a list, any other table an object (an empty table is
+// {}), llm.null is null.
+func (s *Script) toJSON(L *lua.LState, fn, path string, v lua.LValue, depth int) any {
+	if depth > maxJSONDepth {
+		s.raisef(L, "%s: %s is nested more than %d deep (does a table contain itself?)", fn, path, maxJSONDepth)
+	}
+	switch v := v.(type) {
+	case lua.LString:
+		return string(v)
+	case lua.LNumber:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			s.fieldErr(L, fn, path, "a finite number (JSON has no NaN or infinity)", v)
+		}
+		return f
+	case lua.LBool:
+		return bool(v)
+	case *lua.LUserData:
+		if _, ok := v.Value.(nullValue); ok {
+			return nil
+		}
+	case *lua.LTable:
+		n := v.Len()
+		count := 0
+		for k, _ := v.Next(lua.LNil); k != lua.LNil; k, _ = v.Next(k) {
+			count++
+		}
+		if n > 0 && n == count {
+			list := make([]any, n)
+			for i := 1; i <= n; i++ {
+				list[i-1] = s.toJSON(L, fn, fmt.Sprintf("%s[%d]", path, i), v.RawGetInt(i), depth+1)
+			}
+			return list
+		}
+		obj := make(map[string]any, count)
+		for k, val := v.Next(lua.LNil); k != lua.LNil; k, val = v.Next(k) {
+			key, ok := k.(lua.LString)
+			if !ok {
+				s.raisef(L, "%s: %s mixes list items and named fields, or has a key that is not a string (%s); JSON objects need string keys",
+					fn, path, describe(k))
+			}
+			obj[string(key)] = s.toJSON(L, fn, path+"."+string(key), val, depth+1)
+		}
+		return obj
+	}
+	s.fieldErr(L, fn, path, "a string, number, boolean, table or llm.null", v)
+	return nil
+}
+
+// parseDuration reads "1m30s" (Go syntax) or bare seconds ("90", "0.5").
+func parseDuration(str string) (time.Duration, error) {
+	str = strings.TrimSpace(str)
+	if f, err := strconv.ParseFloat(str, 64); err == nil {
+		return secondsDuration(f)
+	}
+	d, err := time.ParseDuration(str)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (use \"30s\", \"1m30s\" or seconds)", str)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", str)
+	}
+	return d, nil
+}
+
+func secondsDuration(f float64) (time.Duration, error) {
+	if math.IsNaN(f) || f < 0 || f > float64(math.MaxInt64)/float64(time.Second) {
+		return 0, fmt.Errorf("%v seconds is not a duration >= 0", f)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// suggest returns ` (did you mean "x"?)` for the known word nearest to
+// word, when one is close enough to be a typo.
+func suggest(word string, known []string) string {
+	best, bestD := "", 3
+	if len(word) <= 4 {
+		bestD = 2
+	}
+	for _, k := range known {
+		d := editDistance(word, k)
+		if len(word) >= 3 && (strings.HasPrefix(k, word) || strings.HasPrefix(word, k)) {
+			d = 1 // "skip" for "skip_bad"
+		}
+		if d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

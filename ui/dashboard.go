@@ -57,11 +57,14 @@ type Frame struct {
 type Options struct {
 	PlotWindow time.Duration // time span of the charts; 0 = 60s
 	Refresh    time.Duration // redraw interval (--log-every); 0 = 1s
-	// PlotRows 1 draws every chart as one sparkline row per series (the
-	// fallback for small or slow terminals); other values draw braille.
+	// PlotRows is the text rows of each chart's plot: 1 draws every chart
+	// as one sparkline row per series (the fallback for small or slow
+	// terminals); 0 sizes braille charts automatically. PlotHeight, when
+	// set, takes precedence for braille charts.
 	PlotRows int
-	// PlotHeight is the text rows of each braille chart's plot; 0 sizes
-	// the charts to fit every panel on one page.
+	// PlotHeight is the text rows of each braille chart's plot; 0 = as
+	// PlotRows says, and when that is 0 too the tallest plots that fit
+	// every panel on one page (2 to 10 rows).
 	PlotHeight int
 	SparkWidth int  // cells of each sparkline; 0 = as wide as fits
 	YWidth     int  // columns of Y axis labels; 0 = 6
@@ -106,7 +109,6 @@ type Dashboard struct {
 	paused     bool
 	pausedAt   time.Time
 	stopping   bool
-	aborted    bool
 }
 
 // New returns a dashboard drawing on screen, which the caller has
@@ -156,7 +158,7 @@ func New(screen tcell.Screen, opt Options, cb Callbacks) *Dashboard {
 			continue
 		}
 		for _, s := range p.Series {
-			labelW = max(labelW, len([]rune(s.Label)))
+			labelW = max(labelW, min(len([]rune(s.Label)), 8)) // longer labels are cut
 		}
 	}
 	for i, p := range own {
@@ -250,7 +252,6 @@ func (d *Dashboard) handle(ev tcell.Event) bool {
 		switch ev.Key() {
 		case tcell.KeyCtrlC:
 			if d.stopping {
-				d.aborted = true
 				call(d.cb.Abort)
 				return true
 			}

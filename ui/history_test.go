@@ -12,9 +12,10 @@ func TestHistoryKeepsWindowPlusOne(t *testing.T) {
 		h.Add("x", time.Duration(i)*time.Second, float64(i))
 	}
 	pts := h.Snapshot()["x"]
-	// Window (19s, 29s] plus the newest point before it, 19s.
-	if len(pts) != 11 || pts[0].T != 19*time.Second || pts[10].T != 29*time.Second {
-		t.Errorf("kept %d points from %v to %v, want 11 from 19s to 29s", len(pts), pts[0].T, pts[len(pts)-1].T)
+	// The window [19s, 29s] plus the newest point before it, 18s, from
+	// which a chart's line enters at the left edge.
+	if len(pts) != 12 || pts[0].T != 18*time.Second || pts[11].T != 29*time.Second {
+		t.Errorf("kept %d points from %v to %v, want 12 from 18s to 29s", len(pts), pts[0].T, pts[len(pts)-1].T)
 	}
 	if len(h.Snapshot()) != 1 {
 		t.Errorf("snapshot has %d series", len(h.Snapshot()))

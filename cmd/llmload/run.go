@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -46,7 +47,7 @@ type runFlags struct {
 	duration, drainTimeout          time.Duration
 	concurrency                     int
 	limit                           int64
-	seed                            uint64
+	seed, promptSeed                uint64
 	skipBad, tokenIDs, contUsage    bool
 	calibrate                       string
 	simProfile                      string
@@ -69,7 +70,8 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	durationVar(fs, &f.drainTimeout, "drain-timeout", 30*time.Second, "after a stop (Ctrl-C), how long in-flight requests may finish")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "maximum requests in flight (default: the scenario's, else 16)")
 	fs.Int64Var(&f.limit, "limit", 0, "send at most this many requests (0 = the whole source)")
-	fs.Uint64Var(&f.seed, "seed", 1, "seed of synthetic traffic and prompts")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of synthetic traffic (arrivals, lengths): the same seed, the same traffic")
+	fs.Uint64Var(&f.promptSeed, "prompt-seed", 0, "seed of prompt text; 0 = new each run, so a rerun does not hit the server's prefix cache")
 	fs.BoolVar(&f.skipBad, "skip-bad-rows", false, "skip malformed trace rows (counted and reported) instead of stopping")
 	fs.BoolVar(&f.tokenIDs, "token-ids", false, "for /v1/completions, send synthetic prompts as token-id lists (exact length)")
 	fs.BoolVar(&f.contUsage, "continuous-usage", false, "ask vLLM for usage in every chunk (stream_options.continuous_usage_stats)")
@@ -168,11 +170,23 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		eff.model = m
 	}
 
-	cal, calNote := calibrate(ctx, f.calibrate, eff, sc)
+	switch f.calibrate {
+	case "auto", "usage", "off":
+	default:
+		fmt.Fprintf(stderr, "llmload run: --calibrate %q: want auto, usage or off\n", f.calibrate)
+		return exitConfig
+	}
+	promptSeed := f.promptSeed
+	if promptSeed == 0 {
+		// A fresh salt per run, so a repeated run does not hit the prefix
+		// cache that the previous one filled.
+		promptSeed = rand.Uint64() | 1
+	}
+	cals := calibrate(ctx, f.calibrate, eff, stderr)
 	builder, err := openai.NewBuilder(openai.BuilderConfig{
-		BaseURL: eff.url, Model: eff.model, Seed: f.seed,
+		BaseURL: eff.url, Model: eff.model, Seed: promptSeed,
 		TokenIDs: f.tokenIDs, ContinuousUsage: f.contUsage,
-	}, cal)
+	}, cals...)
 	if err != nil {
 		fmt.Fprintf(stderr, "llmload run: --url: %v\n", err)
 		return exitConfig
@@ -200,7 +214,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			"scenario_file": script, "url": eff.url, "model": eff.model,
 			"concurrency": eff.concurrency, "on_full": eff.onFull.String(),
 			"args": append([]string{"run"}, args...), "version": version,
-			"prompt_calibration": calNote,
+			"seed": f.seed, "prompt_seed": promptSeed,
 		},
 	})
 	if err != nil {
@@ -209,18 +223,23 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	fmt.Fprintf(stdout, "scenario %s -> %s (model %s, concurrency %d, results in %s)\n", sc.Name, eff.url, eff.model, eff.concurrency, out)
-	var onResult func(*request.Result)
-	if obs, ok := cal.(interface{ Observe(*request.Result) }); ok {
-		onResult = obs.Observe
-	}
 	sum, runErr := runner.Run(ctx, runner.Config{
 		Name: sc.Name, Epoch: epoch, Source: sc.Source, Schedule: sc.Schedule,
 		Mapper: sc.Mapper, Builder: builder, Exec: cl, Recorder: rec,
 		Concurrency: eff.concurrency, OnFull: eff.onFull,
 		Limit: eff.limit, Duration: eff.duration,
 		DrainTimeout: eff.drainTimeout, Abort: abort,
-		OnResult: onResult,
-		Every:    eff.logEvery,
+		OnResult: builder.Observe,
+		BeforeClose: func() {
+			reports := map[string]any{}
+			for _, c := range cals {
+				reports[c.Endpoint().String()] = c.Report()
+			}
+			if err := rec.SetMeta("prompt_calibration", reports); err != nil {
+				fmt.Fprintf(stderr, "llmload run: %v\n", err)
+			}
+		},
+		Every: eff.logEvery,
 		Progress: func(s runner.Status) {
 			fmt.Fprintln(stdout, record.FormatProgress(s.Snapshot, record.ProgressExtra{
 				Sent: s.Released, InFlight: s.InFlight, Queued: s.Queued, Total: s.Total,
@@ -454,22 +473,26 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 	})
 }
 
-// calibrate fits the prompt-length model for the target endpoint. It never
-// fails the run: the worst case is learning from usage as responses arrive.
-func calibrate(ctx context.Context, mode string, e effective, sc *scripting.Scenario) (prompt.Estimator, string) {
-	_ = sc
-	switch mode {
-	case "off":
-		return nil, "off: words sent as tokens 1:1"
-	case "usage":
-		est := prompt.NewOnline()
-		return est, "learned from usage.prompt_tokens"
+// calibrate fits the prompt-length model of both endpoints. It never fails
+// the run: the worst case is learning from usage as responses arrive.
+func calibrate(ctx context.Context, mode string, e effective, stderr io.Writer) []*prompt.Calibration {
+	var cals []*prompt.Calibration
+	for _, ep := range []request.Endpoint{request.Chat, request.Completions} {
+		switch mode {
+		case "off":
+			cals = append(cals, prompt.NewFixed(ep, prompt.Identity))
+		case "usage":
+			cals = append(cals, prompt.NewOnline(ep, prompt.Identity))
+		default:
+			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			c, err := prompt.Calibrate(cctx, openai.BaseURL(e.url), e.model, ep, &prompt.Options{APIKey: e.apiKey})
+			cancel()
+			if err != nil {
+				fmt.Fprintf(stderr, "prompt calibration for %s: %v; learning from usage.prompt_tokens instead\n", ep, err)
+				c = prompt.NewOnline(ep, prompt.Identity)
+			}
+			cals = append(cals, c)
+		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	m, err := prompt.Calibrate(cctx, openai.BaseURL(e.url), e.model, request.Chat, e.apiKey)
-	if err != nil {
-		return prompt.NewOnline(), fmt.Sprintf("/tokenize unavailable (%v); learned from usage.prompt_tokens", err)
-	}
-	return m, m.String()
+	return cals
 }

@@ -2,7 +2,6 @@ package openai
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -143,9 +142,6 @@ func FuzzBuild(f *testing.F) {
 		}
 		if !completions && p.URL != b.urls.Chat || completions && p.URL != b.urls.Completions {
 			t.Fatalf("URL %q for completions=%v", p.URL, completions)
-		}
-		if !strings.HasPrefix(strconv.Quote(string(p.Body)), `"{`) {
-			t.Fatalf("body does not start with an object: %q", p.Body)
 		}
 	})
 }

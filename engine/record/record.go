@@ -123,6 +123,22 @@ func New(cfg Config) (*Recorder, error) {
 	return r, nil
 }
 
+// SetMeta adds or replaces one entry of summary.json's "meta" object, for
+// facts known only at the end of a run (e.g. a calibration learned from
+// responses). v must be JSON-encodable. Safe for concurrent use.
+func (r *Recorder) SetMeta(key string, v any) error {
+	if _, err := json.Marshal(v); err != nil {
+		return fmt.Errorf("record: meta %q cannot be written as JSON: %w", key, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cfg.Meta == nil {
+		r.cfg.Meta = map[string]any{}
+	}
+	r.cfg.Meta[key] = v
+	return nil
+}
+
 // Record adds one finished request. It is cheap (no I/O: the per-request
 // line goes to a background writer) and never keeps res: the caller may
 // reuse it once Record returns. Calling Record after Close panics.

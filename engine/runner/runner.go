@@ -72,6 +72,10 @@ type Config struct {
 	// example the prompt calibrator). It must be safe for concurrent use.
 	OnResult func(*request.Result)
 
+	// BeforeClose, when set, runs after the last request finished and
+	// before the recorder writes summary.json (e.g. to add late meta).
+	BeforeClose func()
+
 	// Every and Progress: Progress is called every Every on its own
 	// goroutine with the run's current status, and once more at the end.
 	Every    time.Duration
@@ -194,6 +198,9 @@ func (r *run) run(ctx context.Context) (*record.Summary, error) {
 	r.gate.Close()
 	cancelExec()
 	stopProgress()
+	if cfg.BeforeClose != nil {
+		cfg.BeforeClose()
+	}
 
 	sum, closeErr := cfg.Recorder.Close()
 	if err == nil && pacerErr != nil && !errors.Is(pacerErr, context.Canceled) {

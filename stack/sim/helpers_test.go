@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -115,9 +116,9 @@ func mustJSON(t testing.TB, s string) map[string]any {
 }
 
 // streamTimes posts a streaming request and records when each event
-// arrived, measured from the arrival of the response headers: the server
-// sends those the moment it receives the request, so the offsets are the
-// server's timings without the client's connection setup.
+// arrived, measured from the server's receipt of the request (its
+// ReceiptHeader, on the same host's clock), so that the offsets exclude the
+// client's connection setup and any delay in reading the headers.
 func streamTimes(t testing.TB, url, body string) (events []string, at []time.Duration) {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))
@@ -125,7 +126,11 @@ func streamTimes(t testing.TB, url, body string) (events []string, at []time.Dur
 		t.Error(err)
 		return nil, nil
 	}
-	start := time.Now()
+	ns, err := strconv.ParseInt(resp.Header.Get(ReceiptHeader), 10, 64)
+	if err != nil {
+		t.Errorf("%s: %v", ReceiptHeader, err)
+	}
+	start := time.Unix(0, ns)
 	defer resp.Body.Close()
 	br := bufio.NewReader(resp.Body)
 	for {

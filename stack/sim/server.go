@@ -20,6 +20,13 @@ import (
 	"github.com/llmload/llmload/stack/sim/engine"
 )
 
+// ReceiptHeader is the response header that carries when the simulator
+// received a chat or completion request, in Unix nanoseconds on the
+// simulator's monotonic schedule: token k of a fixed-profile stream is due
+// at receipt + TTFT + k*ITL. Clients on the same host use it to tell their
+// own latency from the server's.
+const ReceiptHeader = "X-Llmload-Sim-Receipt"
+
 // ErrClosed is returned by Serve after Close.
 var ErrClosed = errors.New("sim: server closed")
 
@@ -278,6 +285,9 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, chat bool) {
 		r.head = s.renderHead(r.head, id, created, chat)
 	}
 	s.admit(r)
+	// When the request arrived on the simulator's clock, as Unix nanoseconds:
+	// lets same-host tests separate their own latency from the server's.
+	ctx.Response.Header.Set(ReceiptHeader, strconv.FormatInt(s.t0.Add(arrival).UnixNano(), 10))
 	if g.stream {
 		ctx.SetContentType(ctSSE)
 		ctx.Response.ImmediateHeaderFlush = true

@@ -331,6 +331,14 @@ func TestDrawStaysInsideItsRectangle(t *testing.T) {
 			if g.outOfRange != 0 {
 				t.Fatalf("DrawSpark width %d wrote %d cells outside its rectangle", w, g.outOfRange)
 			}
+			cleared := *c
+			cleared.Cleared = true
+			g = newGrid(t, 60, 12)
+			g.allow(5, 3, w, h)
+			cleared.Draw(g, 5, 3, w, h)
+			if g.outOfRange != 0 {
+				t.Fatalf("Cleared Draw %dx%d wrote %d cells outside its rectangle", w, h, g.outOfRange)
+			}
 		}
 	}
 }
@@ -382,5 +390,21 @@ func BenchmarkDraw(b *testing.B) {
 	s.SetSize(60, 12)
 	for b.Loop() {
 		c.Draw(s, 0, 0, 60, 12)
+	}
+}
+
+func TestPrintSanitizes(t *testing.T) {
+	g := newGrid(t, 10, 1)
+	if n := Print(g, 0, 0, 6, "a\x1b[2Jb\u0085c", tcell.StyleDefault); n != 6 {
+		t.Errorf("Print wrote %d runes, want 6 (cut at the width)", n)
+	}
+	if got := g.row(0); got != "a?[2Jb····" {
+		t.Errorf("control characters not replaced: %q", got)
+	}
+	g = newGrid(t, 6, 1)
+	PrintRight(g, 0, 0, 6, "42", tcell.StyleDefault)
+	PrintRight(g, 0, 0, 3, "toolong", tcell.StyleDefault)
+	if got := g.row(0); got != "too·42" {
+		t.Errorf("PrintRight: %q", got)
 	}
 }

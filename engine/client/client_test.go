@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -135,6 +137,7 @@ func TestChatHappyPath(t *testing.T) {
 		got.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("headers: %v", got.header)
 	}
+	srv.Close() // waits for the server's last write, so its counts are final
 	if res.BytesSent != srv.readB.Load() || res.BytesRecv != srv.writtenB.Load() {
 		t.Fatalf("bytes sent/recv %d/%d, server read/wrote %d/%d", res.BytesSent, res.BytesRecv, srv.readB.Load(), srv.writtenB.Load())
 	}
@@ -174,9 +177,7 @@ func TestRoleOnlyAndReasoning(t *testing.T) {
 	if len(res.TokenTimes) != 4 || res.CompletionTokens != 4 {
 		t.Fatalf("tokens %d completion %d, want 4 (reasoning and tool calls count, the role chunk does not)", len(res.TokenTimes), res.CompletionTokens)
 	}
-	if res.FirstToken <= res.Headers {
-		t.Fatalf("first token %v not after headers %v", res.FirstToken, res.Headers)
-	}
+	checkTimes(t, res)
 }
 
 func TestNoTokens(t *testing.T) {
@@ -279,6 +280,25 @@ func TestStallTimeout(t *testing.T) {
 	}
 	if res.LastByte-res.Sent < 100*time.Millisecond {
 		t.Fatalf("stall fired after %v, before the 100ms stall timeout", res.LastByte-res.Sent)
+	}
+}
+
+func TestSteadyStreamIsNotAStall(t *testing.T) {
+	// Longer in total than the stall timeout, but no gap comes close to it:
+	// the stall deadline must move with every read.
+	var steps []step
+	// 30 gaps of 20ms: twice the stall timeout in total, a fifteenth of it
+	// per gap.
+	for range 30 {
+		steps = append(steps, step{write: chatDelta(map[string]any{"content": "x"}, nil, nil), pause: 20 * time.Millisecond})
+	}
+	steps = append(steps, step{write: done})
+	srv := newScriptServer(t, func(int) reply { return reply{steps: steps} })
+	c := newClient(t, Config{StallTimeout: 300 * time.Millisecond})
+	res := do(t, c, chatPlan(srv.URL))
+	wantClass(t, res, request.OK, "")
+	if len(res.TokenTimes) != 30 {
+		t.Fatalf("%d tokens, want 30", len(res.TokenTimes))
 	}
 }
 
@@ -453,6 +473,7 @@ func TestConnectionReuse(t *testing.T) {
 	if n := srv.accepted.Load(); n != 1 {
 		t.Fatalf("20 sequential requests used %d connections, want 1", n)
 	}
+	srv.Close() // waits for the server's last write, so its counts are final
 	if sent != srv.readB.Load() || recv != srv.writtenB.Load() {
 		t.Fatalf("bytes sent/recv %d/%d, server read/wrote %d/%d", sent, recv, srv.readB.Load(), srv.writtenB.Load())
 	}
@@ -548,10 +569,12 @@ func TestBadURL(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		_, _ = w.Write([]byte(chatDelta(map[string]any{"content": "a"}, "stop", nil) + done))
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted-certificate case logs a handshake error
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	tcfg := srv.Client().Transport.(*http.Transport).TLSClientConfig
 	c := newClient(t, Config{TLSConfig: tcfg})
@@ -633,6 +656,21 @@ func BenchmarkDo(b *testing.B) {
 			c.Do(context.Background(), p, res)
 			if res.Error != request.OK || res.CompletionTokens != tokens {
 				b.Fatalf("%s: %s (%d tokens)", res.Error, res.ErrorMsg, res.CompletionTokens)
+			}
+		}
+		b.ReportMetric(float64(tokens*b.N)/b.Elapsed().Seconds(), "tokens/s")
+	})
+	b.Run("serial_cancelable_ctx", func(b *testing.B) {
+		// The runner passes a context that can be cancelled, which costs
+		// the context.AfterFunc registration per request.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		res := &request.Result{}
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Do(ctx, p, res)
+			if res.Error != request.OK {
+				b.Fatalf("%s: %s", res.Error, res.ErrorMsg)
 			}
 		}
 		b.ReportMetric(float64(tokens*b.N)/b.Elapsed().Seconds(), "tokens/s")

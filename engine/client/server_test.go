@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -47,18 +48,17 @@ type scriptServer struct {
 
 	mu     sync.Mutex
 	seen   []seenRequest
-	writes [][]time.Time // per request, the time each step's write was flushed
+	writes [][]time.Time // per request, the time each step's write began
 	gone   chan int      // request index, when the server noticed the client left
 }
 
 func newScriptServer(t *testing.T, script func(i int) reply) *scriptServer {
 	t.Helper()
 	s := &scriptServer{gone: make(chan int, 128)}
-	var n atomic.Int64
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i := int(n.Add(1) - 1)
 		body, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
+		i := len(s.seen)
 		s.seen = append(s.seen, seenRequest{r.Method, r.URL.Path, r.Header.Clone(), string(body)})
 		s.writes = append(s.writes, nil)
 		s.mu.Unlock()
@@ -85,12 +85,12 @@ func newScriptServer(t *testing.T, script func(i int) reply) *scriptServer {
 				}
 			}
 			if st.write != "" {
+				now := time.Now() // before the write: the client cannot see it earlier
 				if _, err := io.WriteString(w, st.write); err != nil {
 					s.gone <- i
 					return
 				}
 				w.(http.Flusher).Flush()
-				now := time.Now()
 				s.mu.Lock()
 				s.writes[i] = append(s.writes[i], now)
 				s.mu.Unlock()
@@ -105,7 +105,7 @@ func newScriptServer(t *testing.T, script func(i int) reply) *scriptServer {
 		t.Fatal(err)
 	}
 	s.Listener = &countingListener{Listener: ln, s: s}
-	s.Config.ErrorLog = nil
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // aborted and cancelled streams are the point of many tests
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.accepted.Add(1)
@@ -237,15 +237,28 @@ func newRawServer(tb testing.TB, resp []byte) *rawServer {
 	return s
 }
 
+// serve reads requests without allocating (request line and headers up
+// to a blank line, then Content-Length bytes of body), so that allocations
+// a benchmark reports are the client's.
 func (s *rawServer) serve(c net.Conn) {
 	defer c.Close()
-	br := bufio.NewReader(c)
+	br := bufio.NewReaderSize(c, 64<<10)
 	for {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
+		length := 0
+		for {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			if len(line) <= 2 {
+				break
+			}
+			const cl = "content-length:"
+			if len(line) > len(cl) && strings.EqualFold(string(line[:len(cl)]), cl) {
+				length, _ = strconv.Atoi(strings.TrimSpace(string(line[len(cl):])))
+			}
 		}
-		if _, err := io.Copy(io.Discard, req.Body); err != nil {
+		if _, err := br.Discard(length); err != nil {
 			return
 		}
 		if _, err := c.Write(s.resp); err != nil {

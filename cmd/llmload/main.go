@@ -17,6 +17,7 @@ const usage = `llmload: load generator and observability kit for OpenAI-compatib
 usage:
   llmload run SCENARIO.lua [flags]   replay a trace or traffic shape (no --url: built-in simulator)
   llmload sim [flags]                serve the vLLM-compatible simulator
+  llmload calibrate [flags]          measure llmload's own timing error on this machine
   llmload version                    print the version
 
 Run "llmload COMMAND --help" for a command's flags.
@@ -36,6 +37,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return runCmd(args[1:], stdout, stderr)
 	case "sim":
 		return simCmd(args[1:], stdout, stderr)
+	case "calibrate":
+		return calibrateCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "llmload %s\n", version)
 		return exitOK

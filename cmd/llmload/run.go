@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,6 +54,10 @@ type runFlags struct {
 	calibrate                       string
 	simProfile                      string
 	simTTFT, simITL                 time.Duration
+
+	noUI                                   bool
+	plotWindow                             time.Duration
+	plotRows, plotHeight, sparkWidth, yWid int
 }
 
 func newRunFlagSet(f *runFlags) *flag.FlagSet {
@@ -79,6 +85,12 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.simProfile, "sim-profile", "", "built-in simulator profile when --url is empty (default: its calibrated profile)")
 	durationVar(fs, &f.simTTFT, "sim-ttft", 50*time.Millisecond, "built-in simulator TTFT for --sim-profile fixed")
 	durationVar(fs, &f.simITL, "sim-itl", 10*time.Millisecond, "built-in simulator ITL for --sim-profile fixed")
+	fs.BoolVar(&f.noUI, "no-ui", false, "print progress lines instead of the dashboard (also when stdout is not a terminal)")
+	durationVar(fs, &f.plotWindow, "plot-window", time.Minute, "dashboard: time span of the charts")
+	fs.IntVar(&f.plotRows, "plot-rows", 0, "dashboard: text rows per chart; 1 = one sparkline row per series; 0 = fit the terminal")
+	fs.IntVar(&f.plotHeight, "plot-height", 0, "dashboard: rows of each braille chart (overrides --plot-rows for charts)")
+	fs.IntVar(&f.sparkWidth, "spark-width", 0, "dashboard: cells of each sparkline (--plot-rows 1); 0 = as wide as fits")
+	fs.IntVar(&f.yWid, "y-width", 6, "dashboard: columns of the charts' Y-axis labels")
 	return fs
 }
 
@@ -132,20 +144,25 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	abort := make(chan struct{})
+	var abortOnce sync.Once
+	abortNow := func() { abortOnce.Do(func() { close(abort) }) }
+	var interrupted atomic.Bool
+	userStop := func() {
+		interrupted.Store(true)
+		stop()
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	interrupted := false
 	go func() {
 		n := 0
 		for range sigs {
 			n++
 			if n == 1 {
-				interrupted = true
 				fmt.Fprintln(stderr, "\nstopping: no new requests; in-flight ones drain (Ctrl-C again to abort)")
-				stop()
+				userStop()
 			} else {
-				close(abort)
+				abortNow()
 				return
 			}
 		}
@@ -223,14 +240,27 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	fmt.Fprintf(stdout, "scenario %s -> %s (model %s, concurrency %d, results in %s)\n", sc.Name, eff.url, eff.model, eff.concurrency, out)
-	sum, runErr := runner.Run(ctx, runner.Config{
+	var dash *dashboardRun
+	if useDashboard(f, stdout) {
+		dash, err = startDashboard(f, userStop, abortNow)
+		if err != nil {
+			fmt.Fprintf(stderr, "llmload run: no dashboard (%v); printing progress lines instead (--no-ui)\n", err)
+			dash = nil
+		}
+	}
+	frames := newFrameBuilder(sc.Name, eff.url, eff.model, f.plotWindow)
+	every := eff.logEvery
+	if dash != nil && every <= 0 {
+		every = time.Second
+	}
+	h, err := runner.Start(ctx, runner.Config{
 		Name: sc.Name, Epoch: epoch, Source: sc.Source, Schedule: sc.Schedule,
 		Mapper: sc.Mapper, Builder: builder, Exec: cl, Recorder: rec,
 		Concurrency: eff.concurrency, OnFull: eff.onFull,
 		Limit: eff.limit, Duration: eff.duration,
 		DrainTimeout: eff.drainTimeout, Abort: abort,
 		OnResult: builder.Observe,
-		BeforeClose: func() {
+		BeforeClose: func(final runner.Status) {
 			reports := map[string]any{}
 			for _, c := range cals {
 				reports[c.Endpoint().String()] = c.Report()
@@ -238,14 +268,36 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			if err := rec.SetMeta("prompt_calibration", reports); err != nil {
 				fmt.Fprintf(stderr, "llmload run: %v\n", err)
 			}
+			if n := final.Unsent; n > 0 {
+				rec.SetMeta("unsent_at_stop", n)
+				fmt.Fprintf(stderr, "%d requests waiting at the concurrency gate were not sent (stopped)\n", n)
+			}
 		},
-		Every: eff.logEvery,
+		Every: every,
 		Progress: func(s runner.Status) {
+			if dash != nil {
+				dash.d.Publish(frames.frame(s))
+				return
+			}
 			fmt.Fprintln(stdout, record.FormatProgress(s.Snapshot, record.ProgressExtra{
 				Sent: s.Released, InFlight: s.InFlight, Queued: s.Queued, Total: s.Total,
 			}))
 		},
 	})
+	if err != nil {
+		if dash != nil {
+			dash.finish()
+		}
+		fmt.Fprintf(stderr, "llmload run: %v\n", err)
+		return exitConfig
+	}
+	if dash != nil {
+		dash.setHandle(h)
+	}
+	sum, runErr := h.Wait()
+	if dash != nil {
+		dash.finish()
+	}
 	if sum != nil {
 		fmt.Fprintln(stdout)
 		sum.WriteTable(stdout)
@@ -258,7 +310,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "results: %s\n", out)
 	switch {
-	case interrupted:
+	case interrupted.Load():
 		return exitInterrupted
 	case sum != nil && sum.Completed == 0 && sum.Failed > 0:
 		fmt.Fprintln(stderr, "llmload run: every request failed; see errors in the results")

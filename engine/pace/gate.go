@@ -187,6 +187,19 @@ func (g *Gate) Close() {
 	g.wg.Wait()
 }
 
+// Discard empties the queue without sending what waits in it and returns
+// how many plans it held. A graceful stop uses it: "no new requests" means
+// none of the queued ones either; in-flight requests are not affected.
+func (g *Gate) Discard() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := g.queue.len()
+	for g.queue.len() > 0 {
+		g.queue.pop()
+	}
+	return n
+}
+
 // InFlight is the number of requests a worker is executing now.
 func (g *Gate) InFlight() int {
 	g.mu.Lock()

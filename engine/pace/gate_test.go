@@ -220,3 +220,28 @@ func TestFIFOReusesItsArray(t *testing.T) {
 		t.Errorf("capacity grew from %d to %d under steady state", c, cap(q.buf))
 	}
 }
+
+func TestGateDiscardDropsQueuedOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		epoch := time.Now()
+		var mu sync.Mutex
+		var ran []int64
+		g := NewGate(1, Queue, epoch, func(ctx context.Context, p *request.Plan, res *request.Result) {
+			time.Sleep(time.Second)
+			mu.Lock()
+			ran = append(ran, p.Seq)
+			mu.Unlock()
+		}, func(*request.Result) {})
+		for i := range 5 {
+			g.Submit(&request.Plan{Seq: int64(i)}, 0)
+		}
+		synctest.Wait()
+		if n := g.Discard(); n != 4 {
+			t.Fatalf("discarded %d, want the 4 queued", n)
+		}
+		g.Close()
+		if len(ran) != 1 || ran[0] != 0 {
+			t.Fatalf("ran %v, want only the in-flight request 0", ran)
+		}
+	})
+}

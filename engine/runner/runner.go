@@ -74,7 +74,7 @@ type Config struct {
 
 	// BeforeClose, when set, runs after the last request finished and
 	// before the recorder writes summary.json (e.g. to add late meta).
-	BeforeClose func()
+	BeforeClose func(final Status)
 
 	// Every and Progress: Progress is called every Every on its own
 	// goroutine with the run's current status, and once more at the end.
@@ -94,6 +94,10 @@ type Status struct {
 	Total       int64         // plans expected in all (the limit), 0 when unknown
 	PlannerLate int64         // plans built after their due time
 	PlannerLag  time.Duration // the worst such lateness
+	Due         int64         // plans whose due time has come (the target count)
+	Unsent      int64         // plans queued at the gate but never sent because the run was stopped
+	Paused      bool
+	PausedFor   time.Duration // total time paused so far
 	Done        bool          // the final status
 	Snapshot    *record.Snapshot
 }
@@ -103,12 +107,55 @@ type Status struct {
 // in-flight requests drain). It returns the recorder's summary; results
 // measured before an error are still written.
 func Run(ctx context.Context, cfg Config) (*record.Summary, error) {
+	h, err := Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return h.Wait()
+}
+
+// Handle controls a started run. Its methods are safe for concurrent use.
+type Handle struct {
+	r    *run
+	done chan struct{}
+	sum  *record.Summary
+	err  error
+}
+
+// Start begins the run in the background.
+func Start(ctx context.Context, cfg Config) (*Handle, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg}
-	return r.run(ctx)
+	r := &run{cfg: cfg, pacer: pace.NewPacer(cfg.Epoch)}
+	r.execCtx, r.cancelExec = context.WithCancel(context.Background())
+	h := &Handle{r: r, done: make(chan struct{})}
+	r.gate = pace.NewGate(cfg.Concurrency, cfg.OnFull, cfg.Epoch, r.exec, r.done)
+	go func() {
+		defer close(h.done)
+		h.sum, h.err = r.run(ctx)
+	}()
+	return h, nil
 }
+
+// Wait blocks until the run has finished and its results are written.
+func (h *Handle) Wait() (*record.Summary, error) {
+	<-h.done
+	return h.sum, h.err
+}
+
+// Done is closed when the run has finished.
+func (h *Handle) Done() <-chan struct{} { return h.done }
+
+// Pause stops releasing requests; time spent paused is excluded from the
+// schedule (every later due time moves by it). In-flight requests go on.
+func (h *Handle) Pause() { h.r.pacer.Pause() }
+
+// Resume releases requests again.
+func (h *Handle) Resume() { h.r.pacer.Resume() }
+
+// Status returns the run's current status.
+func (h *Handle) Status() Status { return h.r.status(false) }
 
 func (c *Config) validate() error {
 	switch {
@@ -128,8 +175,20 @@ func (c *Config) validate() error {
 }
 
 type run struct {
-	cfg Config
+	cfg   Config
+	pacer *pace.Pacer
 
+	// dues holds the due times of built plans not yet counted as due, in
+	// order; status pops those that have come, so Status.Due can say how
+	// many requests the schedule wanted by now (the target rate).
+	duesMu sync.Mutex
+	dues   []time.Duration
+	due    int64
+
+	execCtx    context.Context
+	cancelExec context.CancelFunc
+
+	unsent      atomic.Int64 // plans discarded from the gate's queue at a stop
 	planned     atomic.Int64
 	released    atomic.Int64
 	plannerLate atomic.Int64
@@ -139,12 +198,37 @@ type run struct {
 
 func (r *run) now() time.Duration { return time.Since(r.cfg.Epoch) }
 
+func (r *run) exec(_ context.Context, p *request.Plan, res *request.Result) {
+	r.cfg.Exec.Do(r.execCtx, p, res)
+}
+
+func (r *run) done(res *request.Result) {
+	r.cfg.Recorder.Record(res)
+	if r.cfg.OnResult != nil {
+		r.cfg.OnResult(res)
+	}
+}
+
+// dueNow counts the plans whose due time (shifted by pauses) has come.
+func (r *run) dueNow() int64 {
+	now := r.now() - r.pacer.Paused()
+	r.duesMu.Lock()
+	defer r.duesMu.Unlock()
+	i := 0
+	for i < len(r.dues) && r.dues[i] <= now {
+		i++
+	}
+	r.due += int64(i)
+	r.dues = append(r.dues[:0], r.dues[i:]...)
+	return r.due
+}
+
 func (r *run) run(ctx context.Context) (*record.Summary, error) {
 	cfg := r.cfg
 
 	// Requests run under execCtx, which outlives a graceful stop by at most
 	// DrainTimeout and dies at once on Abort.
-	execCtx, cancelExec := context.WithCancel(context.Background())
+	execCtx, cancelExec := r.execCtx, r.cancelExec
 	defer cancelExec()
 	go func() {
 		select {
@@ -166,25 +250,13 @@ func (r *run) run(ctx context.Context) (*record.Summary, error) {
 		cancelExec()
 	}()
 
-	done := func(res *request.Result) {
-		cfg.Recorder.Record(res)
-		if cfg.OnResult != nil {
-			cfg.OnResult(res)
-		}
-	}
-	exec := func(_ context.Context, p *request.Plan, res *request.Result) {
-		cfg.Exec.Do(execCtx, p, res)
-	}
-	r.gate = pace.NewGate(cfg.Concurrency, cfg.OnFull, cfg.Epoch, exec, done)
-
 	plans := make(chan *request.Plan, 1024)
 	planErr := make(chan error, 1)
 	go func() { planErr <- r.plan(ctx, plans) }()
 
 	stopProgress := r.startProgress()
 
-	pacer := pace.NewPacer(cfg.Epoch)
-	pacerErr := pacer.Run(ctx, plans, func(p *request.Plan, released time.Duration) {
+	pacerErr := r.pacer.Run(ctx, plans, func(p *request.Plan, released time.Duration) {
 		r.released.Add(1)
 		r.gate.Submit(p, released)
 	})
@@ -195,11 +267,15 @@ func (r *run) run(ctx context.Context) (*record.Summary, error) {
 		}
 	}()
 	err := <-planErr
+	if ctx.Err() != nil {
+		// A stop sends nothing new, including plans waiting at the gate.
+		r.unsent.Store(int64(r.gate.Discard()))
+	}
 	r.gate.Close()
 	cancelExec()
 	stopProgress()
 	if cfg.BeforeClose != nil {
-		cfg.BeforeClose()
+		cfg.BeforeClose(r.status(true))
 	}
 
 	sum, closeErr := cfg.Recorder.Close()
@@ -244,6 +320,9 @@ func (r *run) plan(ctx context.Context, out chan<- *request.Plan) error {
 			return fmt.Errorf("scenario %s: request for row %d (line %d): %w", cfg.Name, seq, row.Line, err)
 		}
 		r.planned.Add(1)
+		r.duesMu.Lock()
+		r.dues = append(r.dues, due)
+		r.duesMu.Unlock()
 		now := r.now()
 		if late := now - due; late > 0 {
 			r.plannerLate.Add(1)
@@ -285,6 +364,10 @@ func (r *run) status(done bool) Status {
 		InFlight:    r.gate.InFlight(),
 		Queued:      r.gate.Queued(),
 		Dropped:     r.gate.Dropped(),
+		Due:         r.dueNow(),
+		Unsent:      r.unsent.Load(),
+		Paused:      r.pacer.IsPaused(),
+		PausedFor:   r.pacer.Paused(),
 		Total:       r.cfg.Limit,
 		PlannerLate: r.plannerLate.Load(),
 		PlannerLag:  time.Duration(r.plannerLag.Load()),

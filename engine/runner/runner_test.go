@@ -203,3 +203,31 @@ func TestRunAbortCancelsInFlight(t *testing.T) {
 		}
 	})
 }
+
+func TestRunPauseShiftsSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		epoch := time.Now()
+		srv := &fakeServer{epoch: epoch, service: time.Millisecond, sent: map[int64]time.Duration{}}
+		cfg := newRun(t, &rows{r: trace10(6, time.Second)}, srv, 4) // due 0,100..500ms
+		h, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(250 * time.Millisecond)
+		h.Pause()
+		time.Sleep(time.Second)
+		if st := h.Status(); !st.Paused || st.PausedFor != time.Second || st.Due != 3 || st.Released != 3 {
+			t.Fatalf("status while paused: %+v", st)
+		}
+		h.Resume()
+		sum, err := h.Wait()
+		if err != nil || sum.Completed != 6 {
+			t.Fatalf("completed %v err %v", sum, err)
+		}
+		for seq, want := range map[int64]time.Duration{2: 200 * time.Millisecond, 3: 1300 * time.Millisecond, 5: 1500 * time.Millisecond} {
+			if srv.sent[seq] != want {
+				t.Errorf("request %d sent at %v, want %v", seq, srv.sent[seq], want)
+			}
+		}
+	})
+}

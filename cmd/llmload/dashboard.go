@@ -1,0 +1,138 @@
+package main
+
+import (
+	"time"
+
+	"github.com/llmload/llmload/engine/record"
+	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/ui"
+)
+
+// frameBuilder turns the runner's statuses into dashboard frames. Windowed
+// series (rates, percentiles) get one point per finished --sample-interval
+// window, at the window's end; gauges (in flight, queued, arrival rates)
+// one point per refresh. It is called from the runner's progress goroutine
+// only, so it needs no locks; the frames it returns are never modified.
+type frameBuilder struct {
+	scenario, url, model string
+	hist                 *ui.History
+
+	lastWindow   time.Duration // start of the newest window already plotted
+	havePrev     bool
+	prevAt       time.Duration
+	prevReleased int64
+	prevDue      int64
+}
+
+func newFrameBuilder(scenario, url, model string, plotWindow time.Duration) *frameBuilder {
+	// Keep a little more than the window so lines enter at the left edge.
+	return &frameBuilder{scenario: scenario, url: url, model: model,
+		hist: ui.NewHistory(plotWindow + plotWindow/4), lastWindow: -1}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
+	snap := st.Snapshot
+	h := b.hist
+	for _, w := range snap.Windows {
+		if w.Start <= b.lastWindow || w.Len <= 0 {
+			continue
+		}
+		b.lastWindow = w.Start
+		t := w.Start + w.Len
+		h.Add(ui.SeriesRPS, t, w.RequestRate())
+		h.Add(ui.SeriesInputTPS, t, rate(w.InputTokens, w.Len))
+		h.Add(ui.SeriesOutputTPS, t, w.OutputTokenRate())
+		h.Add(ui.SeriesErrorRate, t, rate(w.Failed, w.Len))
+		h.Add(ui.SeriesNetTX, t, rate(w.BytesSent, w.Len))
+		h.Add(ui.SeriesNetRX, t, rate(w.BytesRecv, w.Len))
+		// Latency series skip windows with no sample rather than plot a
+		// misleading zero.
+		if w.TTFT.N > 0 {
+			h.Add(ui.SeriesTTFTP50, t, ms(w.TTFT.P50))
+			h.Add(ui.SeriesTTFTP95, t, ms(w.TTFT.P95))
+			h.Add(ui.SeriesTTFTP99, t, ms(w.TTFT.P99))
+		}
+		if w.TPOT.N > 0 {
+			h.Add(ui.SeriesTPOTP95, t, ms(w.TPOT.P95))
+		}
+		if w.E2EL.N > 0 {
+			h.Add(ui.SeriesE2EP95, t, ms(w.E2EL.P95))
+		}
+		if w.QueueTime.N > 0 {
+			h.Add(ui.SeriesQueueP95, t, ms(w.QueueTime.P95))
+		}
+		if w.ScheduleLag.N > 0 {
+			h.Add(ui.SeriesLagP99, t, ms(w.ScheduleLag.P99))
+		}
+	}
+	h.Add(ui.SeriesInFlight, st.Elapsed, float64(st.InFlight))
+	h.Add(ui.SeriesQueued, st.Elapsed, float64(st.Queued))
+	if b.havePrev && st.Elapsed > b.prevAt {
+		dt := st.Elapsed - b.prevAt
+		h.Add(ui.SeriesRateAchieved, st.Elapsed, rate(st.Released-b.prevReleased, dt))
+		h.Add(ui.SeriesRateTarget, st.Elapsed, rate(st.Due-b.prevDue, dt))
+	}
+	b.havePrev, b.prevAt, b.prevReleased, b.prevDue = true, st.Elapsed, st.Released, st.Due
+
+	errs := make(map[string]int64, len(snap.Errors))
+	var failed int64
+	for class, n := range snap.Errors {
+		errs[string(class)] = n
+		failed += n
+	}
+	done := snap.Completed + snap.Failed
+	f := &ui.Frame{
+		Scenario: b.scenario, URL: b.url, Model: b.model,
+		Elapsed: st.Elapsed, Done: done, Total: st.Total,
+		ETA:    eta(st, snap),
+		Paused: st.Paused, PausedFor: st.PausedFor,
+		Series: h.Snapshot(),
+		Counters: map[string]float64{
+			ui.CounterSent: float64(st.Released), ui.CounterErrors: float64(failed),
+			ui.CounterDropped: float64(st.Dropped), ui.CounterTxBytes: float64(snap.BytesSent),
+			ui.CounterRxBytes: float64(snap.BytesRecv), ui.SeriesErrorRate: lastValue(h, ui.SeriesErrorRate),
+		},
+		Errors: errs,
+	}
+	if st.Done {
+		f.Status = "finished"
+	} else if st.InFlight > 0 && st.Released == st.Planned && st.Queued == 0 && st.Total > 0 && st.Released >= st.Total {
+		f.Status = "draining"
+	}
+	return f
+}
+
+func lastValue(h *ui.History, id string) float64 {
+	pts := h.Snapshot()[id]
+	if len(pts) == 0 {
+		return 0
+	}
+	return pts[len(pts)-1].V
+}
+
+// eta extrapolates the finish rate over the recent windows; unknown (0)
+// without a total or before anything finished.
+func eta(st runner.Status, snap *record.Snapshot) time.Duration {
+	if st.Total <= 0 {
+		return 0
+	}
+	done := snap.Completed + snap.Failed
+	left := st.Total - done
+	if left <= 0 {
+		return 0
+	}
+	_, finished, _ := snap.RecentRates(30 * time.Second)
+	if finished <= 0 {
+		return 0
+	}
+	return time.Duration(float64(left) / finished * float64(time.Second))
+}

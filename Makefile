@@ -14,7 +14,7 @@ build:
 
 # The out-of-the-box run: built-in simulator + synthetic Azure-conv-like traffic.
 demo:
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/llmload run scenarios/azure_conv.lua --limit 300 --speedup 5
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/llmload run scenarios/azure_conv.lua --limit 200
 
 # Every test, including the end-to-end runs against the simulator. CI calls exactly this.
 test: vet

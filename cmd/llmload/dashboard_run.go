@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 
 	"github.com/gdamore/tcell/v2"
 	"golang.org/x/term"
 
-	"github.com/llmload/llmload/engine/runner"
 	"github.com/llmload/llmload/ui"
 )
 
@@ -28,12 +26,11 @@ func useDashboard(f runFlags, stdout io.Writer) bool {
 type dashboardRun struct {
 	screen tcell.Screen
 	d      *ui.Dashboard
-	handle atomic.Pointer[runner.Handle]
 	cancel context.CancelFunc
 	ended  chan struct{}
 }
 
-func startDashboard(f runFlags, stop, abort func()) (*dashboardRun, error) {
+func startDashboard(f runFlags, stop, abort func(), pause func(paused bool)) (*dashboardRun, error) {
 	screen, err := tcell.NewScreen()
 	if err != nil {
 		return nil, err
@@ -52,17 +49,7 @@ func startDashboard(f runFlags, stop, abort func()) (*dashboardRun, error) {
 	}, ui.Callbacks{
 		Stop:  stop,
 		Abort: abort,
-		Pause: func(paused bool) {
-			h := dr.handle.Load()
-			if h == nil {
-				return
-			}
-			if paused {
-				h.Pause()
-			} else {
-				h.Resume()
-			}
-		},
+		Pause: pause,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	dr.cancel = cancel
@@ -74,8 +61,6 @@ func startDashboard(f runFlags, stop, abort func()) (*dashboardRun, error) {
 	}()
 	return dr, nil
 }
-
-func (dr *dashboardRun) setHandle(h *runner.Handle) { dr.handle.Store(h) }
 
 // finish closes the dashboard and gives the terminal back, so the summary
 // table prints on a normal screen.

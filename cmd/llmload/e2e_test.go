@@ -152,7 +152,7 @@ func TestRunAzureConvBuiltinSim(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	log, err := runLLMLoad(t, ctx, "run", "scenarios/azure_conv.lua", "--csv", csv, "--limit", "2000",
-		"--speedup", "60", "--concurrency", "64", "--out", out, "--log-every", "5")
+		"--speedup", "60", "--concurrency", "256", "--out", out, "--log-every", "5")
 	if err != nil {
 		t.Fatalf("llmload run: %v\n%s", err, log)
 	}

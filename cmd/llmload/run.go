@@ -114,6 +114,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "llmload run: no scenario file; try: llmload run scenarios/azure_conv.lua")
 		return exitConfig
 	}
+	switch f.calibrate {
+	case "auto", "usage", "off":
+	default:
+		fmt.Fprintf(stderr, "llmload run: --calibrate %q: want auto, usage or off\n", f.calibrate)
+		return exitConfig
+	}
 	set := setFlags(fs)
 	settings, err := loadSettings(f.config, set["config"])
 	if err != nil {
@@ -121,26 +127,28 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 
-	scr, err := scripting.Load(script, scripting.Env{Args: options, SkipBad: f.skipBad, Seed: f.seed})
+	var reserved []string
+	fs.VisitAll(func(fl *flag.Flag) { reserved = append(reserved, fl.Name) })
+	scr, err := scripting.Load(script, scripting.Env{Args: options, SkipBad: f.skipBad, Seed: f.seed, Reserved: reserved})
 	if err != nil {
 		fmt.Fprintf(stderr, "llmload run: %v\n", err)
 		return exitConfig
 	}
 	defer scr.Close()
-	if len(scr.Scenarios) != 1 {
-		fmt.Fprintf(stderr, "llmload run: %s returns %d scenarios; this version runs exactly one\n", script, len(scr.Scenarios))
+	if len(scr.Scenarios) == 0 {
+		fmt.Fprintf(stderr, "llmload run: %s returns no scenario; end it with return llm.scenario{...}\n", script)
 		return exitConfig
 	}
-	sc := scr.Scenarios[0]
-
-	eff, err := resolve(f, set, settings, sc)
-	if err != nil {
-		fmt.Fprintf(stderr, "llmload run: %v\n", err)
-		return exitConfig
+	effs := make([]effective, len(scr.Scenarios))
+	for i, sc := range scr.Scenarios {
+		if effs[i], err = resolve(f, set, settings, sc); err != nil {
+			fmt.Fprintf(stderr, "llmload run: %v\n", err)
+			return exitConfig
+		}
 	}
 
-	// Ctrl-C once: stop sending, let in-flight requests drain, write
-	// results. Twice: cancel in-flight requests at once, still write.
+	// Ctrl-C (or q) once: stop sending, let in-flight requests drain,
+	// write results. Twice: cancel in-flight requests at once, still write.
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	abort := make(chan struct{})
@@ -168,155 +176,234 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	if eff.url == "" {
-		addr, closeSim, err := startBuiltinSim(f, eff.model)
-		if err != nil {
-			fmt.Fprintf(stderr, "llmload run: starting the built-in simulator: %v\n", err)
-			return exitConfig
+	// Scenarios without a URL share one built-in simulator; scenarios
+	// without a model ask their server's /v1/models.
+	simURL := ""
+	models := map[string]string{}
+	for i := range effs {
+		e := &effs[i]
+		if e.url == "" {
+			if simURL == "" {
+				addr, closeSim, err := startBuiltinSim(f, e.model)
+				if err != nil {
+					fmt.Fprintf(stderr, "llmload run: starting the built-in simulator: %v\n", err)
+					return exitConfig
+				}
+				defer closeSim()
+				simURL = "http://" + addr
+				fmt.Fprintf(stdout, "no --url: built-in simulator on %s\n", simURL)
+			}
+			e.url = simURL
 		}
-		defer closeSim()
-		eff.url = "http://" + addr
-		fmt.Fprintf(stdout, "no --url: built-in simulator on %s\n", eff.url)
-	}
-	if eff.model == "" {
-		m, err := firstModel(ctx, eff.url, eff.apiKey)
-		if err != nil {
-			fmt.Fprintf(stderr, "llmload run: no --model given and %v; pass --model\n", err)
-			return exitConfig
+		if e.model == "" {
+			if m, ok := models[e.url]; ok {
+				e.model = m
+				continue
+			}
+			m, err := firstModel(ctx, e.url, e.apiKey)
+			if err != nil {
+				fmt.Fprintf(stderr, "llmload run: scenario %s: no --model given and %v; pass --model\n", scr.Scenarios[i].Name, err)
+				return exitConfig
+			}
+			e.model, models[e.url] = m, m
 		}
-		eff.model = m
 	}
 
-	switch f.calibrate {
-	case "auto", "usage", "off":
-	default:
-		fmt.Fprintf(stderr, "llmload run: --calibrate %q: want auto, usage or off\n", f.calibrate)
-		return exitConfig
-	}
 	promptSeed := f.promptSeed
 	if promptSeed == 0 {
 		// A fresh salt per run, so a repeated run does not hit the prefix
 		// cache that the previous one filled.
 		promptSeed = rand.Uint64() | 1
 	}
-	cals := calibrate(ctx, f.calibrate, eff, stderr)
-	builder, err := openai.NewBuilder(openai.BuilderConfig{
-		BaseURL: eff.url, Model: eff.model, Seed: promptSeed,
-		TokenIDs: f.tokenIDs, ContinuousUsage: f.contUsage,
-	}, cals...)
-	if err != nil {
-		fmt.Fprintf(stderr, "llmload run: --url: %v\n", err)
-		return exitConfig
+	outBase := effs[0].out
+	if outBase == "" {
+		name := scr.Scenarios[0].Name
+		if len(scr.Scenarios) > 1 {
+			name = strings.TrimSuffix(filepath.Base(script), filepath.Ext(script))
+		}
+		outBase = filepath.Join("results", fmt.Sprintf("%s-%s", name, time.Now().Format("20060102-150405")))
 	}
-
-	out := eff.out
-	if out == "" {
-		out = filepath.Join("results", fmt.Sprintf("%s-%s", sc.Name, time.Now().Format("20060102-150405")))
-	}
-	// The start is a moment ahead so the planner has built the first plans
-	// before they are due: the first request is not late by Lua's warm-up.
+	// All scenarios share one start, so side-by-side results line up. It is
+	// a moment ahead so the planners have built the first plans before
+	// they are due: the first request is not late by Lua's warm-up.
 	epoch := time.Now().Add(200 * time.Millisecond)
-	cl, err := client.New(client.Config{
-		Epoch: epoch, MaxConns: eff.concurrency + 8,
-		Timeout: eff.timeout, StallTimeout: eff.stallTimeout, APIKey: eff.apiKey,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "llmload run: %v\n", err)
-		return exitConfig
-	}
-	defer cl.Close()
-	rec, err := record.New(record.Config{
-		Name: sc.Name, OutDir: out, SampleInterval: eff.sampleInterval, Epoch: epoch,
-		Meta: map[string]any{
-			"scenario_file": script, "url": eff.url, "model": eff.model,
-			"concurrency": eff.concurrency, "on_full": eff.onFull.String(),
-			"args": append([]string{"run"}, args...), "version": version,
-			"seed": f.seed, "prompt_seed": promptSeed,
-		},
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "llmload run: --out: %v\n", err)
-		return exitConfig
+	runs := make([]*scenarioRun, len(scr.Scenarios))
+	for i, sc := range scr.Scenarios {
+		out := outBase
+		if len(scr.Scenarios) > 1 {
+			out = filepath.Join(outBase, sc.Name)
+		}
+		sr, err := prepareScenario(ctx, f, sc, effs[i], out, epoch, promptSeed, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "llmload run: scenario %s: %v\n", sc.Name, err)
+			return exitConfig
+		}
+		defer sr.client.Close()
+		sr.rec.SetMeta("scenario_file", script)
+		sr.rec.SetMeta("args", append([]string{"run"}, args...))
+		runs[i] = sr
+		fmt.Fprintf(stdout, "scenario %s -> %s (model %s, concurrency %d, results in %s)\n", sc.Name, sr.eff.url, sr.eff.model, sr.eff.concurrency, out)
 	}
 
-	fmt.Fprintf(stdout, "scenario %s -> %s (model %s, concurrency %d, results in %s)\n", sc.Name, eff.url, eff.model, eff.concurrency, out)
 	var dash *dashboardRun
 	if useDashboard(f, stdout) {
-		dash, err = startDashboard(f, userStop, abortNow)
+		dash, err = startDashboard(f, userStop, abortNow, func(paused bool) {
+			for _, sr := range runs {
+				if h := sr.handle.Load(); h != nil {
+					if paused {
+						h.Pause()
+					} else {
+						h.Resume()
+					}
+				}
+			}
+		})
 		if err != nil {
 			fmt.Fprintf(stderr, "llmload run: no dashboard (%v); printing progress lines instead (--no-ui)\n", err)
 			dash = nil
 		}
 	}
-	frames := newFrameBuilder(sc.Name, eff.url, eff.model, f.plotWindow)
-	every := eff.logEvery
-	if dash != nil && every <= 0 {
-		every = time.Second
-	}
-	h, err := runner.Start(ctx, runner.Config{
-		Name: sc.Name, Epoch: epoch, Source: sc.Source, Schedule: sc.Schedule,
-		Mapper: sc.Mapper, Builder: builder, Exec: cl, Recorder: rec,
-		Concurrency: eff.concurrency, OnFull: eff.onFull,
-		Limit: eff.limit, Duration: eff.duration,
-		DrainTimeout: eff.drainTimeout, Abort: abort,
-		OnResult: builder.Observe,
-		BeforeClose: func(final runner.Status) {
-			reports := map[string]any{}
-			for _, c := range cals {
-				reports[c.Endpoint().String()] = c.Report()
-			}
-			if err := rec.SetMeta("prompt_calibration", reports); err != nil {
-				fmt.Fprintf(stderr, "llmload run: %v\n", err)
-			}
-			if n := final.Unsent; n > 0 {
-				rec.SetMeta("unsent_at_stop", n)
-				fmt.Fprintf(stderr, "%d requests waiting at the concurrency gate were not sent (stopped)\n", n)
-			}
-		},
-		Every: every,
-		Progress: func(s runner.Status) {
-			if dash != nil {
-				dash.d.Publish(frames.frame(s))
-				return
-			}
-			fmt.Fprintln(stdout, record.FormatProgress(s.Snapshot, record.ProgressExtra{
-				Sent: s.Released, InFlight: s.InFlight, Queued: s.Queued, Total: s.Total,
-			}))
-		},
-	})
-	if err != nil {
-		if dash != nil {
-			dash.finish()
+	for i, sr := range runs {
+		cfg := sr.config(abort, stderr)
+		cfg.Every = sr.eff.logEvery
+		if dash != nil && cfg.Every <= 0 {
+			cfg.Every = time.Second
 		}
-		fmt.Fprintf(stderr, "llmload run: %v\n", err)
-		return exitConfig
+		// The dashboard draws the first scenario; with several, the others
+		// print nothing live and all get their own results and table.
+		switch {
+		case dash != nil && i == 0:
+			cfg.Progress = func(s runner.Status) { dash.d.Publish(sr.frames.frame(s)) }
+		case dash == nil:
+			prefix := ""
+			if len(runs) > 1 {
+				prefix = sr.sc.Name + " "
+			}
+			cfg.Progress = func(s runner.Status) {
+				fmt.Fprintln(stdout, prefix+record.FormatProgress(s.Snapshot, record.ProgressExtra{
+					Sent: s.Released, InFlight: s.InFlight, Queued: s.Queued, Total: s.Total,
+				}))
+			}
+		}
+		h, err := runner.Start(ctx, cfg)
+		if err != nil {
+			if dash != nil {
+				dash.finish()
+			}
+			fmt.Fprintf(stderr, "llmload run: scenario %s: %v\n", sr.sc.Name, err)
+			return exitConfig
+		}
+		sr.handle.Store(h)
 	}
-	if dash != nil {
-		dash.setHandle(h)
+	for _, sr := range runs {
+		sr.sum, sr.err = sr.handle.Load().Wait()
 	}
-	sum, runErr := h.Wait()
 	if dash != nil {
 		dash.finish()
 	}
-	if sum != nil {
-		fmt.Fprintln(stdout)
-		sum.WriteTable(stdout)
+
+	code := exitOK
+	for _, sr := range runs {
+		if sr.sum != nil {
+			fmt.Fprintln(stdout)
+			if len(runs) > 1 {
+				fmt.Fprintf(stdout, "scenario %s\n", sr.sc.Name)
+			}
+			sr.sum.WriteTable(stdout)
+		}
+		reportSkipped(stdout, sr.sc.Source)
+		switch {
+		case sr.err != nil:
+			fmt.Fprintf(stderr, "llmload run: %v\n", sr.err)
+			fmt.Fprintf(stderr, "results measured so far are in %s\n", sr.out)
+			code = max(code, exitConfig)
+		case sr.sum != nil && sr.sum.Completed == 0 && sr.sum.Failed > 0:
+			fmt.Fprintf(stderr, "llmload run: scenario %s: every request failed; see errors in %s\n", sr.sc.Name, sr.out)
+			code = max(code, exitAllFailed)
+		}
+		fmt.Fprintf(stdout, "results: %s\n", sr.out)
 	}
-	reportSkipped(stdout, sc.Source)
-	if runErr != nil {
-		fmt.Fprintf(stderr, "llmload run: %v\n", runErr)
-		fmt.Fprintf(stderr, "results measured so far are in %s\n", out)
-		return exitConfig
-	}
-	fmt.Fprintf(stdout, "results: %s\n", out)
-	switch {
-	case interrupted.Load():
+	if code == exitOK && interrupted.Load() {
 		return exitInterrupted
-	case sum != nil && sum.Completed == 0 && sum.Failed > 0:
-		fmt.Fprintln(stderr, "llmload run: every request failed; see errors in the results")
-		return exitAllFailed
 	}
-	return exitOK
+	return code
+}
+
+// scenarioRun is everything one scenario of a run owns.
+type scenarioRun struct {
+	sc      *scripting.Scenario
+	eff     effective
+	out     string
+	epoch   time.Time
+	builder *openai.Builder
+	cals    []*prompt.Calibration
+	client  *client.Client
+	rec     *record.Recorder
+	frames  *frameBuilder
+
+	handle atomic.Pointer[runner.Handle]
+	sum    *record.Summary
+	err    error
+}
+
+func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, eff effective, out string, epoch time.Time, promptSeed uint64, stderr io.Writer) (*scenarioRun, error) {
+	sr := &scenarioRun{sc: sc, eff: eff, out: out, epoch: epoch}
+	sr.cals = calibrate(ctx, f.calibrate, eff, stderr)
+	var err error
+	sr.builder, err = openai.NewBuilder(openai.BuilderConfig{
+		BaseURL: eff.url, Model: eff.model, Seed: promptSeed,
+		TokenIDs: f.tokenIDs, ContinuousUsage: f.contUsage,
+	}, sr.cals...)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	sr.client, err = client.New(client.Config{
+		Epoch: epoch, MaxConns: eff.concurrency + 8,
+		Timeout: eff.timeout, StallTimeout: eff.stallTimeout, APIKey: eff.apiKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sr.rec, err = record.New(record.Config{
+		Name: sc.Name, OutDir: out, SampleInterval: eff.sampleInterval, Epoch: epoch,
+		Meta: map[string]any{
+			"url": eff.url, "model": eff.model,
+			"concurrency": eff.concurrency, "on_full": eff.onFull.String(),
+			"version": version, "seed": f.seed, "prompt_seed": promptSeed,
+		},
+	})
+	if err != nil {
+		sr.client.Close()
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	sr.frames = newFrameBuilder(sc.Name, eff.url, eff.model, f.plotWindow)
+	return sr, nil
+}
+
+// config is the runner configuration of the scenario, without progress.
+func (sr *scenarioRun) config(abort <-chan struct{}, stderr io.Writer) runner.Config {
+	sc, eff := sr.sc, sr.eff
+	return runner.Config{
+		Name: sc.Name, Epoch: sr.epoch, Source: sc.Source, Schedule: sc.Schedule,
+		Mapper: sc.Mapper, Builder: sr.builder, Exec: sr.client, Recorder: sr.rec,
+		Concurrency: eff.concurrency, OnFull: eff.onFull,
+		Limit: eff.limit, Duration: eff.duration,
+		DrainTimeout: eff.drainTimeout, Abort: abort,
+		OnResult: sr.builder.Observe,
+		BeforeClose: func(final runner.Status) {
+			reports := map[string]any{}
+			for _, c := range sr.cals {
+				reports[c.Endpoint().String()] = c.Report()
+			}
+			if err := sr.rec.SetMeta("prompt_calibration", reports); err != nil {
+				fmt.Fprintf(stderr, "llmload run: %v\n", err)
+			}
+			if n := final.Unsent; n > 0 {
+				sr.rec.SetMeta("unsent_at_stop", n)
+				fmt.Fprintf(stderr, "scenario %s: %d requests waiting at the concurrency gate were not sent (stopped)\n", sc.Name, n)
+			}
+		},
+	}
 }
 
 // effective holds settings after precedence: flag, then scenario, then

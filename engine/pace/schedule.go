@@ -181,9 +181,9 @@ func (p *poisson) Due(time.Duration) time.Duration {
 type gamma struct {
 	*liveRate
 	shape float64
-	rng         *rand.Rand
-	t           float64
-	first       bool
+	rng   *rand.Rand
+	t     float64
+	first bool
 }
 
 // Gamma draws gaps from a gamma distribution with mean 1/rate and shape

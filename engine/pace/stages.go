@@ -93,7 +93,7 @@ func (s *stages) Due(time.Duration) time.Duration {
 		}
 		st := s.stages[s.i]
 		to, dur := st.Rate, st.Duration.Seconds()
-		end := s.done + dur*(from2(s.from, to))
+		end := s.done + dur*meanRate(s.from, to)
 		if s.target <= end {
 			x := offsetInStage(s.from, to, dur, s.target-s.done)
 			s.target += s.step()
@@ -107,8 +107,8 @@ func (s *stages) Due(time.Duration) time.Duration {
 	return End
 }
 
-// from2 is the mean rate of a linear ramp from a to b.
-func from2(a, b float64) float64 { return (a + b) / 2 }
+// meanRate is the mean rate of a linear ramp from a to b.
+func meanRate(a, b float64) float64 { return (a + b) / 2 }
 
 // offsetInStage solves from·x + a·x²/2 = k for x in [0, dur], where
 // a = (to-from)/dur is the ramp's slope: the instant, since the stage's
@@ -169,7 +169,7 @@ func (s *Func) Due(time.Duration) time.Duration {
 		s.err = fmt.Errorf("arrival %d: the gap %v is negative", s.n, gap)
 	default:
 		s.n++
-		if gap > End-s.t {
+		if gap >= End-s.t {
 			s.t = End - 1
 		} else {
 			s.t += gap

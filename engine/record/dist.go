@@ -125,20 +125,24 @@ func (d *dist) stats() Stats {
 	}
 }
 
-// Percentiles are the three points per window: N samples, and p50/p95/p99
-// (zero when N is 0).
+// Percentiles are the points kept per window: N samples, p50/p90/p95/p99,
+// and the exact mean and maximum (all zero when N is 0). windows.jsonl
+// carries p50, p95 and p99; the rest serve live checks (thresholds).
 type Percentiles struct {
-	N             int64
-	P50, P95, P99 time.Duration
+	N                  int64
+	P50, P90, P95, P99 time.Duration
+	Mean               float64 // nanoseconds
+	Max                time.Duration
 }
 
 func (d *dist) percentiles() Percentiles {
 	if d.n == 0 {
 		return Percentiles{}
 	}
-	// One histogram scan for all three points.
+	// One histogram scan for all the points.
 	v := d.h.ValueAtPercentilesSlice(windowQuantiles[:])
-	return Percentiles{N: d.n, P50: d.clamp(v[0]), P95: d.clamp(v[1]), P99: d.clamp(v[2])}
+	return Percentiles{N: d.n, P50: d.clamp(v[0]), P90: d.clamp(v[1]), P95: d.clamp(v[2]), P99: d.clamp(v[3]),
+		Mean: d.mean, Max: time.Duration(math.Round(d.max))}
 }
 
-var windowQuantiles = [...]float64{50, 95, 99}
+var windowQuantiles = [...]float64{50, 90, 95, 99}

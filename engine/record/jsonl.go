@@ -105,6 +105,18 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	return append(b, "}}\n"...)
 }
 
+// appendLineVerdict adds the recorder's verdicts to a request line made by
+// appendRequestLine: "good" (met the SLO) always, "warmup" when true.
+func appendLineVerdict(line []byte, good, warmup bool) []byte {
+	line = line[:len(line)-2] // "}\n"
+	line = append(line, `,"good":`...)
+	line = strconv.AppendBool(line, good)
+	if warmup {
+		line = append(line, `,"warmup":true`...)
+	}
+	return append(line, "}\n"...)
+}
+
 // appendWindowLine appends one windows.jsonl line (with the newline).
 func appendWindowLine(b []byte, w *Window) []byte {
 	b = append(b, `{"start_s":`...)
@@ -116,6 +128,8 @@ func appendWindowLine(b []byte, w *Window) []byte {
 	b = appendIntKey(b, "count", w.Count)
 	b = appendIntKey(b, "completed", w.Completed)
 	b = appendIntKey(b, "failed", w.Failed)
+	b = appendIntKey(b, "good", w.Good)
+	b = appendIntKey(b, "warmup", w.Warmup)
 	b = append(b, `,"errors_by_class":`...)
 	b = appendCounts(b, w.Errors)
 	b = appendIntKey(b, "input_tokens", w.InputTokens)
@@ -126,6 +140,8 @@ func appendWindowLine(b []byte, w *Window) []byte {
 	b = appendFloat(b, w.RequestRate())
 	b = append(b, `,"output_throughput":`...)
 	b = appendFloat(b, w.OutputTokenRate())
+	b = append(b, `,"request_goodput":`...)
+	b = appendFloat(b, w.GoodRate())
 	for _, m := range [...]struct {
 		name string
 		p    *Percentiles

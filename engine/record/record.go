@@ -43,6 +43,16 @@ type Config struct {
 	SampleInterval time.Duration  // window length; 0 means DefaultSampleInterval
 	Epoch          time.Time      // the run's start: every Result instant counts from here
 	Meta           map[string]any // copied into summary.json under "meta" (url, model, args, version, ...)
+
+	// SLO decides which requests are good, for goodput; zero = every
+	// completed request is good.
+	SLO SLO
+	// Warm-up: results with Seq < WarmupRequests or Scheduled <
+	// WarmupDuration are left out of the summary (and of Snapshot totals
+	// and percentiles). They still count in their windows and are still
+	// written to requests.jsonl, marked "warmup": true.
+	WarmupRequests int64
+	WarmupDuration time.Duration
 }
 
 // Recorder aggregates results. Record and Snapshot are safe for concurrent
@@ -61,6 +71,8 @@ type Recorder struct {
 
 	// Whole run.
 	completed, failed, dropped int64
+	good, goodOutTok           int64 // completed requests that met the SLO, and their output tokens
+	warmup                     int64 // results left out of the summary as warm-up
 	errors                     map[request.ErrorClass]int64
 	inTok, outTok              int64
 	bytesSent, bytesRecv       int64
@@ -147,6 +159,7 @@ func (r *Recorder) Record(res *request.Result) {
 	if r.out != nil {
 		line = r.bufs.Get().(*[]byte)
 		*line = appendRequestLine((*line)[:0], res)
+		*line = appendLineVerdict(*line, r.cfg.SLO.Met(res), r.cfg.isWarmup(res))
 	}
 
 	r.mu.Lock()
@@ -167,16 +180,22 @@ func (r *Recorder) Record(res *request.Result) {
 	r.active.Done()
 }
 
-// add folds res into the aggregates. r.mu is held.
+// add folds res into the aggregates: always into its window, and into the
+// whole run's unless it is warm-up. r.mu is held.
 func (r *Recorder) add(res *request.Result) {
 	finish := finishedAt(res)
 	r.rotateTo(int64(max(finish, 0) / r.interval))
-	w := r.cur
+	r.lastFinish = max(r.lastFinish, finish)
+	good := r.cfg.SLO.Met(res)
+	r.cur.add(res, good)
+	if r.cfg.isWarmup(res) {
+		r.warmup++
+		r.cur.warmup++
+		return
+	}
 	dropped := res.Error == request.ErrDropped
 
 	r.all++
-	w.count++
-	r.lastFinish = max(r.lastFinish, finish)
 	if r.all == 1 || res.Scheduled < r.minDue {
 		r.minDue = res.Scheduled
 	}
@@ -185,10 +204,7 @@ func (r *Recorder) add(res *request.Result) {
 	}
 	r.bytesSent += res.BytesSent
 	r.bytesRecv += res.BytesRecv
-	w.sent += res.BytesSent
-	w.recvd += res.BytesRecv
 	r.lag.addDur(res.ScheduleLag())
-	w.lag.addDur(res.ScheduleLag())
 
 	if !dropped {
 		r.sent++
@@ -200,7 +216,6 @@ func (r *Recorder) add(res *request.Result) {
 		}
 		r.lastDone = max(r.lastDone, finish)
 		r.queue.addDur(res.QueueTime())
-		w.queue.addDur(res.QueueTime())
 	}
 	if res.PromptTokens > 0 && res.PromptTokensRequested > 0 {
 		d := abs64(int64(res.PromptTokens) - int64(res.PromptTokensRequested))
@@ -212,12 +227,7 @@ func (r *Recorder) add(res *request.Result) {
 
 	if res.Failed() {
 		r.failed++
-		w.failed++
 		r.errors[res.Error]++
-		if w.errors == nil {
-			w.errors = map[request.ErrorClass]int64{}
-		}
-		w.errors[res.Error]++
 		if dropped {
 			r.dropped++
 		}
@@ -226,12 +236,13 @@ func (r *Recorder) add(res *request.Result) {
 
 	// Completed: tokens and latencies.
 	r.completed++
-	w.completed++
 	in, out := inputTokens(res), int64(res.CompletionTokens)
 	r.inTok += in
 	r.outTok += out
-	w.inTok += in
-	w.outTok += out
+	if good {
+		r.good++
+		r.goodOutTok += out
+	}
 	if res.UsageFromServer {
 		r.usageCompleted++
 	}
@@ -240,15 +251,12 @@ func (r *Recorder) add(res *request.Result) {
 	}
 	if res.FirstToken != 0 {
 		r.ttft.addDur(res.TTFT())
-		w.ttft.addDur(res.TTFT())
 		r.ttftSched.addDur(res.TTFTFromSchedule())
 	}
 	if tpot, ok := res.TPOT(); ok {
 		r.tpot.addDur(tpot)
-		w.tpot.addDur(tpot)
 	}
 	r.e2el.addDur(res.E2E())
-	w.e2el.addDur(res.E2E())
 	r.e2elSched.addDur(res.E2EFromSchedule())
 	eachITL(res, r.itl.add)
 }
@@ -289,7 +297,7 @@ func (r *Recorder) Close() (*Summary, error) {
 		return r.summary, nil
 	}
 	r.closed = true
-	if r.all > 0 {
+	if r.all+r.warmup > 0 {
 		// The last window ends at the last result, not at its boundary.
 		start := time.Duration(r.cur.idx) * r.interval
 		length := min(max(r.lastFinish-start, 0), r.interval)

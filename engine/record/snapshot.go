@@ -18,6 +18,8 @@ type Snapshot struct {
 
 	// Totals so far.
 	Completed, Failed         int64
+	Good                      int64 // completed requests that met the SLO
+	Warmup                    int64 // finished warm-up results, not in the other totals
 	Errors                    map[request.ErrorClass]int64
 	InputTokens, OutputTokens int64
 	BytesSent, BytesRecv      int64
@@ -43,7 +45,7 @@ func (r *Recorder) Snapshot() *Snapshot {
 	defer r.mu.Unlock()
 	s := &Snapshot{
 		At: now, Interval: r.interval,
-		Completed: r.completed, Failed: r.failed,
+		Completed: r.completed, Failed: r.failed, Good: r.good, Warmup: r.warmup,
 		Errors:      maps.Clone(r.errors),
 		InputTokens: r.inTok, OutputTokens: r.outTok,
 		BytesSent: r.bytesSent, BytesRecv: r.bytesRecv,
@@ -123,7 +125,7 @@ func FormatProgress(s *Snapshot, extra ProgressExtra) string {
 		s = &Snapshot{}
 	}
 	var b strings.Builder
-	done := s.Completed + s.Failed
+	done := s.Completed + s.Failed + s.Warmup
 	rps, finRate, tps := s.RecentRates(progressSpan)
 	fmt.Fprintf(&b, "[%6.1fs] sent %d done %d err %d inflight %d queued %d | %.1f rps %.0f tok/s | ttft p95 %s tpot p95 %s",
 		s.At.Seconds(), extra.Sent, done, s.Failed, extra.InFlight, extra.Queued, rps, tps,

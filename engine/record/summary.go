@@ -30,6 +30,17 @@ type Summary struct {
 	OutputThroughput                    float64
 	TotalTokenThroughput                float64
 
+	// Goodput: completed requests that met every objective of SLO, as in
+	// vLLM bench's --goodput. Failed requests are never good.
+	SLO              SLO
+	GoodRequests     int64
+	GoodOutputTokens int64   // output tokens of the good requests
+	RequestGoodput   float64 // GoodRequests / Duration
+	OutputGoodput    float64 // GoodOutputTokens / Duration
+	// WarmupExcluded counts the warm-up results left out of every figure
+	// of this summary (Config.WarmupRequests, WarmupDuration).
+	WarmupExcluded int64
+
 	// Latencies over completed requests.
 	TTFT, TPOT, ITL, E2EL              Stats
 	TTFTFromSchedule, E2ELFromSchedule Stats
@@ -63,6 +74,7 @@ func (r *Recorder) buildSummary() *Summary {
 	s := &Summary{
 		Name: r.cfg.Name, Epoch: r.cfg.Epoch, SampleInterval: r.interval,
 		Completed: r.completed, Failed: r.failed, Dropped: r.dropped, Sent: r.sent,
+		SLO: r.cfg.SLO, GoodRequests: r.good, GoodOutputTokens: r.goodOutTok, WarmupExcluded: r.warmup,
 		TotalInputTokens: r.inTok, TotalOutputTokens: r.outTok,
 		TTFT: r.ttft.stats(), TPOT: r.tpot.stats(), ITL: r.itl.stats(), E2EL: r.e2el.stats(),
 		TTFTFromSchedule: r.ttftSched.stats(), E2ELFromSchedule: r.e2elSched.stats(),
@@ -83,6 +95,8 @@ func (r *Recorder) buildSummary() *Summary {
 		s.RequestThroughput = float64(r.completed) / sec
 		s.OutputThroughput = float64(r.outTok) / sec
 		s.TotalTokenThroughput = float64(r.inTok+r.outTok) / sec
+		s.RequestGoodput = float64(r.good) / sec
+		s.OutputGoodput = float64(r.goodOutTok) / sec
 	}
 	if r.all > 1 && r.maxDue > r.minDue {
 		s.TargetRate = float64(r.all-1) / (r.maxDue - r.minDue).Seconds()
@@ -145,6 +159,23 @@ func (s *Summary) MarshalJSON() ([]byte, error) {
 	o.add("request_throughput", s.RequestThroughput)
 	o.add("output_throughput", s.OutputThroughput)
 	o.add("total_token_throughput", s.TotalTokenThroughput)
+	o.add("request_goodput", s.RequestGoodput)
+	o.add("output_goodput", s.OutputGoodput)
+	o.add("good_requests", s.GoodRequests)
+	o.add("good_output_tokens", s.GoodOutputTokens)
+	var slo object
+	for _, f := range [...]struct {
+		key string
+		d   time.Duration
+	}{{"ttft_ms", s.SLO.TTFT}, {"tpot_ms", s.SLO.TPOT}, {"e2el_ms", s.SLO.E2E}} {
+		if f.d > 0 {
+			slo.add(f.key, msd(f.d))
+		} else {
+			slo.add(f.key, nil)
+		}
+	}
+	o.addRaw("slo", slo.bytes())
+	o.add("warmup_excluded", s.WarmupExcluded)
 	o.add("target_rate", s.TargetRate)
 	o.add("achieved_rate", s.AchievedRate)
 	for _, m := range s.metrics() {
@@ -263,8 +294,16 @@ func (s *Summary) WriteTable(w io.Writer) {
 	row("Request throughput (req/s):", fix2(s.RequestThroughput))
 	row("Output token throughput (tok/s):", fix2(s.OutputThroughput))
 	row("Total Token throughput (tok/s):", fix2(s.TotalTokenThroughput))
+	if s.SLO.IsSet() {
+		row("Request goodput (req/s):", fix2(s.RequestGoodput))
+		row("Output goodput (tok/s):", fix2(s.OutputGoodput))
+		row("Good requests (met the SLO):", itoa(s.GoodRequests))
+	}
 	row("Target request rate (req/s):", fix2(s.TargetRate))
 	row("Achieved send rate (req/s):", fix2(s.AchievedRate))
+	if s.WarmupExcluded > 0 {
+		row("Warm-up requests (left out):", itoa(s.WarmupExcluded))
+	}
 	for _, m := range s.metrics()[:6] {
 		ruleLine(w, m.header)
 		if m.st.N == 0 {

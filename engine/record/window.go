@@ -21,6 +21,8 @@ type Window struct {
 	Count     int64 // results finished, failed and dropped ones included
 	Completed int64
 	Failed    int64
+	Good      int64                        // completed requests that met the SLO (Config.SLO)
+	Warmup    int64                        // results of the warm-up (in the counts above, not in the summary)
 	Errors    map[request.ErrorClass]int64 // nil when there were none
 
 	InputTokens, OutputTokens int64 // over completed requests
@@ -33,6 +35,10 @@ type Window struct {
 
 // RequestRate is completed requests per second over the window's length.
 func (w *Window) RequestRate() float64 { return perSecond(w.Completed, w.Len) }
+
+// GoodRate is good requests (completed within the SLO) per second over the
+// window's length: the window's request goodput.
+func (w *Window) GoodRate() float64 { return perSecond(w.Good, w.Len) }
 
 // OutputTokenRate is output tokens per second over the window's length.
 func (w *Window) OutputTokenRate() float64 { return perSecond(w.OutputTokens, w.Len) }
@@ -49,6 +55,7 @@ func perSecond(n int64, d time.Duration) float64 {
 type winAcc struct {
 	idx                        int64 // window number: Start = idx * interval
 	count, completed, failed   int64
+	good, warmup               int64
 	errors                     map[request.ErrorClass]int64
 	inTok, outTok, sent, recvd int64
 	ttft, tpot, e2el           *dist
@@ -63,6 +70,7 @@ func newWinAcc() *winAcc {
 func (a *winAcc) reset(idx int64) {
 	a.idx = idx
 	a.count, a.completed, a.failed = 0, 0, 0
+	a.good, a.warmup = 0, 0
 	a.inTok, a.outTok, a.sent, a.recvd = 0, 0, 0, 0
 	clear(a.errors)
 	for _, d := range [...]*dist{a.ttft, a.tpot, a.e2el, a.queue, a.lag} {
@@ -76,7 +84,7 @@ func (a *winAcc) reset(idx int64) {
 func (a *winAcc) window(interval, length time.Duration, partial bool) *Window {
 	w := &Window{
 		Start: time.Duration(a.idx) * interval, Len: length, Partial: partial,
-		Count: a.count, Completed: a.completed, Failed: a.failed,
+		Count: a.count, Completed: a.completed, Failed: a.failed, Good: a.good, Warmup: a.warmup,
 		InputTokens: a.inTok, OutputTokens: a.outTok, BytesSent: a.sent, BytesRecv: a.recvd,
 		TTFT: a.ttft.percentiles(), TPOT: a.tpot.percentiles(), E2EL: a.e2el.percentiles(),
 		QueueTime: a.queue.percentiles(), ScheduleLag: a.lag.percentiles(),
@@ -85,6 +93,38 @@ func (a *winAcc) window(interval, length time.Duration, partial bool) *Window {
 		w.Errors = maps.Clone(a.errors)
 	}
 	return w
+}
+
+// add folds res into the window; good says whether it met the SLO.
+func (a *winAcc) add(res *request.Result, good bool) {
+	a.count++
+	a.sent += res.BytesSent
+	a.recvd += res.BytesRecv
+	a.lag.addDur(res.ScheduleLag())
+	if res.Error != request.ErrDropped {
+		a.queue.addDur(res.QueueTime())
+	}
+	if res.Failed() {
+		a.failed++
+		if a.errors == nil {
+			a.errors = map[request.ErrorClass]int64{}
+		}
+		a.errors[res.Error]++
+		return
+	}
+	a.completed++
+	if good {
+		a.good++
+	}
+	a.inTok += inputTokens(res)
+	a.outTok += int64(res.CompletionTokens)
+	if res.FirstToken != 0 {
+		a.ttft.addDur(res.TTFT())
+	}
+	if tpot, ok := res.TPOT(); ok {
+		a.tpot.addDur(tpot)
+	}
+	a.e2el.addDur(res.E2E())
 }
 
 func emptyWindow(idx int64, interval time.Duration) *Window {

@@ -28,6 +28,17 @@ type Row struct {
 	GeneratedTokens int
 	Line            int   // 1-based line in the file; 0 for synthetic rows
 	HashIDs         []int // Mooncake prefix blocks; nil for sources without them
+	// BlockSize is the prompt tokens each of HashIDs stands for; 0 means
+	// the run's default (Mooncake: 512).
+	BlockSize int
+	// Failed marks a request the trace records as failed (BurstGPT: zero
+	// response tokens). Readers skip such rows unless asked to keep them.
+	Failed bool
+	// Fields holds the trace's other columns (CSV: column name to the
+	// text; JSONL: key to the decoded JSON value), only when the reader
+	// was asked to keep them; nil otherwise. A reader allocates a new map
+	// per row, so a Row may be kept.
+	Fields map[string]any
 }
 
 // Source yields rows in order. Next returns io.EOF at the end; any other
@@ -45,6 +56,13 @@ type Options struct {
 	// first one. A file that is not a trace of the expected format (a bad
 	// header) still fails.
 	SkipBad bool
+}
+
+// FailedReporter is implemented by sources that leave out the rows a trace
+// marks as failed requests (Row.Failed), so the end-of-run report can say
+// how many well-formed rows were not replayed.
+type FailedReporter interface {
+	FailedSkipped() int64
 }
 
 // SkipReporter is implemented by sources that can skip malformed rows, so
@@ -114,4 +132,11 @@ func (l *limited) SkipReasons() []string {
 		return s.SkipReasons()
 	}
 	return nil
+}
+
+func (l *limited) FailedSkipped() int64 {
+	if s, ok := l.src.(FailedReporter); ok {
+		return s.FailedSkipped()
+	}
+	return 0
 }

@@ -1,0 +1,176 @@
+package calibrate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Kind says how a step sets its load.
+type Kind string
+
+const (
+	// Streams holds a number of streams in flight: requests arrive at
+	// Streams / StreamTime per second, so with the fixed profile's
+	// deterministic stream time exactly Streams are open at any moment
+	// after the first StreamTime, evenly out of phase.
+	Streams Kind = "streams"
+	// Rate sends requests at a constant arrival rate; the streams in
+	// flight follow (Rate x StreamTime).
+	Rate Kind = "rate"
+)
+
+// Step is one load level of a calibration. A Step is a value.
+type Step struct {
+	Kind    Kind
+	Streams int     // Streams: streams to hold in flight
+	Rate    float64 // Rate: requests per second
+
+	TTFT, ITL    time.Duration // the simulator's fixed profile
+	Tokens       int           // output tokens per request (ignore_eos: exactly this many)
+	PromptTokens int           // prompt length in words of the synthetic prompt
+	// Length is the span over which requests are due; the step runs
+	// about Length + StreamTime.
+	Length time.Duration
+}
+
+// Name is "streams=N" or "rate=R".
+func (s Step) Name() string {
+	if s.Kind == Rate {
+		return "rate=" + strconv.FormatFloat(s.Rate, 'f', -1, 64)
+	}
+	return "streams=" + strconv.Itoa(s.Streams)
+}
+
+// StreamTime is how long one request streams: TTFT + (Tokens-1) x ITL.
+func (s Step) StreamTime() time.Duration {
+	return s.TTFT + time.Duration(max(s.Tokens-1, 0))*s.ITL
+}
+
+// ArrivalRate is the requests per second the step's schedule asks for.
+func (s Step) ArrivalRate() float64 {
+	if s.Kind == Rate {
+		return s.Rate
+	}
+	return float64(s.Streams) / s.StreamTime().Seconds()
+}
+
+// InFlight is how many streams the step keeps open in steady state.
+func (s Step) InFlight() float64 {
+	if s.Kind == Streams {
+		return float64(s.Streams)
+	}
+	return s.Rate * s.StreamTime().Seconds()
+}
+
+// Validate reports the first setting that cannot describe a step.
+func (s Step) Validate() error {
+	switch {
+	case s.Kind != Streams && s.Kind != Rate:
+		return fmt.Errorf("step kind %q: want %q or %q", s.Kind, Streams, Rate)
+	case s.Kind == Streams && s.Streams < 1:
+		return fmt.Errorf("%s: streams must be at least 1", s.Name())
+	case s.Kind == Rate && !(s.Rate > 0 && !math.IsInf(s.Rate, 0)):
+		return fmt.Errorf("%s: rate must be a positive number of requests per second", s.Name())
+	case s.TTFT <= 0:
+		return fmt.Errorf("%s: TTFT must be positive, got %v", s.Name(), s.TTFT)
+	case s.ITL <= 0:
+		return fmt.Errorf("%s: ITL must be positive, got %v", s.Name(), s.ITL)
+	case s.Tokens < 2:
+		return fmt.Errorf("%s: tokens must be at least 2 (one ITL), got %d", s.Name(), s.Tokens)
+	case s.PromptTokens < 1:
+		return fmt.Errorf("%s: prompt tokens must be at least 1, got %d", s.Name(), s.PromptTokens)
+	case s.Length < 100*time.Millisecond:
+		return fmt.Errorf("%s: length must be at least 100ms, got %v", s.Name(), s.Length)
+	}
+	return nil
+}
+
+// MarshalJSON writes durations in milliseconds.
+func (s Step) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Name           string  `json:"name"`
+		Kind           Kind    `json:"kind"`
+		Streams        int     `json:"streams,omitempty"`
+		Rate           float64 `json:"rate,omitempty"`
+		ArrivalRate    float64 `json:"arrival_rate"`
+		InFlight       float64 `json:"expected_in_flight"`
+		TTFTms         float64 `json:"ttft_ms"`
+		ITLms          float64 `json:"itl_ms"`
+		Tokens         int     `json:"tokens"`
+		PromptTokens   int     `json:"prompt_tokens"`
+		StreamTimeMs   float64 `json:"stream_time_ms"`
+		LengthSeconds  float64 `json:"length_s"`
+		TokensPerSec   float64 `json:"token_rate"`
+		RequestsPlaned int64   `json:"requests_planned"`
+	}{
+		s.Name(), s.Kind, s.Streams, s.Rate, s.ArrivalRate(), s.InFlight(),
+		ms(s.TTFT), ms(s.ITL), s.Tokens, s.PromptTokens, ms(s.StreamTime()), s.Length.Seconds(),
+		s.InFlight() / s.ITL.Seconds(), s.planned(),
+	})
+}
+
+// planned is the number of requests the schedule holds: due at i/rate
+// for every i with i/rate <= Length.
+func (s Step) planned() int64 {
+	return int64(math.Floor(s.Length.Seconds()*s.ArrivalRate())) + 1
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// DefaultITL is the simulator ITL a stream step uses: 10 ms up to 200
+// streams, then longer so that the simulator's token rate stays near
+// 20-50k tokens/s. Each token is one write system call on the simulator
+// side; at ITL 10 ms one simulator core saturates near 1,000 streams
+// (docs/sim.md), and a saturated simulator measures itself, not the
+// client.
+func DefaultITL(streams int) time.Duration {
+	switch {
+	case streams <= 200:
+		return 10 * time.Millisecond
+	case streams <= 1000:
+		return 50 * time.Millisecond
+	default:
+		return 100 * time.Millisecond
+	}
+}
+
+// DefaultTTFT is the simulator TTFT of every default step, the figure
+// vLLM's published client-error measurements use.
+const DefaultTTFT = 50 * time.Millisecond
+
+// StreamStep is a Streams step with the default timing for n streams.
+func StreamStep(n int, length time.Duration) Step {
+	tokens := 16
+	if n > 200 {
+		tokens = 32 // fewer requests per second for the same streams
+	}
+	return Step{Kind: Streams, Streams: n, TTFT: DefaultTTFT, ITL: DefaultITL(n),
+		Tokens: tokens, PromptTokens: 64, Length: length}
+}
+
+// RateStep is a Rate step with short streams (4 tokens at ITL 10 ms), so
+// that even 5,000 requests per second keep only ~400 streams open: it
+// measures pacing and per-request cost rather than streaming.
+func RateStep(rate float64, length time.Duration) Step {
+	return Step{Kind: Rate, Rate: rate, TTFT: DefaultTTFT, ITL: 10 * time.Millisecond,
+		Tokens: 4, PromptTokens: 64, Length: length}
+}
+
+// DefaultSteps is the calibration of `llmload calibrate`: 1, 10, 100,
+// 1,000 and 5,000 streams, then 100, 1,000, 2,000 and 5,000 requests per
+// second, each about ten seconds. Quick keeps 1, 100 and 1,000 streams and
+// 1,000 requests per second at two seconds each (under 30 s in all).
+func DefaultSteps(quick bool) []Step {
+	if quick {
+		const l = 2 * time.Second
+		return []Step{StreamStep(1, l), StreamStep(100, l), StreamStep(1000, l), RateStep(1000, l)}
+	}
+	const l = 10 * time.Second
+	return []Step{
+		StreamStep(1, l), StreamStep(10, l), StreamStep(100, l), StreamStep(1000, l), StreamStep(5000, l),
+		RateStep(100, l), RateStep(1000, l), RateStep(2000, l), RateStep(5000, l),
+	}
+}

@@ -1,0 +1,405 @@
+package trace
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+)
+
+// JSONLConfig says which keys of a JSON-lines trace (one JSON object per
+// line) hold a row's parts. A key left empty is not read and its part of
+// the Row stays zero; a key that is named must be in every line, except
+// HashIDs, which may be absent.
+type JSONLConfig struct {
+	Timestamp       string // arrival instant: a number of TimeUnit, or a date string (2023-11-16 18:17:03.98)
+	ContextTokens   string // prompt length: a whole number
+	GeneratedTokens string // output length: a whole number
+	HashIDs         string // prefix block ids: a list of whole numbers >= 0
+	// TimeUnit is the unit of numeric timestamps; 0 means seconds.
+	TimeUnit time.Duration
+	// BlockSize is copied into every Row.BlockSize: the prompt tokens each
+	// hash id stands for (0 = the run's default).
+	BlockSize int
+	// KeepFields puts every other key into Row.Fields, decoded as
+	// encoding/json decodes into an interface value (float64, string,
+	// bool, nil, []any, map[string]any). Off, a row allocates only its
+	// hash ids.
+	KeepFields bool
+}
+
+// Mooncake's keys (FAST'25, https://github.com/kvcache-ai/Mooncake): the
+// timestamp is in milliseconds, each hash id a 512-token block.
+const (
+	MooncakeTimestamp = "timestamp"
+	MooncakeInput     = "input_length"
+	MooncakeOutput    = "output_length"
+	MooncakeHashIDs   = "hash_ids"
+	// MooncakeBlockSize is the tokens per hash id in the Mooncake traces.
+	MooncakeBlockSize = 512
+)
+
+// MooncakeOptions tune the Mooncake reader.
+type MooncakeOptions struct {
+	// BlockSize is the prompt tokens each hash id stands for, copied into
+	// Row.BlockSize; 0 leaves the choice to the run (whose default is
+	// MooncakeBlockSize).
+	BlockSize int
+}
+
+func mooncakeConfig(m MooncakeOptions) JSONLConfig {
+	return JSONLConfig{
+		Timestamp: MooncakeTimestamp, ContextTokens: MooncakeInput, GeneratedTokens: MooncakeOutput,
+		HashIDs: MooncakeHashIDs, TimeUnit: time.Millisecond, BlockSize: m.BlockSize,
+	}
+}
+
+// JSONLReader streams a JSON-lines trace: Mooncake, or any JSONL through a
+// JSONLConfig. Lines are scanned in place; only the named keys are
+// converted.
+//
+// A JSONLReader is not safe for concurrent use: one goroutine owns it.
+type JSONLReader struct {
+	lineReader
+	cfg   JSONLConfig
+	what  string
+	first bool // the first line has been checked to be an object
+	ids   []int
+
+	// Per line: the mapped keys (timestamp, context, generated, hash ids)
+	// as found; a later duplicate key replaces an earlier one, as in
+	// encoding/json.
+	found  [4]bool
+	probs  [4]fieldProblem
+	row    Row
+	nIDs   int
+	fields map[string]any
+	sc     jscan // kept here: a scanner on the stack would escape through member
+}
+
+// OpenMooncake opens a Mooncake trace: JSON lines {"timestamp" (ms),
+// "input_length", "output_length", "hash_ids": [...]}.
+func OpenMooncake(path string, m MooncakeOptions, opt Options) (*JSONLReader, error) {
+	return openJSONL(path, "Mooncake trace", mooncakeConfig(m), opt)
+}
+
+// NewMooncakeReader reads a Mooncake trace from rd; name prefixes error
+// messages. Close does not close rd.
+func NewMooncakeReader(rd io.Reader, name string, m MooncakeOptions, opt Options) *JSONLReader {
+	return newJSONLReader(rd, "Mooncake trace", name, mooncakeConfig(m), opt, bufSize)
+}
+
+// OpenJSONL opens a JSON-lines trace read as cfg says.
+func OpenJSONL(path string, cfg JSONLConfig, opt Options) (*JSONLReader, error) {
+	return openJSONL(path, "JSONL trace", cfg, opt)
+}
+
+// NewJSONLReader reads a JSON-lines trace from rd; name prefixes error
+// messages. Close does not close rd.
+func NewJSONLReader(rd io.Reader, name string, cfg JSONLConfig, opt Options) *JSONLReader {
+	return newJSONLReader(rd, "JSONL trace", name, cfg, opt, bufSize)
+}
+
+func openJSONL(path, what string, cfg JSONLConfig, opt Options) (*JSONLReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; check the path", what, err)
+	}
+	r := newJSONLReader(f, what, path, cfg, opt, bufSize)
+	r.file = f
+	return r, nil
+}
+
+func newJSONLReader(rd io.Reader, what, name string, cfg JSONLConfig, opt Options, size int) *JSONLReader {
+	if cfg.TimeUnit <= 0 {
+		cfg.TimeUnit = time.Second
+	}
+	return &JSONLReader{lineReader: newLineReader(rd, what, name, opt, size), cfg: cfg, what: what}
+}
+
+// Next returns the next row, io.EOF after the last one, or an error naming
+// file:line and what to do about it. A first line that is not a JSON
+// object fails with ErrFormat whatever the options: the file is something
+// else.
+func (r *JSONLReader) Next() (Row, error) {
+	for {
+		b, err := r.nextLine()
+		if err != nil {
+			return Row{}, err
+		}
+		if !r.first {
+			r.first = true
+			if t := trimLeftSpace(b); len(t) == 0 || t[0] != '{' {
+				hint := "want one JSON object per line"
+				if isAzureHeader(b) {
+					hint = "the file is an Azure LLM inference trace: use llm.trace.azure"
+				} else if len(t) > 0 && t[0] != '[' && !digit(t[0]) && t[0] != '"' {
+					hint = "the file looks like CSV: use llm.trace.csv or llm.trace.burstgpt"
+				}
+				return Row{}, r.fail(fmt.Errorf("%s:%d: %w: the line is %s, not a JSON object; %s",
+					r.name, r.line, ErrFormat, quote(b), hint))
+			}
+		}
+		row, p := r.parse(b)
+		if p.ok() {
+			row.Line = r.line
+			return row, nil
+		}
+		if err := r.badField(r.line, p); err != nil {
+			return Row{}, err
+		}
+	}
+}
+
+func trimLeftSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	return b
+}
+
+const (
+	keyTime = iota
+	keyCtx
+	keyGen
+	keyIDs
+)
+
+const (
+	whatNotJSON   = "is not valid JSON"
+	whatNotObject = "is not a JSON object"
+	whatNotNumber = "is not a number"
+	whatNotList   = "is not a list of whole numbers >= 0"
+	whatMissing   = "is missing"
+)
+
+// parse converts one line. Syntax errors stop it; problems of a mapped
+// value are kept per key, so that a later duplicate can replace them.
+func (r *JSONLReader) parse(b []byte) (Row, fieldProblem) {
+	r.found = [4]bool{}
+	r.probs = [4]fieldProblem{}
+	r.row = Row{BlockSize: r.cfg.BlockSize}
+	r.nIDs = 0
+	r.fields = nil
+	r.sc = jscan{b: b}
+	s := &r.sc
+	s.ws()
+	if s.i >= len(b) || b[s.i] != '{' {
+		return Row{}, fieldProblem{what: whatNotObject, field: b[s.i:]}
+	}
+	if !s.object(0, r.member) {
+		return Row{}, fieldProblem{what: whatNotJSON, field: b[min(s.i, len(b)):]}
+	}
+	if s.ws(); s.i != len(b) {
+		return Row{}, fieldProblem{what: "has text after the JSON object", field: b[s.i:]}
+	}
+	keys := [4]string{r.cfg.Timestamp, r.cfg.ContextTokens, r.cfg.GeneratedTokens, r.cfg.HashIDs}
+	for k, key := range keys {
+		if key == "" {
+			continue
+		}
+		if !r.found[k] {
+			if k == keyIDs {
+				continue
+			}
+			return Row{}, fieldProblem{what: whatMissing, col: key}
+		}
+		if !r.probs[k].ok() {
+			return Row{}, r.probs[k]
+		}
+	}
+	row := r.row
+	if r.nIDs > 0 {
+		row.HashIDs = append([]int(nil), r.ids[:r.nIDs]...)
+	}
+	row.Fields = r.fields
+	return row, fieldProblem{}
+}
+
+// member handles one key of the line's object; it returns false only on a
+// syntax error.
+func (r *JSONLReader) member(s *jscan, key []byte, esc bool) bool {
+	k := -1
+	if esc {
+		name := unescapeKey(key)
+		k = r.keyIndex(name)
+		if k < 0 {
+			return r.keepField(s, name)
+		}
+	} else {
+		k = r.keyIndexBytes(key)
+		if k < 0 {
+			if !r.cfg.KeepFields {
+				_, ok := s.value(0)
+				return ok
+			}
+			return r.keepField(s, string(key))
+		}
+	}
+	name := [4]string{r.cfg.Timestamp, r.cfg.ContextTokens, r.cfg.GeneratedTokens, r.cfg.HashIDs}[k]
+	r.found[k] = true
+	r.probs[k] = fieldProblem{}
+	if k == keyIDs {
+		return r.hashIDs(s, name)
+	}
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '"' && k == keyTime {
+		body, esc, ok := s.str()
+		if !ok {
+			return false
+		}
+		var d time.Duration
+		var what string
+		if esc {
+			what = string(tsShape)
+		} else {
+			d, what = parseTime(body, r.cfg.TimeUnit)
+			if what == "" && !(len(body) >= 19 && body[4] == '-') {
+				what = "is a string; want a number or a date string" // numbers are given as JSON numbers
+			}
+		}
+		if what != "" {
+			r.probs[k] = fieldProblem{what: what, col: name, field: s.b[start:s.i]}
+		}
+		r.row.At = d
+		return true
+	}
+	text, integer, ok := s.number()
+	if !ok {
+		s.i = start
+		v, ok := s.value(0)
+		if !ok {
+			return false
+		}
+		want := whatNotNumber
+		if k != keyTime {
+			want = "is not a whole number"
+		}
+		r.probs[k] = fieldProblem{what: want, col: name, field: v}
+		return true
+	}
+	switch k {
+	case keyTime:
+		d, what := parseDuration(text, r.cfg.TimeUnit)
+		if what != "" {
+			r.probs[k] = fieldProblem{what: what, col: name, field: text}
+		}
+		r.row.At = d
+	case keyCtx, keyGen:
+		n, what := 0, ""
+		if !integer {
+			what = "is not a whole number"
+		} else {
+			n, what = parseCount(text)
+		}
+		if what != "" {
+			r.probs[k] = fieldProblem{what: what, col: name, field: text}
+		}
+		if k == keyCtx {
+			r.row.ContextTokens = n
+		} else {
+			r.row.GeneratedTokens = n
+		}
+	}
+	return true
+}
+
+// hashIDs reads the hash id list into r.ids.
+func (r *JSONLReader) hashIDs(s *jscan, name string) bool {
+	r.nIDs = 0
+	start := s.i
+	if s.i >= len(s.b) || s.b[s.i] != '[' {
+		v, ok := s.value(0)
+		if !ok {
+			return false
+		}
+		r.probs[keyIDs] = fieldProblem{what: whatNotList, col: name, field: v}
+		return true
+	}
+	bad := false
+	ok := s.array(1, func(s *jscan) bool {
+		text, integer, ok := s.number()
+		if !ok {
+			if _, ok := s.value(1); !ok {
+				return false
+			}
+			bad = true
+			return true
+		}
+		id, good := parseID(text, integer)
+		if !good {
+			bad = true
+			return true
+		}
+		if r.nIDs < len(r.ids) {
+			r.ids[r.nIDs] = id
+		} else {
+			r.ids = append(r.ids, id)
+		}
+		r.nIDs++
+		return true
+	})
+	if !ok {
+		return false
+	}
+	if bad {
+		r.nIDs = 0
+		r.probs[keyIDs] = fieldProblem{what: whatNotList, col: name, field: s.b[start:s.i]}
+	}
+	return true
+}
+
+// parseID reads a hash id: a whole number in [0, MaxInt64].
+func parseID(text []byte, integer bool) (int, bool) {
+	if string(text) == "-0" {
+		return 0, true
+	}
+	if !integer || len(text) == 0 || text[0] == '-' {
+		return 0, false
+	}
+	n := 0
+	for _, c := range text {
+		d := int(c - '0')
+		if n > (math.MaxInt-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+func (r *JSONLReader) keyIndexBytes(key []byte) int {
+	switch {
+	case r.cfg.Timestamp != "" && string(key) == r.cfg.Timestamp:
+		return keyTime
+	case r.cfg.ContextTokens != "" && string(key) == r.cfg.ContextTokens:
+		return keyCtx
+	case r.cfg.GeneratedTokens != "" && string(key) == r.cfg.GeneratedTokens:
+		return keyGen
+	case r.cfg.HashIDs != "" && string(key) == r.cfg.HashIDs:
+		return keyIDs
+	}
+	return -1
+}
+
+func (r *JSONLReader) keyIndex(key string) int { return r.keyIndexBytes([]byte(key)) }
+
+// keepField decodes the value at s into Row.Fields (when asked to keep
+// fields; else it is skipped).
+func (r *JSONLReader) keepField(s *jscan, name string) bool {
+	v, ok := s.value(0)
+	if !ok || !r.cfg.KeepFields {
+		return ok
+	}
+	var x any
+	if err := json.Unmarshal(v, &x); err != nil {
+		return false
+	}
+	if r.fields == nil {
+		r.fields = make(map[string]any, 8)
+	}
+	r.fields[name] = x
+	return true
+}

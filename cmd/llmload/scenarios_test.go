@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmload/llmload/engine/testenv"
+)
+
+// TestScenarioLibrary runs every scenario under scenarios/ briefly against
+// the built-in simulator, so each example users copy from keeps working.
+func TestScenarioLibrary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every scenario end to end; skipped with -short")
+	}
+	files, err := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "scenarios", "*.lua"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios found: %v", err)
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".lua")
+		t.Run(name, func(t *testing.T) {
+			out := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			args := []string{"run", filepath.Join("scenarios", name+".lua"), "--limit", "20", "--no-ui",
+				"--sim-profile", "fixed", "--sim-ttft", "5ms", "--sim-itl", "1ms", "--out", out, "--log-every", "0"}
+			log, err := runLLMLoad(t, ctx, args...)
+			if err != nil {
+				t.Fatalf("llmload %s: %v\n%s", strings.Join(args, " "), err, log)
+			}
+			// One results directory per scenario of the script.
+			var summaries []string
+			filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.Name() == "summary.json" {
+					summaries = append(summaries, p)
+				}
+				return nil
+			})
+			if len(summaries) == 0 {
+				t.Fatalf("no summary.json written:\n%s", log)
+			}
+			for _, p := range summaries {
+				s, lines := readResults(t, filepath.Dir(p))
+				if s.Completed == 0 || s.Failed != 0 || len(lines) != s.Completed {
+					t.Fatalf("%s: completed %d failed %d lines %d\n%s", p, s.Completed, s.Failed, len(lines), log)
+				}
+			}
+		})
+	}
+}

@@ -20,8 +20,9 @@ type Mapper interface {
 
 // DefaultMapper is the mapping of a scenario without a request function:
 // llm.chat{prompt_tokens = row.context_tokens, max_tokens =
-// row.generated_tokens, ignore_eos = true}. It holds no state and is safe
-// for concurrent use.
+// row.generated_tokens, ignore_eos = true, hash_ids = row.hash_ids}
+// (ignore_eos only when there is a max_tokens to reach). It holds no state
+// and is safe for concurrent use.
 type DefaultMapper struct{}
 
 // Map implements Mapper.
@@ -30,29 +31,25 @@ func (DefaultMapper) Map(row trace.Row) (openai.Spec, error) {
 		Endpoint:     request.Chat,
 		PromptTokens: row.ContextTokens,
 		MaxTokens:    row.GeneratedTokens,
-		IgnoreEOS:    true,
+		IgnoreEOS:    row.GeneratedTokens > 0,
+		HashIDs:      row.HashIDs,
+		BlockSize:    row.BlockSize,
 	}, nil
 }
 
 // luaMapper calls a scenario's request function. It reuses one row table
 // (and one hash_ids table) for every call, so a call allocates only what
-// the script itself builds.
+// the script itself builds (and the row's fields, when the trace has them).
 type luaMapper struct {
-	s       *Script
-	sc      *Scenario
-	fn      *lua.LFunction
-	what    string // "request function of scenario x", for errors
-	row     *lua.LTable
-	hashIDs *lua.LTable
-	hashLen int // entries currently in hashIDs
+	s    *Script
+	sc   *Scenario
+	fn   *lua.LFunction
+	what string // "request function of scenario x", for errors
+	row  *rowTable
 }
 
 func (s *Script) newLuaMapper(sc *Scenario, fn *lua.LFunction) *luaMapper {
-	m := &luaMapper{s: s, sc: sc, fn: fn}
-	m.row = s.ls.CreateTable(0, 6)
-	m.hashIDs = s.ls.CreateTable(0, 0)
-	m.row.RawSetString("hash_ids", m.hashIDs)
-	return m
+	return &luaMapper{s: s, sc: sc, fn: fn, row: s.newRowTable()}
 }
 
 // Map implements Mapper. The row table passed to the request function is
@@ -61,20 +58,7 @@ func (m *luaMapper) Map(row trace.Row) (openai.Spec, error) {
 	s := m.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := m.row
-	t.RawSetString("timestamp", lua.LNumber(row.At.Seconds()))
-	t.RawSetString("context_tokens", lua.LNumber(row.ContextTokens))
-	t.RawSetString("generated_tokens", lua.LNumber(row.GeneratedTokens))
-	t.RawSetString("line", lua.LNumber(row.Line))
-	if len(row.HashIDs) > 0 || m.hashLen > 0 {
-		for i, id := range row.HashIDs {
-			m.hashIDs.RawSetInt(i+1, lua.LNumber(id))
-		}
-		for i := len(row.HashIDs) + 1; i <= m.hashLen; i++ {
-			m.hashIDs.RawSetInt(i, lua.LNil)
-		}
-		m.hashLen = len(row.HashIDs)
-	}
+	t := m.row.fill(s.ls, row) // rows as Lua tables: sources.go
 	if m.what == "" {
 		m.what = fmt.Sprintf("request function of scenario %q", m.sc.Name)
 	}
@@ -84,7 +68,11 @@ func (m *luaMapper) Map(row trace.Row) (openai.Spec, error) {
 	}
 	if ud, ok := ret.(*lua.LUserData); ok {
 		if sp, ok := ud.Value.(*openai.Spec); ok {
-			return *sp, nil
+			out := *sp
+			if len(out.HashIDs) > 0 && out.BlockSize == 0 {
+				out.BlockSize = row.BlockSize // the source's block_size, unless the spec says
+			}
+			return out, nil
 		}
 	}
 	return openai.Spec{}, &Error{File: s.Path, Line: m.fn.Proto.LineDefined, Msg: fmt.Sprintf(

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -79,6 +78,8 @@ func (s *Script) newModule(L *lua.LState) *lua.LTable {
 		"poisson":  s.larrivalsPoisson,
 		"gamma":    s.larrivalsGamma,
 	}))
+	s.extendModule(L, mod)  // arrivals.stages/custom, synth.azure_code, counter, trend, set_rate (ext.go)
+	s.extendSources(L, mod) // trace.burstgpt/mooncake/csv/jsonl, llm.source, source methods (sources.go)
 	null := L.NewUserData()
 	null.Value = nullValue{}
 	null.Metatable = s.mt.null
@@ -234,8 +235,8 @@ func (s *Script) larrivalsGamma(L *lua.LState) int {
 }
 
 var (
-	scenarioFields = []string{"name", "source", "arrivals", "concurrency", "on_full", "limit", "duration",
-		"request", "thresholds", "url", "model"}
+	scenarioFields = append([]string{"name", "source", "arrivals", "concurrency", "on_full", "limit", "duration",
+		"request", "thresholds", "url", "model"}, extScenarioFields...)
 	scenarioNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 )
 
@@ -246,6 +247,7 @@ func (s *Script) lscenario(L *lua.LState) int {
 	t := s.argTable(L, fn, false)
 	_, line := callerPos(L)
 	sc := &Scenario{Line: line}
+	sc.Hooks = s.newHooks(sc)
 	var src *sourceUD
 	var sch *scheduleUD
 	var request *lua.LFunction
@@ -257,6 +259,7 @@ func (s *Script) lscenario(L *lua.LState) int {
 				s.raisef(L, "%s: name %q must be letters, digits, '.', '_' or '-' (it names result files)", fn, sc.Name)
 			}
 		case "source":
+			v = s.funcSourceValue(L, v) // a function(i) is a source too (sources.go)
 			ud, _ := v.(*lua.LUserData)
 			if ud != nil {
 				src, _ = ud.Value.(*sourceUD)
@@ -270,7 +273,7 @@ func (s *Script) lscenario(L *lua.LState) int {
 				sch, _ = ud.Value.(*scheduleUD)
 			}
 			if sch == nil {
-				s.fieldErr(L, fn, "arrivals", "an arrival schedule (llm.arrivals.replay{...}, constant{...}, poisson{...} or gamma{...})", v)
+				s.fieldErr(L, fn, "arrivals", "an arrival schedule (llm.arrivals.replay{...}, constant{...}, poisson{...}, gamma{...}, stages{...} or custom(f))", v)
 			}
 		case "concurrency":
 			sc.Concurrency = int(s.toInt(L, fn, "concurrency", v, 1))
@@ -299,7 +302,9 @@ func (s *Script) lscenario(L *lua.LState) int {
 		case "model":
 			sc.Model = s.toString(L, fn, "model", v)
 		default:
-			s.unknownField(L, fn, k, scenarioFields)
+			if !s.scenarioField(L, fn, sc, k, v) { // slo, warmup, hooks (ext.go)
+				s.unknownField(L, fn, k, scenarioFields)
+			}
 		}
 	}
 	if src == nil {
@@ -347,30 +352,4 @@ func (s *Script) toDuration(L *lua.LState, fn, field string, v lua.LValue) time.
 		s.raisef(L, "%s: %s: %v", fn, field, err)
 	}
 	return d
-}
-
-// toThresholds reads a list of threshold expressions. They are kept as
-// written; the recorder's threshold checker parses them.
-func (s *Script) toThresholds(L *lua.LState, fn string, v lua.LValue) []string {
-	t, ok := v.(*lua.LTable)
-	if !ok {
-		s.fieldErr(L, fn, "thresholds", `a list of strings {"ttft p95 < 2s"}`, v)
-	}
-	n := t.Len()
-	count := 0
-	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
-		count++
-	}
-	if count != n {
-		s.raisef(L, "%s: thresholds must be a list {\"ttft p95 < 2s\", ...}, not a table with named fields", fn)
-	}
-	out := make([]string, 0, n)
-	for i := 1; i <= n; i++ {
-		str, ok := t.RawGetInt(i).(lua.LString)
-		if !ok || strings.TrimSpace(string(str)) == "" {
-			s.fieldErr(L, fn, fmt.Sprintf("thresholds[%d]", i), `a non-empty string like "ttft p95 < 2s"`, t.RawGetInt(i))
-		}
-		out = append(out, strings.TrimSpace(string(str)))
-	}
-	return out
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/llmload/llmload/engine/pace"
+	"github.com/llmload/llmload/engine/record"
+	"github.com/llmload/llmload/engine/threshold"
 	"github.com/llmload/llmload/engine/trace"
 )
 
@@ -104,6 +106,7 @@ type Script struct {
 	pcg     *rand.PCG // math.random's generator, seeded from Env.Seed
 	rng     *rand.Rand
 	mt      metatables
+	x       extState // arrivals, hooks, custom metrics (ext.go)
 
 	// The Go error behind the last Lua error a module function raised.
 	raised    error
@@ -380,8 +383,14 @@ type Scenario struct {
 	OnFull      string // "queue", "drop" or ""
 	Limit       int64
 	Duration    time.Duration
-	Thresholds  []string
-	URL, Model  string
-	Line        int // line of llm.scenario{...} in the script
-	Mapper      Mapper
+	Thresholds  []threshold.Threshold // parsed at load; checked by the engine after the run
+	SLO         record.SLO            // objectives for goodput; zero = none
+	// Warm-up left out of the summary: the first WarmupRequests requests,
+	// or those scheduled before WarmupDuration (record.Config).
+	WarmupRequests int64
+	WarmupDuration time.Duration
+	Hooks          *Hooks // setup, on_response, on_window, teardown; never nil
+	URL, Model     string
+	Line           int // line of llm.scenario{...} in the script
+	Mapper         Mapper
 }

@@ -230,7 +230,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad list", head + "return {llm.scenario{source = llm.synth.azure_conv()}, 3}\n", Env{},
 			" the returned list's item 2 is number 3; every item must be llm.scenario{...}"},
 		{"unknown chat field", head + "local s = llm.chat{prompt_tokens = 1,\n max_token = 2}\n", Env{},
-			"2: llm.chat: unknown field max_token (did you mean max_tokens?) (fields: prompt_tokens, messages, max_tokens, min_tokens, ignore_eos, temperature, model, extra, headers, tags)"},
+			"2: llm.chat: unknown field max_token (did you mean max_tokens?) (fields: prompt_tokens, messages, max_tokens, min_tokens, ignore_eos, temperature, model, extra, headers, tags, hash_ids, block_size)"},
 		{"wrong type", head + "local s = llm.chat{prompt_tokens = 1, max_tokens = '12'}\n", Env{},
 			`2: llm.chat: max_tokens must be a whole number >= 0, got string "12"`},
 		{"fraction", head + "local s = llm.completion{prompt_tokens = 1.5}\n", Env{},
@@ -242,7 +242,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad on_full", head + "return llm.scenario{source = llm.synth.azure_conv(),\n on_full = 'block'}\n", Env{},
 			`2: llm.scenario: on_full must be "queue" or "drop", got "block"`},
 		{"unknown scenario field", head + "return llm.scenario{source = llm.synth.azure_conv(), concurency = 4}\n", Env{},
-			`2: llm.scenario: unknown field concurency (did you mean concurrency?) (fields: name, source, arrivals, concurrency, on_full, limit, duration, request, thresholds, url, model)`},
+			`2: llm.scenario: unknown field concurency (did you mean concurrency?) (fields: name, source, arrivals, concurrency, on_full, limit, duration, request, thresholds, url, model, slo, warmup, setup, on_response, on_window, teardown)`},
 		{"no source", head + "return llm.scenario{name = 'a'}\n", Env{},
 			`2: llm.scenario: source is required (llm.trace.azure(path) or llm.synth.azure_conv())`},
 		{"concurrency 0", head + "return llm.scenario{source = llm.synth.azure_conv(), concurrency = 0}\n", Env{},
@@ -250,7 +250,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", head + "return llm.scenario{source = llm.synth.azure_conv(), duration = '5 minutes'}\n", Env{},
 			`2: llm.scenario: duration: "5 minutes" is not a duration (use "30s", "1m30s" or seconds)`},
 		{"bad threshold", head + "return llm.scenario{source = llm.synth.azure_conv(), thresholds = {'ttft p95 < 1s', 5}}\n", Env{},
-			`2: llm.scenario: thresholds[2] must be a non-empty string like "ttft p95 < 2s", got number 5`},
+			`2: llm.scenario: thresholds[2] must be a string like "ttft p95 < 2s" or a table {"ttft p95 < 2s", abort_on_fail = true}, got number 5`},
 		{"bad url", head + "return llm.scenario{source = llm.synth.azure_conv(), url = 'localhost:8000'}\n", Env{},
 			`2: llm.scenario: url "localhost:8000" must be an http:// or https:// URL`},
 		{"shared source", head + "local src = llm.synth.azure_conv()\nreturn {llm.scenario{name = 'a', source = src},\n llm.scenario{name = 'b', source = src}}\n", Env{},
@@ -377,7 +377,7 @@ return {
 	s := mustLoad(t, p, Env{Seed: 5})
 	a, b := s.Scenarios[0], s.Scenarios[1]
 	if a.Limit != 100 || a.Duration != 90*time.Second || a.URL != "http://127.0.0.1:8000" || a.Model != "llama" ||
-		!reflect.DeepEqual(a.Thresholds, []string{"ttft p95 < 2s", "error_rate < 1%"}) || a.Arrivals != "constant{rate=4}" ||
+		len(a.Thresholds) != 2 || a.Thresholds[0].Expr != "ttft p95 < 2s" || a.Thresholds[1].Expr != "error_rate < 1%" || a.Arrivals != "constant{rate=4}" ||
 		a.Concurrency != 0 || a.OnFull != "" {
 		t.Errorf("a = %+v", a)
 	}

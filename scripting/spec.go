@@ -12,8 +12,8 @@ import (
 )
 
 var (
-	chatFields       = []string{"prompt_tokens", "messages", "max_tokens", "min_tokens", "ignore_eos", "temperature", "model", "extra", "headers", "tags"}
-	completionFields = []string{"prompt_tokens", "prompt", "max_tokens", "min_tokens", "ignore_eos", "temperature", "model", "extra", "headers", "tags"}
+	chatFields       = []string{"prompt_tokens", "messages", "max_tokens", "min_tokens", "ignore_eos", "temperature", "model", "extra", "headers", "tags", "hash_ids", "block_size"}
+	completionFields = []string{"prompt_tokens", "prompt", "max_tokens", "min_tokens", "ignore_eos", "temperature", "model", "extra", "headers", "tags", "hash_ids", "block_size"}
 )
 
 func endpointFunc(sp *openai.Spec) string {
@@ -71,6 +71,10 @@ func (s *Script) buildSpec(L *lua.LState, ep request.Endpoint) int {
 			sp.Headers = s.toStringMap(L, fn, "headers", v)
 		case "tags":
 			sp.Tags = s.toStringMap(L, fn, "tags", v)
+		case "hash_ids":
+			sp.HashIDs = s.toHashIDs(L, fn, v) // sources.go
+		case "block_size":
+			sp.BlockSize = int(s.toInt(L, fn, "block_size", v, 1))
 		case "messages":
 			if ep != request.Chat {
 				s.raisef(L, "%s: unknown field messages (a completion takes prompt; messages is for llm.chat)", fn)
@@ -96,6 +100,8 @@ func (s *Script) buildSpec(L *lua.LState, ep request.Endpoint) int {
 		s.raisef(L, "%s: needs prompt_tokens (a synthetic prompt of that length) or messages", fn)
 	case !hasTokens && ep == request.Completions && sp.Prompt == "":
 		s.raisef(L, "%s: needs prompt_tokens (a synthetic prompt of that length) or prompt", fn)
+	case len(sp.HashIDs) > 0 && !hasTokens:
+		s.raisef(L, "%s: hash_ids need prompt_tokens (the prompt is built from their blocks)", fn)
 	case sp.MinTokens > 0 && sp.MaxTokens > 0 && sp.MinTokens > sp.MaxTokens:
 		s.raisef(L, "%s: min_tokens (%d) is more than max_tokens (%d)", fn, sp.MinTokens, sp.MaxTokens)
 	}
@@ -186,6 +192,14 @@ func (s *Script) specIndex(L *lua.LState) int {
 		L.Push(t)
 	case "extra":
 		L.Push(fromJSON(L, sp.Extra))
+	case "hash_ids":
+		t := L.CreateTable(len(sp.HashIDs), 0)
+		for _, id := range sp.HashIDs {
+			t.Append(lua.LNumber(id))
+		}
+		L.Push(t)
+	case "block_size":
+		L.Push(lua.LNumber(sp.BlockSize))
 	default:
 		known := append([]string{"endpoint"}, chatFields...)
 		known = append(known, "prompt")

@@ -14,10 +14,10 @@ import (
 // percentiles of the magnitude from an HDR histogram (1 ns to 100 s, 3
 // significant digits: within 0.1%).
 type errDist struct {
-	n            int64
-	sum, absSum  float64 // ns
-	maxAbs       int64   // ns
-	h            *hdrhistogram.Histogram
+	n           int64
+	sum, absSum float64 // ns
+	maxAbs      int64   // ns
+	h           *hdrhistogram.Histogram
 }
 
 const histHighest = int64(100 * time.Second)
@@ -70,7 +70,7 @@ func (d *errDist) stats() ErrStats {
 type accum struct {
 	ttftTrue, itlTrue time.Duration
 	tokens            int
-	warm              time.Duration // results sent before this are warm-up
+	from, to          time.Duration // the measured span: results sent in it
 
 	mu          sync.Mutex
 	ttft, itl   *errDist // measured results only
@@ -84,7 +84,7 @@ func newAccum(s Step) *accum {
 		ttftTrue: s.TTFT, itlTrue: s.ITL, tokens: s.Tokens,
 		// Streams open at the arrival rate: after one stream time the
 		// step is at full load. Earlier requests also paid for dials.
-		warm: s.StreamTime(),
+		from: s.StreamTime(), to: s.span(),
 		ttft: newErrDist(), itl: newErrDist(), send: newErrDist(), rel: newErrDist(),
 	}
 }
@@ -104,7 +104,7 @@ func (a *accum) add(r *request.Result) {
 		a.wrongTokens++
 		return
 	}
-	if r.Sent < a.warm || r.FirstToken == 0 {
+	if r.Sent < a.from || r.Sent > a.to || r.FirstToken == 0 {
 		return
 	}
 	a.measured++

@@ -102,36 +102,73 @@ func resetPeak(pid int) error {
 	return os.WriteFile(procDir(pid)+"/clear_refs", []byte("5"), 0)
 }
 
-// boxTimes are the machine-wide CPU times of /proc/stat's "cpu" line.
+// boxTimes are machine-wide counters. The kernel's own totals
+// (/proc/stat) are tick-sampled, and on the 2-vCPU Firecracker VM this was
+// written on they were off by +-25% for this bursty, syscall-heavy load
+// (busy + idle did not even add up to wall time x CPUs). So the CPU used
+// on the machine is summed from every process instead (user + system,
+// plus reaped children, so short-lived processes such as compiler runs
+// count once their parent waits for them), and contention comes from
+// pressure stall information (/proc/pressure/cpu): the time during which
+// at least one runnable task waited for a CPU.
 type boxTimes struct {
-	busy, idle, steal time.Duration // busy excludes idle, iowait and steal
+	all      time.Duration // CPU of every process
+	pressure time.Duration // PSI cpu "some" total
+	psiKnown bool
 }
 
 func readBox() (boxTimes, error) {
-	b, err := os.ReadFile("/proc/stat")
+	var b boxTimes
+	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return boxTimes{}, err
+		return b, err
 	}
-	line := b
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		line = b[:i]
-	}
-	f := bytes.Fields(line)
-	if len(f) < 9 || string(f[0]) != "cpu" {
-		return boxTimes{}, fmt.Errorf("/proc/stat: first line %q is not the cpu totals", line)
-	}
-	var v [8]int64 // user nice system idle iowait irq softirq steal
-	for i := range v {
-		if v[i], err = strconv.ParseInt(string(f[i+1]), 10, 64); err != nil {
-			return boxTimes{}, fmt.Errorf("/proc/stat: cpu field %d: %w", i+1, err)
+	var buf []byte
+	for _, e := range ents {
+		name := e.Name()
+		if name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		f, err := os.Open("/proc/" + name + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		buf = buf[:cap(buf)]
+		if len(buf) < 4096 {
+			buf = make([]byte, 4096)
+		}
+		n, _ := f.Read(buf)
+		f.Close()
+		line := buf[:n]
+		i := bytes.LastIndexByte(line, ')')
+		if i < 0 {
+			continue
+		}
+		fs := bytes.Fields(line[i+1:])
+		if len(fs) < 15 {
+			continue
+		}
+		for _, v := range fs[11:15] { // utime stime cutime cstime
+			t, err := strconv.ParseInt(string(v), 10, 64)
+			if err == nil {
+				b.all += time.Duration(t) * clockTick
+			}
 		}
 	}
-	t := func(n int64) time.Duration { return time.Duration(n) * clockTick }
-	return boxTimes{
-		busy:  t(v[0] + v[1] + v[2] + v[5] + v[6]),
-		idle:  t(v[3] + v[4]),
-		steal: t(v[7]),
-	}, nil
+	if p, err := os.ReadFile("/proc/pressure/cpu"); err == nil {
+		if i := bytes.Index(p, []byte("some ")); i >= 0 {
+			line := p[i:]
+			if j := bytes.IndexByte(line, '\n'); j >= 0 {
+				line = line[:j]
+			}
+			if k := bytes.Index(line, []byte("total=")); k >= 0 {
+				if us, err := strconv.ParseInt(string(bytes.TrimSpace(line[k+len("total="):])), 10, 64); err == nil {
+					b.pressure, b.psiKnown = time.Duration(us)*time.Microsecond, true
+				}
+			}
+		}
+	}
+	return b, nil
 }
 
 // loadAvg is the 1-minute load average.

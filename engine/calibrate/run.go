@@ -145,7 +145,7 @@ func (mapper) Map(row trace.Row) (openai.Spec, error) {
 // sampler follows a running step: streams in flight and this process's
 // resident memory.
 type sampler struct {
-	warm time.Duration
+	from, to time.Duration // the measured span
 
 	mu       sync.Mutex
 	n        int
@@ -162,7 +162,7 @@ func (sm *sampler) observe(st runner.Status) {
 	if err == nil {
 		sm.maxRSS, sm.rssKnown = max(sm.maxRSS, rss), true
 	}
-	if st.Elapsed < sm.warm || st.Done {
+	if st.Elapsed < sm.from || st.Elapsed > sm.to || st.Done {
 		return
 	}
 	sm.n++
@@ -240,11 +240,11 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 		return nil, err
 	}
 	acc := newAccum(s)
-	smp := &sampler{warm: stream}
+	smp := &sampler{from: stream, to: s.span()}
 
-	// Bound the step: it should end Length + one stream time after the
-	// epoch; far beyond that something is stuck.
-	stepCtx, cancel := context.WithTimeout(ctx, s.Length+stream+30*time.Second)
+	// Bound the step: its last request is due at span and ends one stream
+	// time later; far beyond that something is stuck.
+	stepCtx, cancel := context.WithTimeout(ctx, s.span()+stream+30*time.Second)
 	defer cancel()
 	start := readResources(sv.PID())
 	sum, runErr := runner.Run(stepCtx, runner.Config{
@@ -252,7 +252,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 		Source: &rows{prompt: s.PromptTokens, tokens: s.Tokens}, Schedule: pace.Constant(s.ArrivalRate()),
 		Mapper: mapper{}, Builder: builder, Exec: cl, Recorder: rec,
 		Concurrency: limit, OnFull: pace.Queue,
-		Duration:     s.Length,
+		Duration:     s.span(),
 		DrainTimeout: 5 * time.Second,
 		OnResult:     acc.add,
 		Every:        100 * time.Millisecond,
@@ -336,15 +336,16 @@ func (r *StepResult) fill(sum *record.Summary, acc *accum, smp *sampler, start, 
 		r.SimCPUKnown = true
 	}
 	if start.boxErr == nil && end.boxErr == nil && wall > 0 {
-		busy := end.box.busy - start.box.busy
-		idle := end.box.idle - start.box.idle
-		steal := end.box.steal - start.box.steal
-		if total := busy + idle + steal; total > 0 {
-			r.BoxBusy = busy.Seconds() / total.Seconds()
-			r.Steal = steal.Seconds() / total.Seconds()
-			r.BoxCores = busy.Seconds() / wall.Seconds()
-			r.OtherCores = max(r.BoxCores-r.ClientCores-r.SimCores, 0)
-			r.BoxKnown = true
+		r.BoxCores = (end.box.all - start.box.all).Seconds() / wall.Seconds()
+		// Our own counters are finer than the clock-tick sum: never report
+		// less in all than client and simulator used.
+		r.BoxCores = max(r.BoxCores, r.ClientCores+r.SimCores)
+		r.BoxBusy = r.BoxCores / float64(r.CPUs)
+		r.OtherCores = r.BoxCores - r.ClientCores - r.SimCores
+		r.BoxKnown = true
+		if start.box.psiKnown && end.box.psiKnown {
+			r.CPUPressure = (end.box.pressure - start.box.pressure).Seconds() / wall.Seconds()
+			r.PressureKnown = true
 		}
 	}
 	if rss, peak, err := procMem(0); err == nil {

@@ -31,8 +31,11 @@ type Step struct {
 	TTFT, ITL    time.Duration // the simulator's fixed profile
 	Tokens       int           // output tokens per request (ignore_eos: exactly this many)
 	PromptTokens int           // prompt length in words of the synthetic prompt
-	// Length is the span over which requests are due; the step runs
-	// about Length + StreamTime.
+	// Length is the measured span. Requests are due from 0 to
+	// StreamTime + Length: the first StreamTime is the warm-up, in which
+	// streams open until the step is at full load (and connections are
+	// dialed); requests sent in it are not in the error figures. The step
+	// runs about Length + 2 x StreamTime.
 	Length time.Duration
 }
 
@@ -112,20 +115,24 @@ func (s Step) MarshalJSON() ([]byte, error) {
 	})
 }
 
+// span is how long requests are due: warm-up plus the measured Length.
+func (s Step) span() time.Duration { return s.StreamTime() + s.Length }
+
 // planned is the number of requests the schedule holds: due at i/rate
-// for every i with i/rate <= Length.
+// for every i with i/rate <= span.
 func (s Step) planned() int64 {
-	return int64(math.Floor(s.Length.Seconds()*s.ArrivalRate())) + 1
+	return int64(math.Floor(s.span().Seconds()*s.ArrivalRate())) + 1
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 // DefaultITL is the simulator ITL a stream step uses: 10 ms up to 200
-// streams, then longer so that the simulator's token rate stays near
-// 20-50k tokens/s. Each token is one write system call on the simulator
-// side; at ITL 10 ms one simulator core saturates near 1,000 streams
-// (docs/sim.md), and a saturated simulator measures itself, not the
-// client.
+// streams, 50 ms up to 1,000, 400 ms above, so that the token rate stays
+// at 20k tokens/s or below. Each token is one write system call on the
+// simulator's side and at least one read on the client's; on the 2-vCPU
+// reference VM that is ~40 us of client and ~45 us of simulator CPU per
+// token, so 5,000 streams at 100 ms (50k tokens/s) would need about four
+// CPUs, and a saturated machine measures itself, not the client.
 func DefaultITL(streams int) time.Duration {
 	switch {
 	case streams <= 200:
@@ -133,7 +140,7 @@ func DefaultITL(streams int) time.Duration {
 	case streams <= 1000:
 		return 50 * time.Millisecond
 	default:
-		return 100 * time.Millisecond
+		return 400 * time.Millisecond
 	}
 }
 
@@ -144,7 +151,10 @@ const DefaultTTFT = 50 * time.Millisecond
 // StreamStep is a Streams step with the default timing for n streams.
 func StreamStep(n int, length time.Duration) Step {
 	tokens := 16
-	if n > 200 {
+	switch {
+	case n < 10:
+		tokens = 4 // enough requests to measure TTFT in a short step
+	case n <= 1000 && n > 200:
 		tokens = 32 // fewer requests per second for the same streams
 	}
 	return Step{Kind: Streams, Streams: n, TTFT: DefaultTTFT, ITL: DefaultITL(n),

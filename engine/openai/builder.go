@@ -32,7 +32,14 @@ type BuilderConfig struct {
 	ContinuousUsage bool
 	// Headers are added to every plan (a Spec's own headers win).
 	Headers map[string]string
+	// BlockSize is the prompt tokens per hash id of specs that do not say
+	// (Spec.BlockSize); 0 means DefaultBlockSize.
+	BlockSize int
 }
+
+// DefaultBlockSize is the prompt tokens per hash id when neither the spec
+// nor the builder says: the block size of the Mooncake traces.
+const DefaultBlockSize = 512
 
 // Builder turns Specs into Plans: endpoint URL, JSON body and the
 // requested lengths the results are checked against.
@@ -127,6 +134,10 @@ func validate(s *Spec) error {
 		return errors.New("ignore_eos needs max_tokens > 0: without it the server generates until the context is full")
 	case s.Temperature != nil && !(*s.Temperature >= 0 && !math.IsInf(*s.Temperature, 0)):
 		return fmt.Errorf("temperature must be a finite number >= 0, got %v", *s.Temperature)
+	case s.BlockSize < 0:
+		return fmt.Errorf("block_size must be >= 0, got %d", s.BlockSize)
+	case len(s.HashIDs) > 0 && s.PromptTokens == 0:
+		return errors.New("hash_ids need prompt_tokens: they build a synthetic prompt of that length from shared blocks")
 	}
 	if s.PromptTokens == 0 {
 		_, xm := s.Extra[fMessages]
@@ -215,24 +226,22 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 	case synthetic && ep == request.Chat && !has(fMessages):
 		b.key(first, fMessages)
 		first = false
-		b.src.Seed(b.cfg.Seed, prompt.StreamID(dst.Scenario, seq))
 		words := b.wordsFor(ep, s.PromptTokens, dst.Scenario, seq)
 		b.buf = append(b.buf, `[{"role":"user","content":"`...)
-		b.buf = b.src.AppendText(b.buf, words) // plain ASCII words: no escaping needed
+		b.appendText(ep, s, dst.Scenario, seq, words) // plain ASCII words: no escaping needed
 		b.buf = append(b.buf, `"}]`...)
 		promptTokens = s.PromptTokens
 	case synthetic && ep == request.Completions && !has(fPrompt):
 		b.key(first, fPrompt)
 		first = false
-		b.src.Seed(b.cfg.Seed, prompt.StreamID(dst.Scenario, seq))
 		if b.cfg.TokenIDs {
 			b.buf = append(b.buf, '[')
-			b.buf = b.src.AppendTokenIDs(b.buf, s.PromptTokens)
+			b.appendTokenIDs(s, dst.Scenario, seq)
 			b.buf = append(b.buf, ']')
 		} else {
 			words := b.wordsFor(ep, s.PromptTokens, dst.Scenario, seq)
 			b.buf = append(b.buf, '"')
-			b.buf = b.src.AppendText(b.buf, words)
+			b.appendText(ep, s, dst.Scenario, seq, words)
 			b.buf = append(b.buf, '"')
 		}
 		promptTokens = s.PromptTokens
@@ -348,6 +357,83 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 	dst.IgnoreEOS = ignoreEOS
 	dst.Tags = s.Tags
 	return nil
+}
+
+// appendText appends the words of a synthetic text prompt: the blocks
+// of s.HashIDs, each from its own stream, then the request's own stream
+// for the rest.
+func (b *Builder) appendText(ep request.Endpoint, s *Spec, scenario string, seq int64, words int) {
+	written := 0
+	if len(s.HashIDs) > 0 {
+		per := b.blockWords(ep, s)
+		for _, id := range s.HashIDs {
+			if written >= words {
+				break
+			}
+			n := min(per, words-written)
+			if written > 0 {
+				b.buf = append(b.buf, ' ')
+			}
+			b.src.Seed(b.cfg.Seed, prompt.BlockStreamID(scenario, id))
+			b.buf = b.src.AppendText(b.buf, n)
+			written += n
+		}
+		if written > 0 && written < words {
+			b.buf = append(b.buf, ' ')
+		}
+	}
+	b.src.Seed(b.cfg.Seed, prompt.StreamID(scenario, seq))
+	b.buf = b.src.AppendText(b.buf, words-written)
+}
+
+// appendTokenIDs appends the ids of a synthetic token-id prompt: exactly
+// s.PromptTokens, BlockSize per hash id.
+func (b *Builder) appendTokenIDs(s *Spec, scenario string, seq int64) {
+	n, written := s.PromptTokens, 0
+	if len(s.HashIDs) > 0 {
+		per := b.blockSize(s)
+		for _, id := range s.HashIDs {
+			if written >= n {
+				break
+			}
+			k := min(per, n-written)
+			if written > 0 {
+				b.buf = append(b.buf, ',')
+			}
+			b.src.Seed(b.cfg.Seed, prompt.BlockStreamID(scenario, id))
+			b.buf = b.src.AppendTokenIDs(b.buf, k)
+			written += k
+		}
+		if written > 0 && written < n {
+			b.buf = append(b.buf, ',')
+		}
+	}
+	b.src.Seed(b.cfg.Seed, prompt.StreamID(scenario, seq))
+	b.buf = b.src.AppendTokenIDs(b.buf, n-written)
+}
+
+// blockSize is the tokens per hash id of s.
+func (b *Builder) blockSize(s *Spec) int {
+	switch {
+	case s.BlockSize > 0:
+		return s.BlockSize
+	case b.cfg.BlockSize > 0:
+		return b.cfg.BlockSize
+	}
+	return DefaultBlockSize
+}
+
+// blockWords is the words that make a block of blockSize tokens under the
+// endpoint's calibration: its slope only, as the template overhead is paid
+// once per prompt, not per block. A slope that changes while a run learns
+// changes later blocks' length; their text stays a prefix of the longer
+// one, so the cache still sees the shorter block's tokens reused.
+func (b *Builder) blockWords(ep request.Endpoint, s *Spec) int {
+	m := prompt.Identity
+	if c := b.cals[ep]; c != nil {
+		m = c.Model()
+	}
+	return prompt.Model{A: m.A}.WordsFor(b.blockSize(s))
 }
 
 func (b *Builder) wordsFor(ep request.Endpoint, tokens int, scenario string, seq int64) int {

@@ -37,6 +37,11 @@ func FuzzBuild(f *testing.F) {
 		if completions {
 			s.Endpoint = request.Completions
 		}
+		if s.PromptTokens > 0 && promptTokens&4 != 0 {
+			// Prompts built from hash-id blocks have the same lengths.
+			s.HashIDs = []int{0, int(promptTokens>>3) % 3}
+			s.BlockSize = 1 + int(promptTokens>>5)%40
+		}
 		if content != "" || role != "" {
 			s.Messages = []Message{{Role: role, Content: content}}
 		}

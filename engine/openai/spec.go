@@ -26,6 +26,18 @@ type Spec struct {
 	Messages     []Message
 	Prompt       string
 
+	// HashIDs build a synthetic prompt (PromptTokens > 0) from shared
+	// blocks, as Mooncake traces record prefix reuse: the k-th BlockSize
+	// tokens of the prompt are the text of block HashIDs[k], the same text
+	// in every request of the scenario that names the id, so prompts with
+	// the same leading ids share a prefix the server can cache. The last
+	// block may be partial; tokens past the blocks are unique to the
+	// request, and blocks past PromptTokens are not sent.
+	HashIDs []int
+	// BlockSize is the prompt tokens per hash id; 0 means the builder's
+	// (BuilderConfig.BlockSize, default DefaultBlockSize).
+	BlockSize int
+
 	MaxTokens   int      // 0 = server default
 	MinTokens   int      // 0 = unset
 	IgnoreEOS   bool     // vLLM extension: generate exactly MaxTokens

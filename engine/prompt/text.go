@@ -116,6 +116,19 @@ func StreamID(scenario string, seq int64) uint64 {
 	return mix64(hashString(scenario) ^ uint64(seq))
 }
 
+// blockDomain separates the streams of prompt blocks from those of
+// requests, so a hash id never selects the stream of a sequence number.
+const blockDomain = 0x626c6f636b696473 // "blockids"
+
+// BlockStreamID is the stream of the prompt block that a trace's hash id
+// stands for (Mooncake's hash_ids): every request of the scenario that
+// names the id gets the same words from it, so the server's prefix cache
+// sees the reuse the trace recorded. Scenarios get separate blocks, as
+// hash ids are only meaningful within one trace.
+func BlockStreamID(scenario string, id int) uint64 {
+	return mix64(hashString(scenario) ^ blockDomain ^ mix64(uint64(id)))
+}
+
 // hashString is FNV-1a, 64 bits.
 func hashString(s string) uint64 {
 	h := uint64(14695981039346656037)

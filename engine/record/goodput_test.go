@@ -213,3 +213,42 @@ func TestWindowPercentilesExtras(t *testing.T) {
 		t.Errorf("window TTFT %+v", w.TTFT)
 	}
 }
+
+func TestFinishAddsExtraKeys(t *testing.T) {
+	dir := t.TempDir()
+	var seen *Summary
+	r := newRecorder(t, Config{OutDir: dir, Finish: func(s *Summary) {
+		seen = s
+		s.Extra = map[string]any{"thresholds": []map[string]any{{"threshold": "ttft p95 < 2s", "pass": true}},
+			"custom": map[string]any{"n": map[string]any{"type": "counter", "value": 3}}}
+	}})
+	for _, res := range syntheticResults() {
+		r.Record(res)
+	}
+	s, err := r.Close()
+	if err != nil || seen != s || s.Completed != 2 {
+		t.Fatalf("Close: %v; Finish saw %p, summary %p", err, seen, s)
+	}
+	var js map[string]any
+	b, _ := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if err := json.Unmarshal(b, &js); err != nil {
+		t.Fatal(err)
+	}
+	th := js["thresholds"].([]any)[0].(map[string]any)
+	if th["threshold"] != "ttft p95 < 2s" || js["custom"].(map[string]any)["n"].(map[string]any)["value"] != 3.0 {
+		t.Errorf("extra keys: thresholds %v custom %v", js["thresholds"], js["custom"])
+	}
+	// Extra keys follow meta, sorted.
+	if i, j, k := bytes.Index(b, []byte(`"meta"`)), bytes.Index(b, []byte(`"custom"`)), bytes.Index(b, []byte(`"thresholds"`)); !(i < j && j < k) {
+		t.Errorf("order of meta, custom, thresholds: %d %d %d", i, j, k)
+	}
+	// A key of summary.json's own is refused rather than written twice.
+	s.Extra = map[string]any{"completed": 1}
+	if _, err := json.Marshal(s); err == nil || !strings.Contains(err.Error(), `"completed" is one of summary.json's own`) {
+		t.Errorf("duplicate key: %v", err)
+	}
+	s.Meta, s.Extra = map[string]any{"seed": 1}, map[string]any{"seed": 2} // meta's key, not the summary's
+	if _, err := json.Marshal(s); err != nil {
+		t.Errorf("extra key seed: %v", err)
+	}
+}

@@ -53,6 +53,12 @@ type Config struct {
 	// written to requests.jsonl, marked "warmup": true.
 	WarmupRequests int64
 	WarmupDuration time.Duration
+
+	// Finish, when set, is called once by Close with the computed summary
+	// before summary.json is written, to add what only the caller knows
+	// (threshold results, custom metrics) to s.Extra. It runs with the
+	// recorder locked: it must not call the Recorder's methods.
+	Finish func(s *Summary)
 }
 
 // Recorder aggregates results. Record and Snapshot are safe for concurrent
@@ -315,11 +321,16 @@ func (r *Recorder) Close() (*Summary, error) {
 	defer r.mu.Unlock()
 	s := r.buildSummary()
 	r.summary = s
-	if r.out == nil {
-		return s, nil
+	var werr error
+	if r.out != nil {
+		s.RequestsLogDropped, werr = r.out.close()
 	}
-	dropped, werr := r.out.close()
-	s.RequestsLogDropped = dropped
+	if r.cfg.Finish != nil {
+		r.cfg.Finish(s)
+	}
+	if r.out == nil {
+		return s, werr
+	}
 	serr := writeSummary(filepath.Join(r.cfg.OutDir, SummaryFile), s)
 	return s, errors.Join(werr, serr)
 }

@@ -67,6 +67,11 @@ type Summary struct {
 	RequestsLogDropped   int64 // requests.jsonl lines lost to a stalled disk
 	Windows              int64
 	Meta                 map[string]any
+	// Extra holds more top-level keys of summary.json, written after
+	// "meta" in key order (e.g. "thresholds", "custom"; see
+	// Config.Finish). Keys that summary.json already has are refused by
+	// MarshalJSON.
+	Extra map[string]any
 }
 
 // buildSummary computes the summary from the aggregates. r.mu is held.
@@ -213,6 +218,12 @@ func (s *Summary) MarshalJSON() ([]byte, error) {
 	o.add("requests_log_dropped", s.RequestsLogDropped)
 	o.add("windows", s.Windows)
 	o.add("meta", s.Meta)
+	for _, k := range slices.Sorted(maps.Keys(s.Extra)) {
+		if o.has(k) {
+			return nil, fmt.Errorf("record: summary extra key %q is one of summary.json's own", k)
+		}
+		o.add(k, s.Extra[k])
+	}
 	if o.err != nil {
 		return nil, o.err
 	}
@@ -230,8 +241,9 @@ func ruleLine(w io.Writer, s string) { fmt.Fprintln(w, center(s, '-')) }
 
 // object builds a JSON object with keys in insertion order.
 type object struct {
-	buf bytes.Buffer
-	err error
+	buf  bytes.Buffer
+	err  error
+	keys map[string]bool
 }
 
 func (o *object) add(key string, v any) {
@@ -245,7 +257,14 @@ func (o *object) add(key string, v any) {
 	o.addRaw(key, b)
 }
 
+// has reports whether key was added.
+func (o *object) has(key string) bool { return o.keys[key] }
+
 func (o *object) addRaw(key string, raw []byte) {
+	if o.keys == nil {
+		o.keys = map[string]bool{}
+	}
+	o.keys[key] = true
 	if o.buf.Len() == 0 {
 		o.buf.WriteByte('{')
 	} else {

@@ -2,11 +2,13 @@ package trace
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"time"
+	"unicode/utf8"
 )
 
 // JSONLConfig says which keys of a JSON-lines trace (one JSON object per
@@ -77,10 +79,16 @@ type JSONLReader struct {
 	nIDs   int
 	fields map[string]any
 	sc     jscan // kept here: a scanner on the stack would escape through member
+
+	// The first row, read by OpenJSONL and OpenMooncake to check the format.
+	pending    Row
+	pendingErr error
+	hasPending bool
 }
 
 // OpenMooncake opens a Mooncake trace: JSON lines {"timestamp" (ms),
-// "input_length", "output_length", "hash_ids": [...]}.
+// "input_length", "output_length", "hash_ids": [...]}. A file whose first
+// row is not a JSON object fails here (ErrFormat).
 func OpenMooncake(path string, m MooncakeOptions, opt Options) (*JSONLReader, error) {
 	return openJSONL(path, "Mooncake trace", mooncakeConfig(m), opt)
 }
@@ -91,7 +99,8 @@ func NewMooncakeReader(rd io.Reader, name string, m MooncakeOptions, opt Options
 	return newJSONLReader(rd, "Mooncake trace", name, mooncakeConfig(m), opt, bufSize)
 }
 
-// OpenJSONL opens a JSON-lines trace read as cfg says.
+// OpenJSONL opens a JSON-lines trace read as cfg says. A file whose first
+// row is not a JSON object fails here (ErrFormat).
 func OpenJSONL(path string, cfg JSONLConfig, opt Options) (*JSONLReader, error) {
 	return openJSONL(path, "JSONL trace", cfg, opt)
 }
@@ -109,6 +118,14 @@ func openJSONL(path, what string, cfg JSONLConfig, opt Options) (*JSONLReader, e
 	}
 	r := newJSONLReader(f, what, path, cfg, opt, bufSize)
 	r.file = f
+	// Read the first row now, so that a file in another format fails
+	// here rather than when the run starts; Next returns it.
+	row, err := r.Next()
+	if errors.Is(err, ErrFormat) {
+		f.Close()
+		return nil, err
+	}
+	r.pending, r.pendingErr, r.hasPending = row, err, true
 	return r, nil
 }
 
@@ -124,6 +141,10 @@ func newJSONLReader(rd io.Reader, what, name string, cfg JSONLConfig, opt Option
 // object fails with ErrFormat whatever the options: the file is something
 // else.
 func (r *JSONLReader) Next() (Row, error) {
+	if r.hasPending {
+		r.hasPending = false
+		return r.pending, r.pendingErr
+	}
 	for {
 		b, err := r.nextLine()
 		if err != nil {
@@ -222,7 +243,7 @@ func (r *JSONLReader) parse(b []byte) (Row, fieldProblem) {
 // syntax error.
 func (r *JSONLReader) member(s *jscan, key []byte, esc bool) bool {
 	k := -1
-	if esc {
+	if esc || !utf8.Valid(key) { // decoded as encoding/json decodes keys
 		name := unescapeKey(key)
 		k = r.keyIndex(name)
 		if k < 0 {

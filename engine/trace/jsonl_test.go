@@ -215,3 +215,25 @@ func TestMooncakeSharedTraces(t *testing.T) {
 		})
 	}
 }
+
+// OpenMooncake reads the first row at once: a file of another format
+// fails at the open, while a malformed first row is the first Next's.
+func TestOpenJSONLChecksFormat(t *testing.T) {
+	if _, err := OpenMooncake(filepath.Join("testdata", "azure2023_sample.csv"), MooncakeOptions{}, Options{}); !errors.Is(err, ErrFormat) {
+		t.Fatalf("an Azure CSV opened as Mooncake: %v", err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.jsonl")
+	if err := os.WriteFile(path, []byte(`{"timestamp": 0}`+"\n"+`{"timestamp": 1, "input_length": 2, "output_length": 3}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenMooncake(path, MooncakeOptions{}, Options{SkipBad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rows, err := drainRows(t, r)
+	if err != io.EOF || len(rows) != 1 || rows[0].Line != 2 || r.Skipped() != 1 {
+		t.Fatalf("rows %+v, %v, skipped %d", rows, err, r.Skipped())
+	}
+}

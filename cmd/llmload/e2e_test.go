@@ -50,6 +50,7 @@ type summaryFile struct {
 	MeanTTFTms        float64 `json:"mean_ttft_ms"`
 	MeanITLms         float64 `json:"mean_itl_ms"`
 	MeanTPOTms        float64 `json:"mean_tpot_ms"`
+	WarmupExcluded    int     `json:"warmup_excluded"`
 }
 
 type requestLine struct {

@@ -29,6 +29,7 @@ import (
 	"github.com/llmload/llmload/engine/record"
 	"github.com/llmload/llmload/engine/request"
 	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/engine/threshold"
 	"github.com/llmload/llmload/scripting"
 	"github.com/llmload/llmload/stack/sim"
 )
@@ -55,6 +56,7 @@ type runFlags struct {
 	simProfile                      string
 	simTTFT, simITL                 time.Duration
 
+	blockSize                              int
 	noUI                                   bool
 	plotWindow                             time.Duration
 	plotRows, plotHeight, sparkWidth, yWid int
@@ -85,6 +87,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.simProfile, "sim-profile", "", "built-in simulator profile when --url is empty (default: its calibrated profile)")
 	durationVar(fs, &f.simTTFT, "sim-ttft", 50*time.Millisecond, "built-in simulator TTFT for --sim-profile fixed")
 	durationVar(fs, &f.simITL, "sim-itl", 10*time.Millisecond, "built-in simulator ITL for --sim-profile fixed")
+	fs.IntVar(&f.blockSize, "block-size", 512, "tokens per prefix block of hash-id traces (Mooncake): the same id, the same block")
 	fs.BoolVar(&f.noUI, "no-ui", false, "print progress lines instead of the dashboard (also when stdout is not a terminal)")
 	durationVar(fs, &f.plotWindow, "plot-window", time.Minute, "dashboard: time span of the charts")
 	fs.IntVar(&f.plotRows, "plot-rows", 0, "dashboard: text rows per chart; 1 = one sparkline row per series; 0 = fit the terminal")
@@ -233,7 +236,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		if len(scr.Scenarios) > 1 {
 			out = filepath.Join(outBase, sc.Name)
 		}
-		sr, err := prepareScenario(ctx, f, sc, effs[i], out, epoch, promptSeed, stderr)
+		sr, err := prepareScenario(ctx, f, sc, effs[i], out, epoch, promptSeed, scr.CustomMetrics, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "llmload run: scenario %s: %v\n", sc.Name, err)
 			return exitConfig
@@ -285,6 +288,21 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				}))
 			}
 		}
+		if err := sr.sc.Hooks.Setup(); err != nil {
+			if dash != nil {
+				dash.finish()
+			}
+			fmt.Fprintf(stderr, "llmload run: %v\n", err)
+			return exitConfig
+		}
+		sr.live = sr.sc.StartLive(scripting.LiveConfig{
+			Snapshot: sr.rec.Snapshot,
+			Every:    min(sr.eff.sampleInterval/4, time.Second),
+			Stop: func(err error) {
+				fmt.Fprintf(stderr, "llmload run: scenario %s: %v; stopping\n", sr.sc.Name, err)
+				stop()
+			},
+		})
 		h, err := runner.Start(ctx, cfg)
 		if err != nil {
 			if dash != nil {
@@ -297,6 +315,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, sr := range runs {
 		sr.sum, sr.err = sr.handle.Load().Wait()
+		sr.liveErr = sr.live.Finish(sr.rec.Snapshot())
+		if sr.sum != nil {
+			if err := sr.sc.Hooks.Teardown(sr.sum); err != nil && sr.liveErr == nil {
+				sr.liveErr = err
+			}
+		}
 	}
 	if dash != nil {
 		dash.finish()
@@ -310,8 +334,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "scenario %s\n", sr.sc.Name)
 			}
 			sr.sum.WriteTable(stdout)
+			sr.checks.WriteTable(stdout)
 		}
 		reportSkipped(stdout, sr.sc.Source)
+		var abort *threshold.AbortError
+		switch {
+		case errors.As(sr.liveErr, &abort):
+			code = max(code, exitThresholds)
+		case sr.liveErr != nil:
+			fmt.Fprintf(stderr, "llmload run: %v\n", sr.liveErr)
+			code = max(code, exitConfig)
+		case !sr.checks.Passed():
+			fmt.Fprintf(stderr, "llmload run: scenario %s: %d of %d thresholds failed\n", sr.sc.Name, sr.checks.Failed(), len(sr.checks))
+			code = max(code, exitThresholds)
+		}
 		switch {
 		case sr.err != nil:
 			fmt.Fprintf(stderr, "llmload run: %v\n", sr.err)
@@ -344,15 +380,19 @@ type scenarioRun struct {
 	handle atomic.Pointer[runner.Handle]
 	sum    *record.Summary
 	err    error
+
+	live    *scripting.Live
+	checks  threshold.Results // set by record.Config.Finish
+	liveErr error             // a hook error or an abort_on_fail threshold
 }
 
-func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, eff effective, out string, epoch time.Time, promptSeed uint64, stderr io.Writer) (*scenarioRun, error) {
+func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, eff effective, out string, epoch time.Time, promptSeed uint64, custom func() map[string]any, stderr io.Writer) (*scenarioRun, error) {
 	sr := &scenarioRun{sc: sc, eff: eff, out: out, epoch: epoch}
 	sr.cals = calibrate(ctx, f.calibrate, eff, stderr)
 	var err error
 	sr.builder, err = openai.NewBuilder(openai.BuilderConfig{
 		BaseURL: eff.url, Model: eff.model, Seed: promptSeed,
-		TokenIDs: f.tokenIDs, ContinuousUsage: f.contUsage,
+		TokenIDs: f.tokenIDs, ContinuousUsage: f.contUsage, BlockSize: f.blockSize,
 	}, sr.cals...)
 	if err != nil {
 		return nil, fmt.Errorf("--url: %w", err)
@@ -366,6 +406,11 @@ func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, ef
 	}
 	sr.rec, err = record.New(record.Config{
 		Name: sc.Name, OutDir: out, SampleInterval: eff.sampleInterval, Epoch: epoch,
+		SLO: sc.SLO, WarmupRequests: sc.WarmupRequests, WarmupDuration: sc.WarmupDuration,
+		Finish: func(s *record.Summary) {
+			sr.checks = threshold.Check(sc.Thresholds, s)
+			s.Extra = map[string]any{"thresholds": sr.checks, "custom": custom()}
+		},
 		Meta: map[string]any{
 			"url": eff.url, "model": eff.model,
 			"concurrency": eff.concurrency, "on_full": eff.onFull.String(),
@@ -389,7 +434,10 @@ func (sr *scenarioRun) config(abort <-chan struct{}, stderr io.Writer) runner.Co
 		Concurrency: eff.concurrency, OnFull: eff.onFull,
 		Limit: eff.limit, Duration: eff.duration,
 		DrainTimeout: eff.drainTimeout, Abort: abort,
-		OnResult: sr.builder.Observe,
+		OnResult: func(res *request.Result) {
+			sr.builder.Observe(res)
+			sr.live.OnResult(res)
+		},
 		BeforeClose: func(final runner.Status) {
 			reports := map[string]any{}
 			for _, c := range sr.cals {
@@ -564,6 +612,9 @@ func firstModel(ctx context.Context, rawURL, apiKey string) (string, error) {
 }
 
 func reportSkipped(w io.Writer, src any) {
+	if fr, ok := src.(interface{ FailedSkipped() int64 }); ok && fr.FailedSkipped() > 0 {
+		fmt.Fprintf(w, "skipped %d trace rows the trace marks as failed (zero output tokens)\n", fr.FailedSkipped())
+	}
 	sk, ok := src.(interface {
 		Skipped() int64
 		SkipReasons() []string

@@ -308,6 +308,12 @@ func (r *run) plan(ctx context.Context, out chan<- *request.Plan) error {
 			return fmt.Errorf("scenario %s: reading source: %w", cfg.Name, err)
 		}
 		due := cfg.Schedule.Due(row.At)
+		if due == pace.End { // the schedule has no more arrivals (stages, custom)
+			if f, ok := cfg.Schedule.(interface{ Err() error }); ok && f.Err() != nil {
+				return fmt.Errorf("scenario %s: arrivals: %w", cfg.Name, f.Err())
+			}
+			return nil
+		}
 		if cfg.Duration > 0 && due > cfg.Duration {
 			return nil
 		}

@@ -5,7 +5,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/llmload
 PKGS     := ./...
 
-.PHONY: all build demo test test-short vet lint bench fuzz clean
+.PHONY: all build demo test test-short vet lint bench bench-calibrate fuzz clean
 
 all: build
 
@@ -50,3 +50,7 @@ fuzz:
 
 clean:
 	rm -rf bin results
+
+# Full self-calibration (numbers for docs/performance.md): simulator in its own process.
+bench-calibrate: build
+	$(BIN) calibrate --out results/calibrate-bench

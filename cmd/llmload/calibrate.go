@@ -38,8 +38,8 @@ func newCalibrateFlagSet(f *calibrateFlags) *flag.FlagSet {
 	fs.StringVar(&f.rates, "rates", "", "comma-separated arrival rates in req/s (default 100,1000,2000,5000; --quick 1000; \"none\" for none)")
 	durationVar(fs, &f.length, "length", 0, "how long each step sends requests (default 10s; --quick 2s)")
 	durationVar(fs, &f.ttft, "ttft", cal.DefaultTTFT, "the simulator's TTFT")
-	durationVar(fs, &f.itl, "itl", 0, "the simulator's ITL for every step (default: 10ms up to 200 streams, 50ms up to 1000, 100ms above; 10ms for rate steps)")
-	fs.IntVar(&f.tokens, "tokens", 0, "output tokens per request for every step (default 16 per stream below 200 streams, 32 above, 4 for rate steps)")
+	durationVar(fs, &f.itl, "itl", 0, "the simulator's ITL for every step (default: 10ms up to 200 streams, 50ms up to 1000, 400ms above; 10ms for rate steps)")
+	fs.IntVar(&f.tokens, "tokens", 0, "output tokens per request for every step (default: 4 below 10 streams, 16 up to 200, 32 up to 1000, 16 above; 4 for rate steps)")
 	fs.IntVar(&f.simProcs, "sim-gomaxprocs", 0, "GOMAXPROCS of the simulator child process (0: Go's default, every CPU)")
 	durationVar(fs, &f.maxTTFTError, "max-ttft-error", 0, "exit 1 when a step of at most 100 streams has a mean TTFT error above this (0: no check); make test uses 5ms")
 	return fs

@@ -94,20 +94,20 @@ func (s Step) Validate() error {
 // MarshalJSON writes durations in milliseconds.
 func (s Step) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Name           string  `json:"name"`
-		Kind           Kind    `json:"kind"`
-		Streams        int     `json:"streams,omitempty"`
-		Rate           float64 `json:"rate,omitempty"`
-		ArrivalRate    float64 `json:"arrival_rate"`
-		InFlight       float64 `json:"expected_in_flight"`
-		TTFTms         float64 `json:"ttft_ms"`
-		ITLms          float64 `json:"itl_ms"`
-		Tokens         int     `json:"tokens"`
-		PromptTokens   int     `json:"prompt_tokens"`
-		StreamTimeMs   float64 `json:"stream_time_ms"`
-		LengthSeconds  float64 `json:"length_s"`
-		TokensPerSec   float64 `json:"token_rate"`
-		RequestsPlaned int64   `json:"requests_planned"`
+		Name            string  `json:"name"`
+		Kind            Kind    `json:"kind"`
+		Streams         int     `json:"streams,omitempty"`
+		Rate            float64 `json:"rate,omitempty"`
+		ArrivalRate     float64 `json:"arrival_rate"`
+		InFlight        float64 `json:"expected_in_flight"`
+		TTFTms          float64 `json:"ttft_ms"`
+		ITLms           float64 `json:"itl_ms"`
+		Tokens          int     `json:"tokens"`
+		PromptTokens    int     `json:"prompt_tokens"`
+		StreamTimeMs    float64 `json:"stream_time_ms"`
+		LengthSeconds   float64 `json:"length_s"`
+		TokensPerSec    float64 `json:"token_rate"`
+		RequestsPlanned int64   `json:"requests_planned"`
 	}{
 		s.Name(), s.Kind, s.Streams, s.Rate, s.ArrivalRate(), s.InFlight(),
 		ms(s.TTFT), ms(s.ITL), s.Tokens, s.PromptTokens, ms(s.StreamTime()), s.Length.Seconds(),

@@ -5,7 +5,9 @@ import (
 
 	"github.com/llmload/llmload/engine/record"
 	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/engine/threshold"
 	"github.com/llmload/llmload/ui"
+	"github.com/llmload/llmload/ui/chart"
 )
 
 // frameBuilder turns the runner's statuses into dashboard frames. Windowed
@@ -135,4 +137,30 @@ func eta(st runner.Status, snap *record.Snapshot) time.Duration {
 		return 0
 	}
 	return time.Duration(float64(left) / finished * float64(time.Second))
+}
+
+// chartThresholds colours the dashboard's series after the scenario's
+// thresholds: a latency bound is the red level of the matching series and
+// 80% of it the yellow one; a throughput floor colours from below.
+func chartThresholds(ths []threshold.Threshold) map[string]chart.Threshold {
+	series := map[string]string{
+		"ttft p50": ui.SeriesTTFTP50, "ttft p95": ui.SeriesTTFTP95, "ttft p99": ui.SeriesTTFTP99,
+		"tpot p95": ui.SeriesTPOTP95, "e2el p95": ui.SeriesE2EP95,
+		"client_queue_time p95": ui.SeriesQueueP95, "schedule_lag p99": ui.SeriesLagP99,
+		"request_throughput ": ui.SeriesRPS, "output_throughput ": ui.SeriesOutputTPS,
+	}
+	out := map[string]chart.Threshold{}
+	for _, th := range ths {
+		id, ok := series[th.Metric+" "+th.Stat]
+		if !ok {
+			continue
+		}
+		switch th.Op {
+		case threshold.Lt, threshold.Le:
+			out[id] = chart.Threshold{Warn: 0.8 * th.Value, Fail: th.Value}
+		case threshold.Gt, threshold.Ge:
+			out[id] = chart.Threshold{Warn: 1.25 * th.Value, Fail: th.Value, Below: true}
+		}
+	}
+	return out
 }

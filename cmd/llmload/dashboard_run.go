@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/llmload/llmload/ui"
+	"github.com/llmload/llmload/ui/chart"
 )
 
 // useDashboard: the full-screen dashboard when stdout is a terminal and
@@ -30,7 +31,7 @@ type dashboardRun struct {
 	ended  chan struct{}
 }
 
-func startDashboard(f runFlags, stop, abort func(), pause func(paused bool)) (*dashboardRun, error) {
+func startDashboard(f runFlags, ths map[string]chart.Threshold, stop, abort func(), pause func(paused bool)) (*dashboardRun, error) {
 	screen, err := tcell.NewScreen()
 	if err != nil {
 		return nil, err
@@ -45,7 +46,8 @@ func startDashboard(f runFlags, stop, abort func(), pause func(paused bool)) (*d
 	}
 	dr.d = ui.New(screen, ui.Options{
 		PlotWindow: f.plotWindow, Refresh: refresh,
-		PlotRows: f.plotRows, PlotHeight: f.plotHeight, SparkWidth: f.sparkWidth, YWidth: f.yWid,
+		Thresholds: ths,
+		PlotRows:   f.plotRows, PlotHeight: f.plotHeight, SparkWidth: f.sparkWidth, YWidth: f.yWid,
 	}, ui.Callbacks{
 		Stop:  stop,
 		Abort: abort,

@@ -250,7 +250,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 
 	var dash *dashboardRun
 	if useDashboard(f, stdout) {
-		dash, err = startDashboard(f, userStop, abortNow, func(paused bool) {
+		dash, err = startDashboard(f, chartThresholds(scr.Scenarios[0].Thresholds), userStop, abortNow, func(paused bool) {
 			for _, sr := range runs {
 				if h := sr.handle.Load(); h != nil {
 					if paused {

@@ -14,6 +14,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/llmload/llmload/engine/randdist"
 )
 
 // Schedule maps each successive row's arrival instant to a due offset from
@@ -204,7 +206,7 @@ func (g *gamma) Due(time.Duration) time.Duration {
 		return 0
 	}
 	// scale = 1/(rate*shape) keeps the mean gap at 1/rate.
-	g.t += gammaVariate(g.rng, g.shape) / (g.load() * g.shape)
+	g.t += randdist.Gamma(g.rng, g.shape) / (g.load() * g.shape)
 	return seconds(g.t)
 }
 
@@ -212,29 +214,4 @@ func newRand(seed uint64) *rand.Rand {
 	// The second PCG word is fixed so that one user-visible seed names one
 	// sequence.
 	return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-}
-
-// gammaVariate draws from Gamma(shape, 1) with Marsaglia and Tsang's method
-// (ACM TOMS 26(3), 2000). For shape < 1 it uses the boost
-// Gamma(a) = Gamma(a+1) * U^(1/a).
-func gammaVariate(rng *rand.Rand, shape float64) float64 {
-	boost := 1.0
-	if shape < 1 {
-		boost = math.Pow(rng.Float64(), 1/shape)
-		shape++
-	}
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := rng.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v * boost
-		}
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"time"
+
+	"github.com/llmload/llmload/engine/randdist"
 )
 
 // Figures of the Azure LLM inference trace 2023, conversation
@@ -117,7 +119,7 @@ func (s *synth) Next() (Row, error) {
 		ContextTokens:   sampleQuantiles(&azureConvContextQ, s.rng.Float64()),
 		GeneratedTokens: sampleQuantiles(&azureConvGenQ, s.rng.Float64()),
 	}
-	gap := gamma(s.rng, s.shape) * s.scale
+	gap := randdist.Gamma(s.rng, s.shape) * s.scale
 	s.at += time.Duration(math.Round(gap * float64(time.Second)))
 	return row, nil
 }
@@ -141,28 +143,4 @@ func sampleQuantiles(q *[103]float64, u float64) int {
 	t := (u - p0) / (p1 - p0)
 	t = min(max(t, 0), 1) // u*100 may round across a boundary
 	return int(math.Round(q[i] + t*(q[i+1]-q[i])))
-}
-
-// gamma draws from Gamma(shape, 1) by Marsaglia and Tsang's method; for
-// shape < 1 it boosts to shape+1 and scales by U^(1/shape).
-func gamma(rng *rand.Rand, shape float64) float64 {
-	boost := 1.0
-	if shape < 1 {
-		boost = math.Pow(rng.Float64(), 1/shape)
-		shape++
-	}
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := rng.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v * boost
-		}
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/llmload/llmload/engine/randdist"
 	"github.com/llmload/llmload/engine/testenv"
 )
 
@@ -228,7 +229,7 @@ func TestGammaMoments(t *testing.T) {
 		const n = 100_000
 		var sum, sq float64
 		for range n {
-			x := gamma(s.rng, shape)
+			x := randdist.Gamma(s.rng, shape)
 			sum += x
 			sq += x * x
 		}

@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -35,20 +34,8 @@ const (
 //
 // An AzureReader is not safe for concurrent use: one goroutine owns it.
 type AzureReader struct {
-	name    string
-	opt     Options
-	file    io.Closer // set by OpenAzure; a reader passed in is not ours to close
-	br      *bufio.Reader
-	line    int   // lines consumed so far
-	header  bool  // header checked
-	atEOF   bool  // the underlying reader is exhausted
-	err     error // sticky: io.EOF or the error that ended the read
-	closed  bool
-	skipped int64
-	reasons []string
-	// A blank line is fine at the end of a file but a malformed row in the
-	// middle, which is only known once a non-blank line follows.
-	blankFrom, blanks int
+	lineReader      // line reading, SkipBad accounting, Skipped, SkipReasons, Close
+	header     bool // header checked
 }
 
 // OpenAzure opens the Azure trace at path and checks its header, so a wrong
@@ -77,31 +64,7 @@ func NewAzureReader(rd io.Reader, name string, opt Options) *AzureReader {
 // newAzureReader lets the fuzz test use a tiny buffer, so that the
 // line-too-long path is reached by small inputs.
 func newAzureReader(rd io.Reader, name string, opt Options, size int) *AzureReader {
-	return &AzureReader{name: name, opt: opt, br: bufio.NewReaderSize(rd, size)}
-}
-
-// Skipped returns the number of rows skipped under Options.SkipBad.
-func (r *AzureReader) Skipped() int64 { return r.skipped }
-
-// SkipReasons returns the reasons of the first skipped rows (at most ten),
-// each starting with file:line.
-func (r *AzureReader) SkipReasons() []string {
-	return append([]string(nil), r.reasons...)
-}
-
-// Close releases the file opened by OpenAzure. Next after Close fails.
-func (r *AzureReader) Close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	if r.err == nil || r.err == io.EOF {
-		r.err = fmt.Errorf("azure trace %s: Next after Close: %w", r.name, os.ErrClosed)
-	}
-	if r.file != nil {
-		return r.file.Close()
-	}
-	return nil
+	return &AzureReader{lineReader: newLineReader(rd, "azure trace", name, opt, size)}
 }
 
 // Next returns the next row, io.EOF after the last one, or an error naming
@@ -153,53 +116,6 @@ func (r *AzureReader) Next() (Row, error) {
 			return Row{}, err
 		}
 	}
-}
-
-// bad records a malformed row: the error to return, or nil when SkipBad
-// counts and skips it.
-func (r *AzureReader) bad(line int, p problem) error {
-	if !r.opt.SkipBad {
-		r.err = &RowError{Name: r.name, Line: line, Reason: p.String()}
-		return r.err
-	}
-	r.skipped++
-	if len(r.reasons) < maxReasons {
-		// Formatted only for the first few, so a file full of bad rows
-		// costs no allocation per row.
-		r.reasons = append(r.reasons, fmt.Sprintf("%s:%d: %s", r.name, line, p))
-	}
-	return nil
-}
-
-// readLine returns the next line without its line end, counting lines. A
-// line longer than the buffer is consumed whole and reported as tooLong.
-// err is io.EOF only when no byte is left, or a read error naming the line.
-func (r *AzureReader) readLine() (b []byte, tooLong bool, err error) {
-	if r.atEOF {
-		return nil, false, io.EOF
-	}
-	b, err = r.br.ReadSlice('\n')
-	for err == bufio.ErrBufferFull {
-		tooLong = true
-		_, err = r.br.ReadSlice('\n')
-	}
-	switch {
-	case err == io.EOF:
-		r.atEOF = true
-		if len(b) == 0 && !tooLong {
-			return nil, false, io.EOF
-		}
-	case err != nil:
-		return nil, false, fmt.Errorf("azure trace %s:%d: reading: %w", r.name, r.line+1, err)
-	}
-	r.line++
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-	}
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		b = b[:n-1]
-	}
-	return b, tooLong, nil
 }
 
 // readHeader checks the first line. Its failure is final even under

@@ -11,8 +11,7 @@ import (
 // lineReader is the part the BurstGPT/CSV, Mooncake and JSONL readers
 // share: buffered line reading with line numbers, the rule for blank lines
 // (fine at the end of a file, malformed in the middle), the sticky error,
-// SkipBad accounting and Close. The Azure reader predates it and keeps its
-// own copy, tuned and fuzzed as it is.
+// SkipBad accounting and Close. The Azure reader embeds it too.
 type lineReader struct {
 	kind    string // "burstgpt trace", for messages
 	name    string

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 type calibrateFlags struct {
 	quick, separate, noFiles bool
+	probe                    bool
 	out                      string
 	streams, rates           string
 	length, ttft, itl        time.Duration
@@ -40,6 +42,7 @@ func newCalibrateFlagSet(f *calibrateFlags) *flag.FlagSet {
 	durationVar(fs, &f.ttft, "ttft", cal.DefaultTTFT, "the simulator's TTFT")
 	durationVar(fs, &f.itl, "itl", 0, "the simulator's ITL for every step (default: 10ms up to 200 streams, 50ms up to 1000, 400ms above; 10ms for rate steps)")
 	fs.IntVar(&f.tokens, "tokens", 0, "output tokens per request for every step (default: 4 below 10 streams, 16 up to 200, 32 up to 1000, 16 above; 4 for rate steps)")
+	fs.BoolVar(&f.probe, "jitter-probe", runtime.GOOS == "linux", "run the jitter probe (llmload jitter) beside each step, so the simulator's late deliveries are split into its own and the machine's stalls (Linux)")
 	fs.IntVar(&f.simProcs, "sim-gomaxprocs", 0, "GOMAXPROCS of the simulator child process (0: Go's default, every CPU)")
 	durationVar(fs, &f.maxTTFTError, "max-ttft-error", 0, "exit 1 when a step of at most 100 streams has a mean TTFT error above this (0: no check); make test uses 5ms")
 	return fs
@@ -81,10 +84,14 @@ func calibrateCmd(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, runErr := cal.Run(ctx, cal.Options{
+	opt := cal.Options{
 		Steps: steps, InProcess: !f.separate, SimGOMAXPROCS: f.simProcs,
 		OutDir: stepDir, Progress: stdout, Version: version,
-	})
+	}
+	if f.probe {
+		opt.ProbeCommand = cal.SelfProbeCommand
+	}
+	rep, runErr := cal.Run(ctx, opt)
 	if rep == nil {
 		fmt.Fprintf(stderr, "llmload calibrate: %v\n", runErr)
 		return exitConfig

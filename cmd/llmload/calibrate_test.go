@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,13 @@ func TestCalibrateQuick(t *testing.T) {
 				Mean float64 `json:"mean_ms"`
 			} `json:"ttft_error"`
 			SimCPUKnown bool `json:"sim_cpu_known"`
+			Machine     struct {
+				Known   bool  `json:"known"`
+				Wakeups int64 `json:"wakeups"`
+			} `json:"machine_stalls"`
+			Sim struct {
+				Matched bool `json:"matched_with_stalls"`
+			} `json:"sim_lag"`
 		} `json:"steps"`
 	}
 	b, err := os.ReadFile(filepath.Join(out, "calibrate.json"))
@@ -64,6 +72,11 @@ func TestCalibrateQuick(t *testing.T) {
 	for _, s := range rep.Steps {
 		if s.Completed != s.Requests || s.TTFTError.N == 0 || !s.SimCPUKnown {
 			t.Errorf("%s: %d of %d completed, %d measured, sim CPU known %v", s.Step.Name, s.Completed, s.Requests, s.TTFTError.N, s.SimCPUKnown)
+		}
+		// The jitter probe is on by default on Linux: every step has the
+		// machine's stalls and the simulator's overruns matched with them.
+		if runtime.GOOS == "linux" && (!s.Machine.Known || s.Machine.Wakeups == 0 || !s.Sim.Matched) {
+			t.Errorf("%s: machine stalls %+v, overruns matched %v", s.Step.Name, s.Machine, s.Sim.Matched)
 		}
 		if s.Step.Name == "streams=100" {
 			t.Logf("streams=100: mean TTFT error %.3f ms", s.TTFTError.Mean)

@@ -18,6 +18,7 @@ usage:
   llmload run SCENARIO.lua [flags]   replay a trace or traffic shape (no --url: built-in simulator)
   llmload sim [flags]                serve the vLLM-compatible simulator
   llmload calibrate [flags]          measure llmload's own timing error on this machine
+  llmload jitter [flags]             measure this machine's wake-up latency (stalls)
   llmload version                    print the version
 
 Run "llmload COMMAND --help" for a command's flags.
@@ -39,6 +40,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return simCmd(args[1:], stdout, stderr)
 	case "calibrate":
 		return calibrateCmd(args[1:], stdout, stderr)
+	case "jitter":
+		return jitterCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "llmload %s\n", version)
 		return exitOK

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 func TestQuick100Streams(t *testing.T) {
 	steps := []Step{StreamStep(100, 2*time.Second)}
 	var progress bytes.Buffer
-	rep, err := Run(context.Background(), Options{Steps: steps, SimCommand: testSimCommand, Progress: &progress, Pause: time.Millisecond})
+	rep, err := Run(context.Background(), Options{Steps: steps, SimCommand: testSimCommand, ProbeCommand: testProbeCommand,
+		Progress: &progress, Pause: time.Millisecond})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, progress.String())
 	}
@@ -52,6 +54,17 @@ func TestQuick100Streams(t *testing.T) {
 	}
 	if s.Sim.Deliveries < s.Requests*int64(s.Step.Tokens)/2 {
 		t.Errorf("the simulator timed %d deliveries for %d requests of %d tokens", s.Sim.Deliveries, s.Requests, s.Step.Tokens)
+	}
+	if runtime.GOOS == "linux" {
+		// The probe ran a pinned thread per CPU for the whole step
+		// (~2.3 s at one wake-up per 2 ms): even a busy machine runs it
+		// hundreds of times, and it must stay cheap.
+		if m := s.Machine; !m.Known || m.Wakeups < 500*int64(s.CPUs) || m.ProbeCores <= 0 || m.ProbeCores > 0.1*float64(s.CPUs) {
+			t.Errorf("machine stalls not measured: %+v", m)
+		}
+		if !s.Sim.Matched || s.Sim.Own+s.Sim.DuringStalls != s.Sim.Overruns || s.Sim.Own < 0 {
+			t.Errorf("overruns not matched with stalls: %+v", s.Sim)
+		}
 	}
 	if !s.ClientCPUKnown || !s.SimCPUKnown || s.SimCPUSeconds <= 0 || s.ClientCPUSeconds <= 0 {
 		t.Errorf("CPU not measured: client %v %vs, sim %v %vs", s.ClientCPUKnown, s.ClientCPUSeconds, s.SimCPUKnown, s.SimCPUSeconds)

@@ -2,17 +2,20 @@ package calibrate
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/llmload/llmload/engine/jitter"
 	"github.com/llmload/llmload/stack/sim"
 )
 
@@ -20,11 +23,44 @@ import (
 // separate-process calibration) instead of running tests.
 const simEnv = "LLMLOAD_CALIBRATE_TEST_SIM"
 
+// probeEnv makes it act as `llmload jitter --stalls --json` instead.
+const probeEnv = "LLMLOAD_CALIBRATE_TEST_PROBE"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(simEnv) == "1" {
 		os.Exit(serveSim(os.Args[1:]))
 	}
+	if os.Getenv(probeEnv) == "1" {
+		os.Exit(runProbe())
+	}
 	os.Exit(m.Run())
+}
+
+// runProbe is the part of `llmload jitter` a calibration relies on: a
+// stall line as each happens, the JSON report when stopped.
+func runProbe() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	var mu sync.Mutex
+	rep, err := jitter.Run(ctx, jitter.Config{Interval: probeInterval}, func(s jitter.Stall) {
+		mu.Lock()
+		fmt.Printf("stall %d %d %d\n", s.CPU, s.At, int64(s.Late))
+		mu.Unlock()
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	b, _ := json.Marshal(rep)
+	fmt.Printf("%s\n", b)
+	return 0
+}
+
+// testProbeCommand starts this test binary as the jitter probe.
+func testProbeCommand(args []string) (*exec.Cmd, error) {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), probeEnv+"=1")
+	return cmd, nil
 }
 
 // serveSim is the part of `llmload sim` a calibration relies on: the

@@ -21,6 +21,39 @@ type SimLag struct {
 	MeanMs          float64 `json:"mean_ms"`
 	P50Ms           float64 `json:"p50_le_ms"`
 	P99Ms           float64 `json:"p99_le_ms"`
+
+	// With a jitter probe (Machine.Known): the overruns whose wait
+	// overlapped a machine stall, and the rest, the simulator's own.
+	// Overruns the simulator's log no longer held count as its own.
+	Matched      bool    `json:"matched_with_stalls"`
+	DuringStalls int64   `json:"overruns_during_stalls"`
+	Own          int64   `json:"own_overruns"`
+	OwnFraction  float64 `json:"own_overrun_fraction"`
+}
+
+// OwnOrAll is the fraction of deliveries that were late through the
+// simulator's own doing: its own overruns when they could be told apart
+// from machine stalls, else every overrun.
+func (s SimLag) OwnOrAll() float64 {
+	if s.Matched {
+		return s.OwnFraction
+	}
+	return s.OverrunFraction
+}
+
+// MachineStalls is what the jitter probe (`llmload jitter`, one pinned
+// thread per CPU waking every 500 µs) saw during a step: how often the
+// machine failed to run a thread that asked to run, for 1 ms or more.
+type MachineStalls struct {
+	Known      bool    `json:"known"`
+	Error      string  `json:"error,omitempty"`
+	Wakeups    int64   `json:"wakeups"`
+	Stalls     int64   `json:"stalls"`
+	StalledMs  float64 `json:"stalled_ms"` // summed over CPUs
+	LongestMs  float64 `json:"longest_ms"`
+	WakeP99Ms  float64 `json:"wake_p99_ms"` // the worst CPU's
+	Coverage   float64 `json:"coverage"`    // fraction of the step inside some CPU's stall
+	ProbeCores float64 `json:"probe_cores"` // the probe's own CPU use
 }
 
 // StepResult is what one step measured. Errors are measured minus true
@@ -74,7 +107,8 @@ type StepResult struct {
 	ClientPeakRSS       int64   `json:"client_peak_rss_bytes"`
 	SimPeakRSS          int64   `json:"sim_peak_rss_bytes,omitempty"`
 
-	Sim SimLag `json:"sim_lag"`
+	Sim     SimLag        `json:"sim_lag"`
+	Machine MachineStalls `json:"machine_stalls"`
 
 	Trusted  bool     `json:"trusted"`
 	Problems []string `json:"problems,omitempty"` // why it is not trusted
@@ -136,6 +170,17 @@ func (r *StepResult) judge() {
 	case r.Sim.Deliveries > 0 && r.Sim.OverrunFraction > simOverrunNote:
 		r.note("%.1f%% of the simulator's token deliveries started more than 1 ms late (mean lag %s): part of the errors is the simulator's",
 			r.Sim.OverrunFraction*100, fmtMs(r.Sim.MeanMs))
+	}
+	if r.Sim.Matched && r.Sim.Overruns > 0 {
+		r.note("of the simulator's %d late deliveries, %d waited through a machine stall (stalls cover %.1f%% of the step), %d (%.2f%% of all deliveries) are its own",
+			r.Sim.Overruns, r.Sim.DuringStalls, r.Machine.Coverage*100, r.Sim.Own, r.Sim.OwnFraction*100)
+	}
+	if r.Machine.Known && r.Machine.Stalls > 0 {
+		r.note("the machine stalled %d times for 1 ms or more (longest %s; a pinned probe thread per CPU saw it): those delays are in every figure and are neither llmload's nor the simulator's",
+			r.Machine.Stalls, fmtMs(r.Machine.LongestMs))
+	}
+	if r.Machine.Error != "" {
+		r.note("no machine-stall figures: %s", r.Machine.Error)
 	}
 	if r.Measured < minMeasured {
 		r.problem("only %d requests were measured after the warm-up: lengthen the step", r.Measured)
@@ -253,7 +298,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintln(w)
 	t = &table{}
 	t.row("step", "streams avg/max", "tok/s", "client CPUs", "CPU s/1M tok", "client RSS MB", "sim CPUs", "sim RSS MB",
-		"box busy", "others", "cpu pressure", "sim late>1ms", "sim lag p99<=")
+		"box busy", "others", "cpu pressure", "sim late>1ms", "own", "sim lag p99<=", "stalls", "longest", "stalled")
 	for _, s := range r.Steps {
 		tokRate := "-"
 		if s.WallSeconds > 0 {
@@ -280,9 +325,18 @@ func (r *Report) WriteTable(w io.Writer) {
 		if s.SimPeakRSS > 0 {
 			simRSS = mb(s.SimPeakRSS)
 		}
+		own, stalls, longest, stalled := "-", "-", "-", "-"
+		if s.Sim.Matched {
+			own = fmt.Sprintf("%.2f%%", s.Sim.OwnFraction*100)
+		}
+		if s.Machine.Known {
+			stalls = i64(s.Machine.Stalls)
+			longest = fmtMs(s.Machine.LongestMs)
+			stalled = fmt.Sprintf("%.1f%%", s.Machine.Coverage*100)
+		}
 		t.row(s.Step.Name(), fmt.Sprintf("%.0f/%d", s.InFlightMean, s.InFlightMax), tokRate, client, perM,
 			mb(s.ClientPeakRSS), simc, simRSS, box, others, psi,
-			fmt.Sprintf("%.2f%%", s.Sim.OverrunFraction*100), fmtMs(s.Sim.P99Ms))
+			fmt.Sprintf("%.2f%%", s.Sim.OverrunFraction*100), own, fmtMs(s.Sim.P99Ms), stalls, longest, stalled)
 	}
 	t.write(w)
 	for _, s := range r.Steps {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/llmload/llmload/engine/client"
+	"github.com/llmload/llmload/engine/jitter"
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/pace"
 	"github.com/llmload/llmload/engine/prompt"
@@ -41,6 +42,13 @@ type Options struct {
 	SimCommand func(args []string) (*exec.Cmd, error)
 	// SimGOMAXPROCS, when > 0, is the child simulator's GOMAXPROCS.
 	SimGOMAXPROCS int
+	// ProbeCommand, when set, returns the command of a jitter probe
+	// (`llmload jitter` with the given flags; SelfProbeCommand) to run
+	// beside each step, so that the simulator's late deliveries can be
+	// told apart: its own, or the machine stalled (docs/calibrate.md).
+	// Nil: no probe; the simulator's lateness is then all counted as its
+	// own.
+	ProbeCommand func(args []string) (*exec.Cmd, error)
 
 	// OutDir, when set, receives each step's results files, exactly as
 	// `llmload run` writes them (summary.json, requests.jsonl,
@@ -207,6 +215,18 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 		_ = resetPeak(sv.PID())
 	}
 
+	var probe *probeChild
+	if opt.ProbeCommand != nil {
+		cmd, err := opt.ProbeCommand(probeArgs())
+		if err != nil {
+			return nil, err
+		}
+		if probe, err = startProbe(cmd); err != nil {
+			return nil, err
+		}
+		defer probe.stop() // a no-op once stopped below
+	}
+	monoStart := jitter.MonoNow()
 	before, err := scrapeSim(ctx, sv.URL())
 	if err != nil {
 		return nil, err
@@ -247,6 +267,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 	stepCtx, cancel := context.WithTimeout(ctx, s.span()+stream+30*time.Second)
 	defer cancel()
 	start := readResources(sv.PID())
+	probeStart := probeCPU(probe)
 	sum, runErr := runner.Run(stepCtx, runner.Config{
 		Name: "calibrate-" + s.Name(), Epoch: epoch,
 		Source: &rows{prompt: s.PromptTokens, tokens: s.Tokens}, Schedule: pace.Constant(s.ArrivalRate()),
@@ -259,6 +280,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 		Progress:     smp.observe,
 	})
 	end := readResources(sv.PID())
+	probeEnd := probeCPU(probe)
 	timedOut := stepCtx.Err() != nil && ctx.Err() == nil
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -277,6 +299,9 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 
 	res := &StepResult{Step: s, Concurrency: limit}
 	res.fill(sum, acc, smp, start, end, simDelta, sv.PID())
+	if probe != nil {
+		res.fillStalls(ctx, probe, sv.URL(), monoStart, jitter.MonoNow(), probeEnd-probeStart, end.at.Sub(start.at))
+	}
 	if runErr != nil {
 		res.problem("the run ended with an error: %v", runErr)
 	}

@@ -40,11 +40,16 @@ func simArgs(ttft, itl time.Duration) []string {
 // SelfSimCommand runs the simulator as `<this executable> sim ARGS`: the
 // child process of `llmload calibrate --separate-process`.
 func SelfSimCommand(args []string) (*exec.Cmd, error) {
+	return selfCommand("sim", "the simulator", args)
+}
+
+// selfCommand runs `<this executable> SUB ARGS`; what names it in errors.
+func selfCommand(sub, what string, args []string) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("finding the llmload executable to start the simulator: %w", err)
+		return nil, fmt.Errorf("finding the llmload executable to start %s: %w", what, err)
 	}
-	return exec.Command(exe, append([]string{"sim"}, args...)...), nil
+	return exec.Command(exe, append([]string{sub}, args...)...), nil
 }
 
 type inProcSim struct {

@@ -68,9 +68,13 @@ func CheckTargets(steps []*StepResult) []TargetCheck {
 		if s.Step.Kind != Streams || s.Step.Streams >= 5000 {
 			continue
 		}
-		add(s.Step.Name(), fmt.Sprintf("the simulator is not the limit at %d streams (<= 1%% of deliveries > 1 ms late)", s.Step.Streams),
-			s.Sim.Deliveries > 0 && s.Sim.OverrunFraction <= simOverrunNote,
-			fmt.Sprintf("%.2f%% late", s.Sim.OverrunFraction*100))
+		measured := fmt.Sprintf("%.2f%% late", s.Sim.OverrunFraction*100)
+		if s.Sim.Matched {
+			measured = fmt.Sprintf("%.2f%% late of its own; %.2f%% in all, the rest during machine stalls (covering %.1f%% of the step)",
+				s.Sim.OwnFraction*100, s.Sim.OverrunFraction*100, s.Machine.Coverage*100)
+		}
+		add(s.Step.Name(), fmt.Sprintf("the simulator is not the limit at %d streams (<= 1%% of deliveries > 1 ms late through its own doing)", s.Step.Streams),
+			s.Sim.Deliveries > 0 && s.Sim.OwnOrAll() <= simOverrunNote, measured)
 	}
 	return out
 }

@@ -123,7 +123,7 @@ func (b *batcher) run() {
 				return
 			}
 		}
-		s.m.observeLag(s.now() - deadline)
+		s.m.observeLag(deadline, s.now())
 		b.publish(b.sch.Finish(deadline), deadline)
 		b.gauges()
 		start = deadline

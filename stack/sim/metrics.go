@@ -59,13 +59,14 @@ type metrics struct {
 
 	steps, overruns prometheus.Counter
 	lag             prometheus.Observer
+	overrunLog      *overrunLog
 
 	power *powerModel
 }
 
 func newMetrics(reg prometheus.Registerer, cfg *Config, now func() time.Duration) (*metrics, error) {
 	labels := prometheus.Labels{"model_name": cfg.Model, "engine": "0"}
-	m := &metrics{success: map[string]prometheus.Counter{}}
+	m := &metrics{success: map[string]prometheus.Counter{}, overrunLog: newOverrunLog(now)}
 	var cs []prometheus.Collector
 	gauge := func(name, help string) prometheus.Gauge {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels})
@@ -155,15 +156,15 @@ func pyBool(b bool) string {
 	return "False"
 }
 
-// observeLag records how late a step or delivery started.
-func (m *metrics) observeLag(lag time.Duration) {
+// observeLag records how late a step or delivery due at due started (at
+// start), both on the server clock.
+func (m *metrics) observeLag(due, start time.Duration) {
 	m.steps.Inc()
-	if lag < 0 {
-		lag = 0
-	}
+	lag := max(start-due, 0)
 	m.lag.Observe(lag.Seconds())
 	if lag > overrunThreshold {
 		m.overruns.Inc()
+		m.overrunLog.add(due, lag)
 	}
 }
 

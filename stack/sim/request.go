@@ -92,7 +92,7 @@ func (r *request) awaitFixed(have int, all bool) (int, bool, bool) {
 		}
 		now = r.s.now()
 	}
-	r.s.m.observeLag(now - due)
+	r.s.m.observeLag(due, now)
 	if now < due {
 		now = due // released within the alarm's coalescing window
 	}

@@ -233,6 +233,16 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if s.method(ctx, fasthttp.MethodGet) {
 			s.metricsH(ctx)
 		}
+	case "/debug/overruns":
+		if s.method(ctx, fasthttp.MethodGet) {
+			since, err := strconv.ParseInt(string(ctx.QueryArgs().Peek("since")), 10, 64)
+			if err != nil && len(ctx.QueryArgs().Peek("since")) > 0 {
+				s.writeError(ctx, &apiError{400, "BadRequestError", "since must be CLOCK_MONOTONIC nanoseconds, e.g. since=123456789"})
+				return
+			}
+			ctx.SetContentType(ctJSON)
+			ctx.SetBody(s.m.overrunLog.appendJSON(nil, since))
+		}
 	default:
 		// FastAPI's answer for unknown routes.
 		ctx.SetStatusCode(fasthttp.StatusNotFound)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package jitter
+
+func sysMonoNow() int64 { return MonoNow() }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/llmload/llmload/engine/client"
+	"github.com/llmload/llmload/engine/observe"
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/pace"
 	"github.com/llmload/llmload/engine/prompt"
@@ -55,6 +57,10 @@ type runFlags struct {
 	calibrate                       string
 	simProfile                      string
 	simTTFT, simITL                 time.Duration
+	serverMetrics, gpuMetrics       string
+
+	metricsAddr   string
+	metricsLinger time.Duration
 
 	blockSize                              int
 	noUI                                   bool
@@ -87,6 +93,10 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.simProfile, "sim-profile", "", "built-in simulator profile when --url is empty (default: its calibrated profile)")
 	durationVar(fs, &f.simTTFT, "sim-ttft", 50*time.Millisecond, "built-in simulator TTFT for --sim-profile fixed")
 	durationVar(fs, &f.simITL, "sim-itl", 10*time.Millisecond, "built-in simulator ITL for --sim-profile fixed")
+	fs.StringVar(&f.serverMetrics, "server-metrics", "auto", "the server's Prometheus /metrics to sample (vLLM, DCGM series): auto (the endpoint's base URL + /metrics), off, or a URL")
+	fs.StringVar(&f.gpuMetrics, "gpu-metrics", "", "comma-separated NVIDIA DCGM exporter URLs (http://gpu-node:9400/metrics) for power and energy per token")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve the run's own Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); empty = off")
+	durationVar(fs, &f.metricsLinger, "metrics-linger", 0, "after the run, keep serving --metrics-addr this long so Prometheus scrapes the final counts")
 	fs.IntVar(&f.blockSize, "block-size", 512, "tokens per prefix block of hash-id traces (Mooncake): the same id, the same block")
 	fs.BoolVar(&f.noUI, "no-ui", false, "print progress lines instead of the dashboard (also when stdout is not a terminal)")
 	durationVar(fs, &f.plotWindow, "plot-window", time.Minute, "dashboard: time span of the charts")
@@ -149,6 +159,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			return exitConfig
 		}
 	}
+
+	metrics, err := startMetrics(f, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload run: %v\n", err)
+		return exitConfig
+	}
+	defer metrics.close()
 
 	// Ctrl-C (or q) once: stop sending, let in-flight requests drain,
 	// write results. Twice: cancel in-flight requests at once, still write.
@@ -242,6 +259,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			return exitConfig
 		}
 		defer sr.client.Close()
+		defer sr.stopObserver()
+		for _, e := range effs {
+			if e.url == sr.eff.url {
+				sr.shared++
+			}
+		}
 		sr.rec.SetMeta("scenario_file", script)
 		sr.rec.SetMeta("args", append([]string{"run"}, args...))
 		runs[i] = sr
@@ -268,6 +291,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	for i, sr := range runs {
 		cfg := sr.config(abort, stderr)
+		if err := metrics.attach(sr, &cfg); err != nil {
+			if dash != nil {
+				dash.finish()
+			}
+			fmt.Fprintf(stderr, "llmload run: %v\n", err)
+			return exitConfig
+		}
 		cfg.Every = sr.eff.logEvery
 		if dash != nil && cfg.Every <= 0 {
 			cfg.Every = time.Second
@@ -335,6 +365,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			sr.sum.WriteTable(stdout)
 			sr.checks.WriteTable(stdout)
+			sr.observed.WriteTable(stdout)
 		}
 		reportSkipped(stdout, sr.sc.Source)
 		var abort *threshold.AbortError
@@ -360,8 +391,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "results: %s\n", sr.out)
 	}
 	if code == exitOK && interrupted.Load() {
-		return exitInterrupted
+		code = exitInterrupted
 	}
+	metrics.finish(ctx, abort, stdout)
 	return code
 }
 
@@ -384,6 +416,11 @@ type scenarioRun struct {
 	live    *scripting.Live
 	checks  threshold.Results // set by record.Config.Finish
 	liveErr error             // a hook error or an abort_on_fail threshold
+
+	obs       *observe.Observer // nil: --server-metrics off and no --gpu-metrics
+	obsReport *observe.Report   // set by BeforeClose
+	observed  observe.Summary   // set by record.Config.Finish
+	shared    int               // scenarios of this run against the same server
 }
 
 func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, eff effective, out string, epoch time.Time, promptSeed uint64, custom func() map[string]any, stderr io.Writer) (*scenarioRun, error) {
@@ -409,7 +446,12 @@ func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, ef
 		SLO: sc.SLO, WarmupRequests: sc.WarmupRequests, WarmupDuration: sc.WarmupDuration,
 		Finish: func(s *record.Summary) {
 			sr.checks = threshold.Check(sc.Thresholds, s)
-			s.Extra = map[string]any{"thresholds": sr.checks, "custom": custom()}
+			sr.observed = sr.obsReport.Summarize(observe.Client{
+				Completed: s.Completed, InputTokens: s.TotalInputTokens, OutputTokens: s.TotalOutputTokens,
+				MeanTTFT: time.Duration(s.TTFT.Mean), MeanE2E: time.Duration(s.E2EL.Mean), Scenarios: sr.shared,
+			})
+			s.Extra = map[string]any{"thresholds": sr.checks, "custom": custom(),
+				"server": sr.observed.Server, "energy": sr.observed.Energy}
 		},
 		Meta: map[string]any{
 			"url": eff.url, "model": eff.model,
@@ -422,7 +464,48 @@ func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, ef
 		return nil, fmt.Errorf("--out: %w", err)
 	}
 	sr.frames = newFrameBuilder(sc.Name, eff.url, eff.model, f.plotWindow)
+	// The baseline scrape happens here, before the first request.
+	if targets := observeTargets(eff); len(targets) > 0 {
+		sr.obs, err = observe.Start(observe.Config{
+			Targets: targets, Epoch: epoch, Interval: eff.sampleInterval, OutDir: out, Log: stderr,
+		})
+		if err != nil {
+			sr.client.Close()
+			return nil, fmt.Errorf("--server-metrics: %w", err)
+		}
+	}
 	return sr, nil
+}
+
+// observeTargets are the endpoints --server-metrics and --gpu-metrics
+// name (validated by resolve), the same URL once.
+func observeTargets(e effective) []observe.Target {
+	var ts []observe.Target
+	seen := map[string]bool{}
+	add := func(role, u, key string) {
+		if u != "" && !seen[u] {
+			seen[u] = true
+			ts = append(ts, observe.Target{Role: role, URL: u, APIKey: key})
+		}
+	}
+	switch e.serverMetrics {
+	case "off":
+	case "auto", "":
+		add("server", openai.BaseURL(e.url)+"/metrics", e.apiKey)
+	default:
+		add("server", e.serverMetrics, e.apiKey)
+	}
+	for _, u := range strings.Split(e.gpuMetrics, ",") {
+		add("gpu", strings.TrimSpace(u), "")
+	}
+	return ts
+}
+
+// stopObserver ends sampling; the first call's report is the run's.
+func (sr *scenarioRun) stopObserver() {
+	if sr.obs != nil && sr.obsReport == nil {
+		sr.obsReport = sr.obs.Stop()
+	}
 }
 
 // config is the runner configuration of the scenario, without progress.
@@ -439,6 +522,7 @@ func (sr *scenarioRun) config(abort <-chan struct{}, stderr io.Writer) runner.Co
 			sr.live.OnResult(res)
 		},
 		BeforeClose: func(final runner.Status) {
+			sr.stopObserver() // the final scrape: every finished request is counted
 			reports := map[string]any{}
 			for _, c := range sr.cals {
 				reports[c.Endpoint().String()] = c.Report()
@@ -464,6 +548,8 @@ type effective struct {
 	concurrency              int
 	limit                    int64
 	onFull                   pace.OnFull
+
+	serverMetrics, gpuMetrics string
 }
 
 func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scenario) (effective, error) {
@@ -477,6 +563,11 @@ func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scen
 		drainTimeout:   pickDur(set["drain-timeout"], f.drainTimeout, 0, s.DrainTimeout.Duration),
 		duration:       pickDur(set["duration"], f.duration, sc.Duration, 0),
 		limit:          f.limit,
+		serverMetrics:  pickStr(set["server-metrics"], f.serverMetrics, "", s.ServerMetrics),
+		gpuMetrics:     pickStr(set["gpu-metrics"], f.gpuMetrics, "", s.GPUMetrics),
+	}
+	if e.serverMetrics == "" {
+		e.serverMetrics = "auto"
 	}
 	if e.apiKey == "" && s.APIKeyEnv != "" {
 		e.apiKey = os.Getenv(s.APIKeyEnv)
@@ -533,7 +624,20 @@ func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scen
 	if e.url != "" && !strings.HasPrefix(e.url, "http://") && !strings.HasPrefix(e.url, "https://") {
 		return e, fmt.Errorf("--url %q: want http://host:port[/v1/...]", e.url)
 	}
+	if m := e.serverMetrics; m != "auto" && m != "off" && !isHTTPURL(m) {
+		return e, fmt.Errorf("--server-metrics %q: want auto, off or a URL such as http://host:8000/metrics", m)
+	}
+	for _, u := range strings.Split(e.gpuMetrics, ",") {
+		if u = strings.TrimSpace(u); u != "" && !isHTTPURL(u) {
+			return e, fmt.Errorf("--gpu-metrics: %q is not a URL; want comma-separated URLs such as http://gpu-node:9400/metrics", u)
+		}
+	}
 	return e, nil
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func pickStr(flagSet bool, flagVal, scenario, file string) string {

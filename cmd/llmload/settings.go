@@ -27,6 +27,8 @@ type fileSettings struct {
 	LogEvery       duration `toml:"log_every"`
 	SampleInterval duration `toml:"sample_interval"`
 	DrainTimeout   duration `toml:"drain_timeout"`
+	ServerMetrics  string   `toml:"server_metrics"`
+	GPUMetrics     string   `toml:"gpu_metrics"`
 }
 
 // duration accepts "30s"-style strings and bare numbers of seconds, as the

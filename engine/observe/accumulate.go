@@ -1,0 +1,418 @@
+package observe
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Sample is what one scrape of every target showed: the gauges at that
+// moment and, for counters, what happened since the previous scrape. A
+// Sample is immutable once published. Sums run over every label set (model
+// replicas, data-parallel engines, GPUs); a field is unknown when no target
+// exports its series (or, for interval figures, on the first scrape).
+type Sample struct {
+	T  time.Duration // since the run's epoch; the baseline scrape may be < 0
+	DT time.Duration // since the previous scrape; 0 on the first
+
+	Targets, Failed int // targets that answered / failed this time
+
+	Running, Waiting    Value // requests, summed over engines
+	KVUsage, KVUsageMax Value // fraction 0..1: mean and max over engines
+
+	// Counter increases since the previous scrape.
+	PromptTokens, GenerationTokens  Value
+	PromptTokensPerS, GenTokensPerS Value
+	PrefixQueries, PrefixHits       Value // tokens
+	PrefixHitRate                   Value // hits / queries
+	Preemptions, RequestsSucceeded  Value
+	// Server-side means over the requests the interval's histogram
+	// observations cover: Δ_sum / Δ_count, in seconds.
+	TTFT, ITL, E2E, QueueTime Value
+
+	GPUs         int   // GPUs seen (DCGM series with a UUID, or distinct label sets)
+	PowerW       Value // summed over GPUs
+	GPUUtilPct   Value // mean over GPUs
+	FBUsedMiB    Value // summed over GPUs
+	EnergyJ      Value // since the previous scrape, summed over GPUs
+	JPerGenToken Value // EnergyJ / GenerationTokens
+}
+
+// MarshalJSON writes a server.jsonl line (keys in docs/metrics.md).
+func (s *Sample) MarshalJSON() ([]byte, error) {
+	ms := func(v Value) Value { return v.scale(1e3) }
+	return json.Marshal(struct {
+		T                 float64 `json:"t_s"`
+		DT                float64 `json:"dt_s"`
+		Targets           int     `json:"targets_ok"`
+		Failed            int     `json:"targets_failed"`
+		Running           Value   `json:"running"`
+		Waiting           Value   `json:"waiting"`
+		KVUsage           Value   `json:"kv_cache_usage"`
+		KVUsageMax        Value   `json:"kv_cache_usage_max"`
+		PromptTokens      Value   `json:"prompt_tokens"`
+		GenerationTokens  Value   `json:"generation_tokens"`
+		PromptTokensPerS  Value   `json:"prompt_tokens_per_s"`
+		GenTokensPerS     Value   `json:"generation_tokens_per_s"`
+		PrefixQueries     Value   `json:"prefix_cache_queries"`
+		PrefixHits        Value   `json:"prefix_cache_hits"`
+		PrefixHitRate     Value   `json:"prefix_cache_hit_rate"`
+		Preemptions       Value   `json:"preemptions"`
+		RequestsSucceeded Value   `json:"requests_succeeded"`
+		TTFT              Value   `json:"mean_ttft_ms"`
+		ITL               Value   `json:"mean_itl_ms"`
+		E2E               Value   `json:"mean_e2el_ms"`
+		QueueTime         Value   `json:"mean_queue_time_ms"`
+		GPUs              int     `json:"gpus"`
+		PowerW            Value   `json:"power_w"`
+		GPUUtilPct        Value   `json:"gpu_util_pct"`
+		FBUsedMiB         Value   `json:"fb_used_mib"`
+		EnergyJ           Value   `json:"energy_j"`
+		JPerGenToken      Value   `json:"j_per_generation_token"`
+	}{
+		s.T.Seconds(), s.DT.Seconds(), s.Targets, s.Failed,
+		s.Running, s.Waiting, s.KVUsage, s.KVUsageMax,
+		s.PromptTokens, s.GenerationTokens, s.PromptTokensPerS, s.GenTokensPerS,
+		s.PrefixQueries, s.PrefixHits, s.PrefixHitRate, s.Preemptions, s.RequestsSucceeded,
+		ms(s.TTFT), ms(s.ITL), ms(s.E2E), ms(s.QueueTime),
+		s.GPUs, s.PowerW, s.GPUUtilPct, s.FBUsedMiB, s.EnergyJ, s.JPerGenToken,
+	})
+}
+
+// counterNames are the cumulative series whose increases are tracked.
+var counterNames = func() []string {
+	n := []string{mPromptTok, mGenTok, mPrefixQuery, mPrefixHit, mPreemptions, mSuccess}
+	for _, h := range histograms {
+		n = append(n, h+"_sum", h+"_count")
+	}
+	return n
+}()
+
+var isCounter = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range counterNames {
+		m[n] = true
+	}
+	return m
+}()
+
+// scrape is one target's answer in one round.
+type scrape struct {
+	target int
+	ok     bool
+	points []point
+}
+
+// phase says which scrape of the run a round is: gauges are averaged over
+// the scrapes taken while the run went, not the idle baseline and the
+// final one after it drained.
+type phase int
+
+const (
+	phaseBaseline phase = iota
+	phaseTick
+	phaseFinal
+)
+
+type seriesKey struct {
+	target       int
+	name, labels string
+}
+
+// gpuState follows one GPU across scrapes.
+type gpuState struct {
+	useCounter   bool // once its energy counter is seen, power is not integrated
+	lastE        float64
+	hasE         bool
+	lastP        float64
+	lastT        time.Duration
+	hasP         bool
+	counted      bool // contributed energy
+	countedPower bool // ... by integrating power
+}
+
+// gpuReading is one GPU's series in one round.
+type gpuReading struct {
+	target                  int
+	power, energy, util, fb float64
+	hasP, hasE, hasU, hasF  bool
+}
+
+// accumulator turns rounds of scrapes into Samples and run totals. It is
+// pure (no clock, no I/O) and not safe for concurrent use: the Observer's
+// loop owns it.
+type accumulator struct {
+	counters map[seriesKey]float64
+	scraped  map[int]bool // targets with a successful scrape before this round
+	gpus     map[string]*gpuState
+
+	prevT   time.Duration
+	hasPrev bool
+	first   time.Duration // time of the first round with any answer
+	last    time.Duration
+
+	// Run totals.
+	rounds, answered int64
+	delta            map[string]float64
+	deltaOK          map[string]bool
+	running, waiting [2]gaugeAgg // [0] run scrapes (phaseTick), [1] every scrape
+	kv, kvMax        [2]gaugeAgg
+	power, util, fb  gaugeAgg
+	energyJ          float64
+	energyOK         bool
+	energyFirst      time.Duration // first and last round with GPU data
+	energyLast       time.Duration
+	energyHasSpan    bool
+	maxGPUs          int
+}
+
+func newAccumulator() *accumulator {
+	return &accumulator{
+		counters: map[seriesKey]float64{}, scraped: map[int]bool{}, gpus: map[string]*gpuState{},
+		delta: map[string]float64{}, deltaOK: map[string]bool{},
+	}
+}
+
+// add folds one round (every target's scrape at time t) into the totals
+// and returns its Sample.
+func (a *accumulator) add(t time.Duration, ph phase, round []scrape) *Sample {
+	s := &Sample{T: t}
+	if a.hasPrev {
+		s.DT = t - a.prevT
+	}
+	delta := map[string]float64{}
+	deltaOK := map[string]bool{}
+	var running, waiting, kvSum, kvMax float64
+	var nRunning, nWaiting, nKV int
+	tick := map[string]*gpuReading{}
+	var gpuOrder []string
+
+	for _, sc := range round {
+		if !sc.ok {
+			s.Failed++
+			continue
+		}
+		s.Targets++
+		seenBefore := a.scraped[sc.target]
+		a.scraped[sc.target] = true
+		for _, pt := range sc.points {
+			switch {
+			case isCounter[pt.name]:
+				k := seriesKey{sc.target, pt.name, pt.labels}
+				last, seen := a.counters[k]
+				a.counters[k] = pt.value
+				switch {
+				case seen && pt.value >= last:
+					delta[pt.name] += pt.value - last
+				case seen: // reset (server restart): it counted up from 0 since
+					delta[pt.name] += pt.value
+				case seenBefore: // a series born since the last scrape of its target
+					delta[pt.name] += pt.value
+				default: // the target's first answer is the baseline
+					continue
+				}
+				deltaOK[pt.name] = true
+			case pt.name == mRunning:
+				running += pt.value
+				nRunning++
+			case pt.name == mWaiting:
+				waiting += pt.value
+				nWaiting++
+			case pt.name == mKVUsage:
+				if nKV == 0 || pt.value > kvMax {
+					kvMax = pt.value
+				}
+				kvSum += pt.value
+				nKV++
+			case pt.name == mPower || pt.name == mEnergy || pt.name == mGPUUtil || pt.name == mFBUsed:
+				// A GPU is its UUID where the exporter gives one, so the
+				// same GPU reached through two endpoints counts once.
+				key := pt.uuid
+				if key == "" {
+					key = seriesKey{target: sc.target, labels: pt.labels}.String()
+				}
+				r := tick[key]
+				if r == nil {
+					r = &gpuReading{target: sc.target}
+					tick[key] = r
+					gpuOrder = append(gpuOrder, key)
+				}
+				if r.target != sc.target {
+					continue
+				}
+				// Device-level fields repeat per MIG instance under one
+				// UUID: one value per GPU, not a sum.
+				switch pt.name {
+				case mPower:
+					r.power = pt.value
+					r.hasP = true
+				case mEnergy:
+					r.energy = pt.value
+					r.hasE = true
+				case mGPUUtil:
+					r.util = pt.value
+					r.hasU = true
+				case mFBUsed:
+					r.fb = pt.value
+					r.hasF = true
+				}
+			}
+		}
+	}
+	if s.Targets > 0 {
+		a.answered++
+		if a.answered == 1 {
+			a.first = t
+		}
+		a.last = t
+	}
+	a.rounds++
+
+	if nRunning > 0 {
+		s.Running = known(running)
+	}
+	if nWaiting > 0 {
+		s.Waiting = known(waiting)
+	}
+	if nKV > 0 {
+		s.KVUsage, s.KVUsageMax = known(kvSum/float64(nKV)), known(kvMax)
+	}
+	d := func(name string) Value {
+		if !deltaOK[name] {
+			return Value{}
+		}
+		return known(delta[name])
+	}
+	s.PromptTokens, s.GenerationTokens = d(mPromptTok), d(mGenTok)
+	if sec := s.DT.Seconds(); sec > 0 {
+		s.PromptTokensPerS, s.GenTokensPerS = s.PromptTokens.scale(1/sec), s.GenerationTokens.scale(1/sec)
+	}
+	s.PrefixQueries, s.PrefixHits = d(mPrefixQuery), d(mPrefixHit)
+	s.PrefixHitRate = ratio(s.PrefixHits, s.PrefixQueries)
+	s.Preemptions, s.RequestsSucceeded = d(mPreemptions), d(mSuccess)
+	s.TTFT = ratio(d(hTTFT+"_sum"), d(hTTFT+"_count"))
+	s.ITL = ratio(d(hITL+"_sum"), d(hITL+"_count"))
+	s.E2E = ratio(d(hE2E+"_sum"), d(hE2E+"_count"))
+	s.QueueTime = ratio(d(hQueue+"_sum"), d(hQueue+"_count"))
+
+	a.addGPUs(s, t, tick, gpuOrder)
+	s.JPerGenToken = ratio(s.EnergyJ, s.GenerationTokens)
+
+	for name, v := range delta {
+		a.delta[name] += v
+	}
+	for name := range deltaOK {
+		a.deltaOK[name] = true
+	}
+	for i := range 2 {
+		if i == 0 && ph != phaseTick {
+			continue
+		}
+		a.running[i].add(s.Running)
+		a.waiting[i].add(s.Waiting)
+		a.kv[i].add(s.KVUsage)
+		a.kvMax[i].add(s.KVUsageMax)
+	}
+	a.power.add(s.PowerW)
+	a.util.add(s.GPUUtilPct)
+	a.fb.add(s.FBUsedMiB)
+	if s.Targets > 0 {
+		a.prevT, a.hasPrev = t, true
+	}
+	return s
+}
+
+// addGPUs computes the round's power and energy. Energy comes from each
+// GPU's energy counter (reset-aware) when it has one, else from the
+// trapezoid of its power between this scrape and its previous one.
+func (a *accumulator) addGPUs(s *Sample, t time.Duration, tick map[string]*gpuReading, order []string) {
+	var power, util, fb, energy float64
+	var nP, nU, nF int
+	energyOK := false
+	for _, key := range order {
+		r := tick[key]
+		g := a.gpus[key]
+		if g == nil {
+			g = &gpuState{}
+			a.gpus[key] = g
+		}
+		if r.hasE {
+			if g.hasE {
+				de := r.energy - g.lastE
+				if de < 0 { // the counter restarted (driver reload, reboot)
+					de = r.energy
+				}
+				energy += de / 1000 // mJ
+				energyOK, g.counted = true, true
+			}
+			g.useCounter, g.lastE, g.hasE = true, r.energy, true
+		}
+		if r.hasP {
+			if !g.useCounter && g.hasP && t > g.lastT {
+				energy += (r.power + g.lastP) / 2 * (t - g.lastT).Seconds()
+				energyOK, g.counted, g.countedPower = true, true, true
+			}
+			g.lastP, g.lastT, g.hasP = r.power, t, true
+			power += r.power
+			nP++
+		}
+		if r.hasU {
+			util += r.util
+			nU++
+		}
+		if r.hasF {
+			fb += r.fb
+			nF++
+		}
+	}
+	s.GPUs = len(order)
+	a.maxGPUs = max(a.maxGPUs, s.GPUs)
+	if nP > 0 {
+		s.PowerW = known(power)
+	}
+	if nU > 0 {
+		s.GPUUtilPct = known(util / float64(nU))
+	}
+	if nF > 0 {
+		s.FBUsedMiB = known(fb)
+	}
+	if energyOK {
+		s.EnergyJ = known(energy)
+		a.energyJ += energy
+		a.energyOK = true
+	}
+	if len(order) > 0 {
+		if !a.energyHasSpan {
+			a.energyFirst, a.energyHasSpan = t, true
+		}
+		a.energyLast = t
+	}
+}
+
+func (k seriesKey) String() string {
+	return "target " + strconv.Itoa(k.target) + "{" + k.labels + "}"
+}
+
+// energySource names where the run's energy came from.
+func (a *accumulator) energySource() string {
+	var counter, power bool
+	for _, g := range a.gpus {
+		if !g.counted {
+			continue
+		}
+		if g.countedPower {
+			power = true
+		} else {
+			counter = true
+		}
+	}
+	switch {
+	case counter && power:
+		return "mixed"
+	case counter:
+		return "dcgm_energy_counter"
+	case power:
+		return "integrated_power"
+	}
+	return "none"
+}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/llmload/llmload/engine/record"
 )
 
 // Report is what an Observer saw over the whole run, from the baseline
@@ -228,7 +230,7 @@ func (s Summary) WriteTable(w io.Writer) {
 	var b bytes.Buffer
 	row := func(label, value string) { fmt.Fprintf(&b, "%-40s %-10s\n", label, value) }
 	pair := func(a, c Value) string { return a.String() + " / " + c.String() }
-	b.WriteString(center("Server (/metrics)", '=') + "\n")
+	b.WriteString(record.Center("Server (/metrics)", '=') + "\n")
 	for _, t := range sv.Targets {
 		row("Scraped:", t)
 	}
@@ -241,7 +243,7 @@ func (s Summary) WriteTable(w io.Writer) {
 	}
 	if sv.Status == "unavailable" {
 		row("(no scrape succeeded)", "")
-		b.WriteString(center("", '=') + "\n")
+		b.WriteString(record.Center("", '=') + "\n")
 		w.Write(b.Bytes())
 		return
 	}
@@ -261,7 +263,7 @@ func (s Summary) WriteTable(w io.Writer) {
 	row("Server mean E2EL (ms):", sv.MeanE2ELms.String())
 	row("  client minus server (ms):", sv.ClientMinusServerE2ELms.String())
 	row("Server mean queue time (ms):", sv.MeanQueueTimems.String())
-	b.WriteString(center("Energy", '-') + "\n")
+	b.WriteString(record.Center("Energy", '-') + "\n")
 	if en.Source == "none" {
 		row("(no GPU energy or power series)", "")
 	} else {
@@ -271,7 +273,7 @@ func (s Summary) WriteTable(w io.Writer) {
 		row("Energy per output token (J):", fix4(en.JPerOutputToken))
 		row("Output tokens per J:", fix4(en.OutputTokensPerJ))
 	}
-	b.WriteString(center("", '=') + "\n")
+	b.WriteString(record.Center("", '=') + "\n")
 	w.Write(b.Bytes())
 }
 
@@ -287,18 +289,4 @@ func fix4(v Value) string {
 		return "n/a"
 	}
 	return strconv.FormatFloat(v.V, 'f', 4, 64)
-}
-
-// center mimics vLLM bench's "{:c^50}" rules, as record's table does.
-func center(s string, c byte) string {
-	const width = 50
-	if s != "" {
-		s = " " + s + " "
-	}
-	pad := width - len(s)
-	if pad <= 0 {
-		return s
-	}
-	left := pad / 2
-	return string(bytes.Repeat([]byte{c}, left)) + s + string(bytes.Repeat([]byte{c}, pad-left))
 }

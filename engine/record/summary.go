@@ -237,7 +237,7 @@ func fix2(f float64) string          { return strconv.FormatFloat(f, 'f', 2, 64)
 func msStr(d time.Duration) string   { return fix2(msd(d)) }
 func msfStr(ns float64) string       { return fix2(ms(ns)) }
 func itoa(n int64) string            { return strconv.FormatInt(n, 10) }
-func ruleLine(w io.Writer, s string) { fmt.Fprintln(w, center(s, '-')) }
+func ruleLine(w io.Writer, s string) { fmt.Fprintln(w, Center(s, '-')) }
 
 // object builds a JSON object with keys in insertion order.
 type object struct {
@@ -283,8 +283,9 @@ func (o *object) bytes() []byte {
 	return append(o.buf.Bytes(), '}')
 }
 
-// center mimics Python's "{:c^50}" used by vLLM's table.
-func center(s string, c byte) string {
+// Center mimics Python's "{:c^50}" used by vLLM's table: s centred in a
+// 50-column rule of c. Other end-of-run tables use it to match.
+func Center(s string, c byte) string {
 	const width = 50
 	if s != "" {
 		s = " " + s + " "
@@ -301,7 +302,7 @@ func center(s string, c byte) string {
 // "Serving Benchmark Result", followed by llmload's own sections.
 func (s *Summary) WriteTable(w io.Writer) {
 	row := func(label, value string) { fmt.Fprintf(w, "%-40s %-10s\n", label, value) }
-	fmt.Fprintln(w, center("Serving Benchmark Result", '='))
+	fmt.Fprintln(w, Center("Serving Benchmark Result", '='))
 	row("Successful requests:", itoa(s.Completed))
 	row("Failed requests:", itoa(s.Failed))
 	if s.Dropped > 0 {
@@ -359,5 +360,5 @@ func (s *Summary) WriteTable(w io.Writer) {
 		ruleLine(w, "Warning")
 		row("requests.jsonl lines dropped (slow disk):", itoa(s.RequestsLogDropped))
 	}
-	fmt.Fprintln(w, center("", '='))
+	fmt.Fprintln(w, Center("", '='))
 }

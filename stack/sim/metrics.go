@@ -6,20 +6,19 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llmload/llmload/engine/vllmmetrics"
 )
 
 // Counter names carry their _total suffix explicitly: Python's
 // prometheus_client (vLLM) appends it, client_golang's text format does not.
 
-// Bucket bounds copied from vLLM's vllm/v1/metrics/loggers.py so that
-// dashboards and histogram_quantile queries written for vLLM work unchanged.
+// Bucket bounds are vLLM's (package vllmmetrics), so that dashboards and
+// histogram_quantile queries written for vLLM work unchanged.
 var (
-	ttftBuckets = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
-		0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}
-	itlBuckets = []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75,
-		1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0}
-	requestLatencyBuckets = []float64{0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0,
-		30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}
+	ttftBuckets           = vllmmetrics.TTFTBuckets
+	itlBuckets            = vllmmetrics.ITLBuckets
+	requestLatencyBuckets = vllmmetrics.RequestLatencyBuckets
 	iterationTokenBuckets = []float64{1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384}
 	// lagBuckets resolve the simulator's own lateness from 10 us to 1 s.
 	lagBuckets = []float64{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1}

@@ -14,6 +14,14 @@
 --       --url http://gpu-node:8000 --model meta-llama/Llama-3.1-8B-Instruct
 --   llmload run scenarios/azure_conv.lua --help              # engine flags and these options
 --
+-- Against a GPU node deployed with `llmload stack` (docs/stack.md): the
+-- server's vLLM series come from its /metrics (--server-metrics auto), GPU
+-- power and energy per token from the DCGM exporter, and the run's own
+-- series are served for that node's Prometheus to scrape:
+--   llmload run scenarios/azure_conv.lua --url http://gpu-node:8000 \
+--       --server-metrics auto --gpu-metrics http://gpu-node:9400/metrics \
+--       --metrics-addr 0.0.0.0:9464 --metrics-linger 15s
+--
 -- Options of this scenario (declared below with llm.options):
 --   --csv PATH      Azure trace CSV (2023 or 2024 format); empty: synthetic traffic
 --   --speedup X     divide the trace's inter-arrival gaps by X (2 = twice the rate)

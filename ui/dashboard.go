@@ -10,7 +10,11 @@
 //
 // The layout is a list of Panel descriptors (DefaultPanels), placed into
 // columns and pages that fit the terminal, so new panels are new list
-// elements. Sub-packages braille and chart hold the drawing primitives.
+// elements; panels whose data does not exist (server metrics of a server
+// without /metrics) are left out. A run of several scenarios publishes one
+// frame stream per scenario and the user picks the one shown (keys 1-9,
+// left and right). Sub-packages braille and chart hold the drawing
+// primitives.
 package ui
 
 import (
@@ -74,6 +78,22 @@ type Options struct {
 	// Thresholds gives warn/fail levels by series id, for series whose
 	// SeriesSpec has none (typically from the scenario's thresholds).
 	Thresholds map[string]chart.Threshold
+	// Scenarios lists the scenarios of a run with several, in the order
+	// of their PublishScenario index; the dashboard then shows one at a
+	// time, with a row of tabs giving every scenario's progress. Nil (or
+	// one element): a single scenario, published with Publish.
+	Scenarios []Scenario
+}
+
+// Scenario is one of the scenarios of a run that a dashboard shows.
+type Scenario struct {
+	Name string // shown on its tab until its first frame names it
+	// Thresholds are its own warn/fail levels by series id, over
+	// Options.Thresholds.
+	Thresholds map[string]chart.Threshold
+	// Note is shown at the right of the tab row while the scenario is
+	// shown: say, that its server panels count other scenarios' traffic.
+	Note string
 }
 
 // Callbacks are called from Run's goroutine when the user presses a key.
@@ -87,28 +107,42 @@ type Callbacks struct {
 
 // Dashboard draws frames on a tcell screen.
 //
-// Concurrency: Publish may be called from any goroutine at any time, also
-// before Run and after it returned, and never blocks. Run must be called
-// once, from one goroutine; everything else happens on that goroutine.
+// Concurrency: Publish and PublishScenario may be called from any
+// goroutine at any time, also before Run and after it returned, and never
+// block. Run must be called once, from one goroutine; everything else
+// happens on that goroutine.
 type Dashboard struct {
 	screen tcell.Screen
 	opt    Options
 	cb     Callbacks
 	panels []Panel
 	theme  theme
+	views  []view // one per scenario
 
-	latest  atomic.Pointer[Frame]
+	latest  []atomic.Pointer[Frame] // by scenario
 	running atomic.Bool
 
 	// Run-goroutine state.
-	charts     []chart.Chart // one per panel, reused between draws
+	charts     []chart.Chart    // one per panel, reused between draws
+	series     [][]chart.Series // every series of each panel, styled; charts draw the shown ones
 	lay        layout
 	layW, layH int
+	layKey     []bool  // the panels and series the layout was made for
+	key        []bool  // scratch: those the frame being drawn has
+	shownIdx   []int   // layout panel -> index in panels
+	shownSer   [][]int // layout panel -> indices of its shown series
+	cur        int     // the scenario shown
 	page       int
 	help       bool
 	paused     bool
 	pausedAt   time.Time
 	stopping   bool
+}
+
+// view is what differs between the scenarios of one dashboard.
+type view struct {
+	name, note string
+	th         [][]*chart.Threshold // by panel and series
 }
 
 // New returns a dashboard drawing on screen, which the caller has
@@ -132,15 +166,31 @@ func New(screen tcell.Screen, opt Options, cb Callbacks) *Dashboard {
 		panels = DefaultPanels()
 	}
 	// Copy the layout so that the caller's slices stay theirs, and
-	// resolve thresholds once.
+	// resolve thresholds once per scenario.
 	own := make([]Panel, len(panels))
 	for i, p := range panels {
 		own[i] = p
 		own[i].Series = append([]SeriesSpec(nil), p.Series...)
-		for j := range own[i].Series {
-			s := &own[i].Series[j]
-			if th, ok := opt.Thresholds[s.ID]; ok && s.Threshold == nil {
-				s.Threshold = &th
+	}
+	scenarios := opt.Scenarios
+	if len(scenarios) == 0 {
+		scenarios = []Scenario{{}}
+	}
+	views := make([]view, len(scenarios))
+	for v, sc := range scenarios {
+		views[v] = view{name: sc.Name, note: sc.Note, th: make([][]*chart.Threshold, len(own))}
+		for i, p := range own {
+			views[v].th[i] = make([]*chart.Threshold, len(p.Series))
+			for j, s := range p.Series {
+				th := s.Threshold
+				if th == nil {
+					if t, ok := sc.Thresholds[s.ID]; ok {
+						th = &t
+					} else if t, ok := opt.Thresholds[s.ID]; ok {
+						th = &t
+					}
+				}
+				views[v].th[i][j] = th
 			}
 		}
 	}
@@ -150,7 +200,10 @@ func New(screen tcell.Screen, opt Options, cb Callbacks) *Dashboard {
 		cb:     cb,
 		panels: own,
 		theme:  newTheme(opt.NoColor),
+		views:  views,
+		latest: make([]atomic.Pointer[Frame], len(views)),
 		charts: make([]chart.Chart, len(own)),
+		series: make([][]chart.Series, len(own)),
 	}
 	labelW := 0
 	for _, p := range own {
@@ -170,20 +223,29 @@ func New(screen tcell.Screen, opt Options, cb Callbacks) *Dashboard {
 		c.LabelWidth = labelW // one value column width: charts line up
 		c.Styles = d.theme.chart
 		c.Cleared = true // draw clears the whole screen first
-		c.Series = make([]chart.Series, len(p.Series))
+		c.Series = make([]chart.Series, 0, len(p.Series))
+		d.series[i] = make([]chart.Series, len(p.Series))
 		for j, s := range p.Series {
-			c.Series[j] = chart.Series{Label: s.Label, Threshold: s.Threshold, Style: d.theme.palette[j%len(d.theme.palette)]}
+			// The colour follows the series' place in its panel, shown
+			// or not, so a series keeps its colour when another appears.
+			d.series[i][j] = chart.Series{Label: s.Label, Style: d.theme.palette[j%len(d.theme.palette)]}
 		}
 	}
 	return d
 }
 
 // Publish makes f the frame the next redraw shows, replacing any frame not
-// drawn yet. It never blocks. f must not be modified afterwards; nil is
-// ignored.
-func (d *Dashboard) Publish(f *Frame) {
-	if f != nil {
-		d.latest.Store(f)
+// drawn yet: PublishScenario(0, f). It never blocks. f must not be
+// modified afterwards; nil is ignored.
+func (d *Dashboard) Publish(f *Frame) { d.PublishScenario(0, f) }
+
+// PublishScenario makes f the latest frame of scenario i (an index of
+// Options.Scenarios), drawn when that scenario is shown; its progress
+// shows on the scenario's tab in any case. It never blocks. f must not be
+// modified afterwards; nil and an index out of range are ignored.
+func (d *Dashboard) PublishScenario(i int, f *Frame) {
+	if f != nil && i >= 0 && i < len(d.latest) {
+		d.latest[i].Store(f)
 	}
 }
 
@@ -260,6 +322,10 @@ func (d *Dashboard) handle(ev tcell.Event) bool {
 			d.page++
 		case tcell.KeyBacktab:
 			d.page--
+		case tcell.KeyRight:
+			d.cur = (d.cur + 1) % len(d.views)
+		case tcell.KeyLeft:
+			d.cur = (d.cur + len(d.views) - 1) % len(d.views)
 		case tcell.KeyEscape:
 			d.help = false
 		case tcell.KeyCtrlL:
@@ -281,6 +347,10 @@ func (d *Dashboard) handle(ev tcell.Event) bool {
 				}
 			case '?':
 				d.help = !d.help
+			case '1', '2', '3', '4', '5', '6', '7', '8', '9':
+				if n := int(ev.Rune() - '1'); n < len(d.views) {
+					d.cur = n
+				}
 			}
 		}
 	}

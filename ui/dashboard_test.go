@@ -474,41 +474,38 @@ func TestQuitKeys(t *testing.T) {
 	})
 }
 
-// morePanels adds server-side panels, as a later issue will, to make the
-// layout need pages at 80x24.
-func morePanels() []Panel {
-	return append(DefaultPanels(),
-		Panel{Kind: KindChart, Title: "vLLM running/waiting", Series: []SeriesSpec{{ID: "vllm_running", Label: "run"}, {ID: "vllm_waiting", Label: "wait"}}},
-		Panel{Kind: KindChart, Title: "KV cache %", Series: []SeriesSpec{{ID: "vllm_kv", Label: "kv", Threshold: &chart.Threshold{Warn: 90, Fail: 98}}}},
-		Panel{Kind: KindChart, Title: "GPU power W", AutoMin: true, Series: []SeriesSpec{{ID: "gpu_power", Label: "gpu0"}}},
-		Panel{Kind: KindChart, Title: "GPU util %", Series: []SeriesSpec{{ID: "gpu_util", Label: "gpu0"}}},
-		Panel{Kind: KindChart, Title: "GPU mem GB", Series: []SeriesSpec{{ID: "gpu_mem", Label: "gpu0"}}},
-		Panel{Kind: KindChart, Title: "Prefix hit %", Series: []SeriesSpec{{ID: "vllm_prefix", Label: "hit"}}},
-	)
+func TestServerPanels(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	frames := serverFrames(90)
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, 160, 48, Options{Thresholds: testThresholds})
+		// Before the first scrape only client panels show, laid out as
+		// without a server: the first frame has no server point yet.
+		h.d.Publish(frames[0])
+		h.tick()
+		first := h.text()
+		for _, title := range []string{"Server requests", "KV cache %", "GPU power W", "TTFT mean ms"} {
+			if strings.Contains(first, title) {
+				t.Errorf("%q shown before any server sample:\n%s", title, first)
+			}
+		}
+		playFrames(h, frames[1:])
+		golden(t, "server_160x48.golden", h.text())
+		golden(t, "server_160x48.style.golden", screenStyles(h.scr))
+		h.finish()
+	})
 }
 
 func TestPages(t *testing.T) {
-	frames := testFrames(40)
-	last := frames[len(frames)-1]
-	server := *last
-	server.Series = map[string][]Point{}
-	for k, v := range last.Series {
-		server.Series[k] = v
-	}
-	for i := range 40 {
-		at := time.Duration(i+1) * time.Second
-		server.Series["vllm_running"] = append(server.Series["vllm_running"], Point{T: at, V: float64(30 + i%9)})
-		server.Series["vllm_kv"] = append(server.Series["vllm_kv"], Point{T: at, V: float64(60 + i)})
-		server.Series["gpu_power"] = append(server.Series["gpu_power"], Point{T: at, V: float64(550 + i%13)})
-	}
+	frames := serverFrames(40)
 	synctest.Test(t, func(t *testing.T) {
-		h := start(t, 80, 24, Options{Panels: morePanels()})
-		h.d.Publish(&server)
-		h.tick()
+		h := start(t, 80, 24, Options{})
+		playFrames(h, frames)
 		if !strings.Contains(h.text(), "tab page 1/2") {
 			t.Fatalf("no page indicator:\n%s", h.text())
 		}
 		first := h.text()
+		golden(t, "server_page1_80x24.golden", first)
 		h.key(tcell.KeyTab, 0)
 		golden(t, "page2_80x24.golden", h.text())
 		h.key(tcell.KeyTab, 0) // wraps around
@@ -523,6 +520,109 @@ func TestPages(t *testing.T) {
 		h.resize(160, 48)
 		if strings.Contains(h.text(), "tab page") {
 			t.Errorf("still paged at 160x48")
+		}
+		h.finish()
+	})
+}
+
+// twoScenarios are the frames of a run of two scenarios: "code" with
+// server metrics, "conv" a third as far, without them, and its own
+// TTFT threshold.
+func twoScenarios() (code, conv []*Frame, opt Options) {
+	for _, f := range serverFrames(60) {
+		g := *f
+		g.Scenario = "code"
+		code = append(code, &g)
+	}
+	for _, f := range testFrames(20) {
+		g := *f
+		g.Scenario, g.Total = "conv", 3000
+		conv = append(conv, &g)
+	}
+	opt = Options{Scenarios: []Scenario{
+		{Name: "code"},
+		{Name: "conv", Note: "server panels: whole server", Thresholds: map[string]chart.Threshold{SeriesTTFTP95: {Warn: 200, Fail: 300}}},
+	}}
+	return code, conv, opt
+}
+
+func TestScenarios(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	code, conv, opt := twoScenarios()
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, 120, 40, opt)
+		// Tabs name every scenario before any frame.
+		if row := strings.Split(h.text(), "\n")[2]; row != " 1 code –   2 conv –" {
+			t.Errorf("tab row before frames = %q", row)
+		}
+		for i := range code {
+			h.d.PublishScenario(0, code[i])
+			if i < len(conv) {
+				h.d.PublishScenario(1, conv[i])
+			}
+			h.tick()
+		}
+		h.d.PublishScenario(2, conv[0])  // out of range: ignored
+		h.d.PublishScenario(-1, conv[0]) // ditto
+		header := func() string { return strings.Split(h.text(), "\n")[0] }
+		if !strings.HasPrefix(header(), "llmload  code (1/2)  http://") {
+			t.Errorf("header = %q", header())
+		}
+		h.key(tcell.KeyRune, '2')
+		golden(t, "scenario2_120x40.golden", h.text())
+		golden(t, "scenario2_120x40.style.golden", screenStyles(h.scr))
+		if strings.Contains(h.text(), "GPU power W") {
+			t.Errorf("conv has no server metrics, yet its view shows GPU power")
+		}
+		for _, k := range []struct {
+			key  tcell.Key
+			r    rune
+			want string
+		}{
+			{tcell.KeyRune, '3', "conv (2/2)"}, // no third scenario: stays
+			{tcell.KeyRight, 0, "code (1/2)"},  // wraps around
+			{tcell.KeyRight, 0, "conv (2/2)"},
+			{tcell.KeyLeft, 0, "code (1/2)"},
+			{tcell.KeyLeft, 0, "conv (2/2)"}, // wraps around
+			{tcell.KeyRune, '1', "code (1/2)"},
+		} {
+			h.key(k.key, k.r)
+			if !strings.HasPrefix(header(), "llmload  "+k.want) {
+				t.Errorf("after key %v %q: header %q, want %s", k.key, k.r, header(), k.want)
+			}
+		}
+		// Each scenario has its own layout: code's has the server panels.
+		if !strings.Contains(h.text(), "GPU power W") || !strings.Contains(h.text(), "←→ scenario 1/2") {
+			t.Errorf("code's view:\n%s", h.text())
+		}
+		h.key(tcell.KeyRune, '?')
+		if !strings.Contains(h.text(), "show scenario N / previous / next") {
+			t.Errorf("help lacks the scenario keys:\n%s", h.text())
+		}
+		h.finish()
+	})
+}
+
+func TestScenarioTabsScroll(t *testing.T) {
+	var opt Options
+	for i := range 12 {
+		opt.Scenarios = append(opt.Scenarios, Scenario{Name: fmt.Sprintf("scenario-%02d", i+1)})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, 80, 24, opt)
+		tabs := func() string { return strings.Split(h.text(), "\n")[2] }
+		if got := tabs(); !strings.HasPrefix(got, " 1 scenario-01 –") {
+			t.Errorf("tabs = %q", got)
+		}
+		for range 11 {
+			h.key(tcell.KeyRight, 0)
+		}
+		// The twelfth has no digit key; the row scrolls to show it.
+		if got := tabs(); !strings.HasPrefix(got, "…") || !strings.HasSuffix(got, " · scenario-12 –") {
+			t.Errorf("tabs at the twelfth = %q", got)
+		}
+		if !strings.Contains(h.text(), "scenario-12 (12/12)") {
+			t.Errorf("header does not name the twelfth:\n%s", h.text())
 		}
 		h.finish()
 	})
@@ -609,7 +709,7 @@ func BenchmarkDraw(b *testing.B) {
 			defer scr.Fini()
 			scr.SetSize(sz[0], sz[1])
 			d := New(scr, Options{Thresholds: testThresholds}, Callbacks{})
-			frames := testFrames(90)
+			frames := serverFrames(90) // every panel: the most to draw
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				// Alternate frames so every redraw changes cells, as a

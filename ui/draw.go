@@ -17,7 +17,8 @@ import (
 // STOPPING, the engine's status).
 const stateWidth = 22
 
-// draw renders the latest frame at the current screen size and shows it.
+// draw renders the latest frame of the shown scenario at the current
+// screen size and shows it.
 func (d *Dashboard) draw() {
 	s := d.screen
 	s.Clear()
@@ -27,15 +28,15 @@ func (d *Dashboard) draw() {
 		s.Show()
 		return
 	}
-	if w != d.layW || h != d.layH {
-		d.lay = computeLayout(d.panels, w, h, d.plotHeight(), d.opt.PlotRows == 1)
-		d.layW, d.layH = w, h
-	}
+	f := d.latest[d.cur].Load()
+	d.fit(f, w, h)
 	n := len(d.lay.pages)
 	d.page = ((d.page % n) + n) % n
-	f := d.latest.Load()
 	d.drawHeader(f, w)
 	d.drawProgress(f, w)
+	if len(d.views) > 1 {
+		d.drawTabs(w)
+	}
 	if f != nil {
 		for _, pl := range d.lay.pages[d.page] {
 			d.drawPanel(f, pl)
@@ -49,6 +50,37 @@ func (d *Dashboard) draw() {
 		d.drawHelp(w, h)
 	}
 	s.Show()
+}
+
+// top is the first row of the panel area: below the header, the progress
+// bar and, with several scenarios, their tabs.
+func (d *Dashboard) top() int {
+	if len(d.views) > 1 {
+		return headerRows + 1
+	}
+	return headerRows
+}
+
+// fit makes the layout match the screen size and the series that frame f
+// has: panels and series without data are left out (Optional), so the
+// layout changes when server metrics first arrive, or on switching to a
+// scenario whose server has other series, and otherwise stays as it is.
+func (d *Dashboard) fit(f *Frame, w, h int) {
+	has := func(id string) bool { return f != nil && len(f.Series[id]) > 0 }
+	d.key = d.key[:0]
+	for i := range d.panels {
+		for _, sp := range d.panels[i].Series {
+			d.key = append(d.key, !sp.Optional || has(sp.ID))
+		}
+	}
+	if w == d.layW && h == d.layH && slices.Equal(d.key, d.layKey) {
+		return
+	}
+	shown, idx, ser := shownPanels(d.panels, has)
+	d.lay = computeLayout(shown, w, h, d.top(), d.plotHeight(), d.opt.PlotRows == 1)
+	d.shownIdx, d.shownSer = idx, ser
+	d.layW, d.layH = w, h
+	d.layKey = append(d.layKey[:0], d.key...)
 }
 
 // plotHeight is the braille plot height asked for: --plot-height, else a
@@ -81,11 +113,20 @@ func (d *Dashboard) drawTooSmall(w, h int) {
 
 func (d *Dashboard) drawHeader(f *Frame, w int) {
 	parts := []string{"llmload"}
+	name := d.views[d.cur].name
+	if f != nil && f.Scenario != "" {
+		name = f.Scenario
+	}
+	if len(d.views) > 1 {
+		// Which of how many: the tabs below may be scrolled.
+		name = fmt.Sprintf("%s (%d/%d)", name, d.cur+1, len(d.views))
+	}
+	if name != "" {
+		parts = append(parts, name)
+	}
 	if f != nil {
-		for _, p := range []string{f.Scenario, f.URL} {
-			if p != "" {
-				parts = append(parts, p)
-			}
+		if f.URL != "" {
+			parts = append(parts, f.URL)
 		}
 		if f.Model != "" {
 			parts = append(parts, "model "+f.Model)
@@ -171,10 +212,81 @@ func (d *Dashboard) drawBar(x, y, w int, frac float64) int {
 	return x + w
 }
 
+// drawTabs draws the scenario row of a run with several: each scenario's
+// key, name and progress, the shown one highlighted. When they do not all
+// fit, the row scrolls so that the shown one does.
+func (d *Dashboard) drawTabs(w int) {
+	labels := make([]string, len(d.views))
+	widths := make([]int, len(d.views))
+	for i := range d.views {
+		labels[i] = d.tabLabel(i)
+		widths[i] = utf8.RuneCountInString(labels[i]) + 1
+	}
+	first, x := 0, 0
+	for first < d.cur {
+		need := min(first, 1) // the "…" that marks tabs scrolled away
+		for _, n := range widths[first : d.cur+1] {
+			need += n
+		}
+		if need <= w {
+			break
+		}
+		first++
+	}
+	if first > 0 {
+		x += chart.Print(d.screen, x, headerRows, w, "…", d.theme.dim)
+	}
+	for i := first; i < len(labels) && x < w; i++ {
+		st := d.theme.tab
+		if i == d.cur {
+			st = d.theme.tabActive
+		}
+		x += chart.Print(d.screen, x, headerRows, w-x, labels[i], st) + 1
+	}
+	if note := d.views[d.cur].note; note != "" && x+2+utf8.RuneCountInString(note) <= w {
+		chart.PrintRight(d.screen, x+2, headerRows, w-x-2, note, d.theme.dim)
+	}
+}
+
+// tabLabel is " 2 conv 41% err 3 ": the key that shows the scenario, its
+// name, how far it is and its failed requests.
+func (d *Dashboard) tabLabel(i int) string {
+	name, progress := d.views[i].name, chart.Missing
+	var failed int64
+	if f := d.latest[i].Load(); f != nil {
+		if f.Scenario != "" {
+			name = f.Scenario
+		}
+		switch {
+		case f.Status == "finished":
+			progress = "done"
+		case f.Total > 0:
+			progress = fmt.Sprintf("%d%%", 100*min(max(f.Done, 0), f.Total)/f.Total)
+		default:
+			progress = fmt.Sprintf("%d done", f.Done)
+		}
+		for _, n := range f.Errors {
+			failed += n
+		}
+	}
+	key := strconv.Itoa(i + 1)
+	if i >= 9 {
+		key = "·" // only 1-9 have keys; the arrows reach the rest
+	}
+	label := fmt.Sprintf(" %s %s %s ", key, name, progress)
+	if failed > 0 {
+		label += fmt.Sprintf("err %d ", failed)
+	}
+	return label
+}
+
 func (d *Dashboard) drawFooter(w, h int) {
 	keys := "q stop  Ctrl-C×2 abort  p pause  ? help"
 	if n := len(d.lay.pages); n > 1 {
 		keys += fmt.Sprintf("  tab page %d/%d", d.page+1, n)
+	}
+	if n := len(d.views); n > 1 {
+		keys += fmt.Sprintf("  ←→ scenario %d/%d", d.cur+1, n)
 	}
 	info := fmt.Sprintf("window %s  refresh %s", formatDuration(d.opt.PlotWindow), formatDuration(d.opt.Refresh))
 	n := chart.Print(d.screen, 0, h-1, w, keys, d.theme.dim)
@@ -184,14 +296,18 @@ func (d *Dashboard) drawFooter(w, h int) {
 }
 
 func (d *Dashboard) drawPanel(f *Frame, pl placement) {
-	p := &d.panels[pl.panel]
+	i := d.shownIdx[pl.panel]
+	p, th := &d.panels[i], d.views[d.cur].th[i]
 	r := pl.r
 	switch p.Kind {
 	case KindChart:
-		c := &d.charts[pl.panel]
+		c := &d.charts[i]
 		c.End = f.Elapsed
-		for i := range p.Series {
-			c.Series[i].Points = f.Series[p.Series[i].ID]
+		c.Series = c.Series[:0]
+		for _, j := range d.shownSer[pl.panel] {
+			sr := d.series[i][j]
+			sr.Points, sr.Threshold = f.Series[p.Series[j].ID], th[j]
+			c.Series = append(c.Series, sr)
 		}
 		if d.lay.spark {
 			c.DrawSpark(d.screen, r.x, r.y, r.w, d.sparkTitleWidth(), d.opt.SparkWidth)
@@ -199,7 +315,7 @@ func (d *Dashboard) drawPanel(f *Frame, pl placement) {
 			c.Draw(d.screen, r.x, r.y, r.w, r.h)
 		}
 	case KindStats:
-		d.drawStats(f, p, r)
+		d.drawStats(f, p, th, r)
 	case KindErrors:
 		d.drawErrors(f, p, r)
 	}
@@ -225,7 +341,7 @@ func cellOrigin(r rect, i int) (x, y int, ok bool) {
 	return x, y, y < r.y+r.h
 }
 
-func (d *Dashboard) drawStats(f *Frame, p *Panel, r rect) {
+func (d *Dashboard) drawStats(f *Frame, p *Panel, th []*chart.Threshold, r rect) {
 	chart.Print(d.screen, r.x, r.y, r.w, p.Title, d.theme.title)
 	const labelW = 8
 	for i, s := range p.Series {
@@ -245,7 +361,7 @@ func (d *Dashboard) drawStats(f *Frame, p *Panel, r rect) {
 			text = chart.Bytes(v, statWidth-labelW-1)
 		}
 		st := d.theme.text
-		switch s.Threshold.Level(v) {
+		switch th[i].Level(v) {
 		case chart.LevelWarn:
 			st, text = d.theme.chart.Levels[chart.LevelWarn], text+"!"
 		case chart.LevelFail:
@@ -311,22 +427,31 @@ var helpLines = []string{
 	"Ctrl-C again  abort: cancel in-flight requests",
 	"p             pause / resume arrivals",
 	"Tab, S-Tab    next / previous page",
+	scenarioHelp,
 	"Ctrl-L        redraw the screen",
 	"?, Esc        close this help",
 	"",
 	"Charts show the last %s; the Y axis starts at zero.",
 	"The right column is the latest value of each series:",
 	"! = past the warn level, ✗ = past the fail level.",
+	"Server and GPU panels show when /metrics has them;",
+	"GPU power's Y axis starts at its lowest reading.",
 }
 
+// scenarioHelp is listed with several scenarios only.
+const scenarioHelp = "1-9, ←, →     show scenario N / previous / next"
+
 func (d *Dashboard) drawHelp(w, h int) {
-	lines := make([]string, len(helpLines))
+	lines := make([]string, 0, len(helpLines))
 	bw := 0
-	for i, l := range helpLines {
+	for _, l := range helpLines {
+		if l == scenarioHelp && len(d.views) < 2 {
+			continue
+		}
 		if strings.Contains(l, "%s") {
 			l = fmt.Sprintf(l, formatDuration(d.opt.PlotWindow))
 		}
-		lines[i] = l
+		lines = append(lines, l)
 		bw = max(bw, utf8.RuneCountInString(l))
 	}
 	bw, bh := min(bw+4, w), min(len(lines)+2, h)

@@ -18,8 +18,15 @@ func tri(t, period, amp int) float64 {
 // testFrames returns the frames of a synthetic run, one per second from 1s
 // to n s: a wavy throughput, TTFT percentiles with a spike past the warn
 // level around t=70s, a queue that builds up when in-flight requests
-// reach the cap, and a few errors.
-func testFrames(n int) []*Frame {
+// reach the cap, and a few errors. No server metrics: the server and GPU
+// panels stay hidden.
+func testFrames(n int) []*Frame { return syntheticFrames(n, false) }
+
+// serverFrames are testFrames with the server's and the GPUs' series too,
+// one point per scrape every 2s, as an Observer samples them.
+func serverFrames(n int) []*Frame { return syntheticFrames(n, true) }
+
+func syntheticFrames(n int, server bool) []*Frame {
 	h := NewHistory(time.Minute)
 	var sent, errs, tx, rx float64
 	var frames []*Frame
@@ -38,6 +45,7 @@ func testFrames(n int) []*Frame {
 		h.Add(SeriesTTFTP50, at, p50)
 		h.Add(SeriesTTFTP95, at, 2*p50+spike)
 		h.Add(SeriesTTFTP99, at, 3*p50+2*spike)
+		h.Add(SeriesTTFTMean, at, p50+40+spike/2)
 		h.Add(SeriesTPOTP95, at, 21+tri(t, 12, 6))
 		h.Add(SeriesE2EP95, at, 2400+tri(t, 50, 900))
 		inflight := 24 + tri(t, 40, 40)
@@ -68,6 +76,19 @@ func testFrames(n int) []*Frame {
 		}
 		errs += perSecond
 		h.Add(SeriesErrorRate, at, perSecond)
+		if server && t%2 == 0 {
+			gen := rps*128 + tri(t, 14, 200)
+			h.Add(SeriesServerGenTPS, at, gen)
+			h.Add(SeriesServerRunning, at, min(inflight, 48)-tri(t, 6, 4))
+			h.Add(SeriesServerWaiting, at, tri(t, 26, 6))
+			h.Add(SeriesKVCache, at, 40+tri(t, 40, 54))
+			h.Add(SeriesPrefixHit, at, 20+tri(t, 60, 30))
+			h.Add(SeriesServerTTFT, at, p50+12+spike/2)
+			power := 300 + tri(t, 40, 350)
+			h.Add(SeriesGPUPower, at, power)
+			h.Add(SeriesGPUUtil, at, 50+tri(t, 40, 48))
+			h.Add(SeriesEnergyPerTok, at, power/gen)
+		}
 		errCopy := make(map[string]int64, len(errors))
 		for k, v := range errors {
 			errCopy[k] = v

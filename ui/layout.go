@@ -1,7 +1,7 @@
 package ui
 
-// The screen: two header rows (title; progress), the panels, one footer
-// row of key hints.
+// The screen: two header rows (title; progress), a row of scenario tabs
+// when several scenarios run, the panels, one footer row of key hints.
 const (
 	headerRows = 2
 	footerRows = 1
@@ -95,13 +95,14 @@ func pack(panels []Panel, cols []rect, top, height, plotRows int, spark bool) []
 	return pages
 }
 
-// computeLayout places panels on a w x h screen. With a fixed plot height
+// computeLayout places panels on a w x h screen, from row top down to the
+// footer. With a fixed plot height
 // the panels simply flow onto as many pages as they need; with the
 // automatic one (0) the charts get the tallest plots that still fit every
 // panel on one page, or the smallest when nothing fits.
-func computeLayout(panels []Panel, w, h, plotHeight int, spark bool) layout {
+func computeLayout(panels []Panel, w, h, top, plotHeight int, spark bool) layout {
 	cols := columns(w)
-	top, height := headerRows, h-headerRows-footerRows
+	height := h - top - footerRows
 	if spark {
 		return layout{pages: pack(panels, cols, top, height, 0, true), spark: true}
 	}

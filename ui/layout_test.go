@@ -36,13 +36,72 @@ func checkLayout(t *testing.T, panels []Panel, l layout, w, h int) {
 	}
 }
 
+// clientPanels are the default panels as a run without server metrics
+// shows them.
+func clientPanels() []Panel {
+	p, _, _ := shownPanels(DefaultPanels(), func(string) bool { return false })
+	return p
+}
+
+// allPanels are the default panels with every server and GPU series.
+func allPanels() []Panel {
+	p, _, _ := shownPanels(DefaultPanels(), func(string) bool { return true })
+	return p
+}
+
+func TestShownPanels(t *testing.T) {
+	all := DefaultPanels()
+	if got := len(allPanels()); got != len(all) {
+		t.Errorf("with every series: %d of %d panels", got, len(all))
+	}
+	client := clientPanels()
+	if len(client) != 12 {
+		t.Errorf("without server series: %d panels, want the 12 client ones", len(client))
+	}
+	for _, p := range client {
+		if p.Optional {
+			t.Errorf("optional panel %q shown without data", p.Title)
+		}
+		for _, s := range p.Series {
+			if s.Optional {
+				t.Errorf("optional series %s of %q shown without data", s.ID, p.Title)
+			}
+		}
+	}
+	// One server series brings its panel and nothing else; the indices
+	// lead back to the originals.
+	shown, idx, ser := shownPanels(all, func(id string) bool { return id == SeriesServerGenTPS || id == SeriesKVCache })
+	if len(shown) != 13 {
+		t.Fatalf("%d panels shown, want 13", len(shown))
+	}
+	for k, p := range shown {
+		o := all[idx[k]]
+		if p.Title != o.Title || len(ser[k]) != len(p.Series) {
+			t.Fatalf("panel %d %q maps to %q", k, p.Title, o.Title)
+		}
+		for n, j := range ser[k] {
+			if p.Series[n].ID != o.Series[j].ID {
+				t.Errorf("%q series %d maps to %s", p.Title, n, o.Series[j].ID)
+			}
+		}
+		switch p.Title {
+		case "Output tok/s":
+			if len(p.Series) != 2 {
+				t.Errorf("Output tok/s without the server's rate: %+v", p.Series)
+			}
+		case "TTFT mean ms":
+			t.Errorf("TTFT mean shown without the server's TTFT")
+		}
+	}
+}
+
 func TestLayoutFitsOnePage(t *testing.T) {
-	panels := DefaultPanels()
+	panels := clientPanels()
 	for _, tc := range []struct {
 		w, h, minRows int
 	}{{80, 24, 2}, {120, 40, 5}, {160, 48, 8}, {250, 70, 10}} {
 		t.Run(fmt.Sprintf("%dx%d", tc.w, tc.h), func(t *testing.T) {
-			l := computeLayout(panels, tc.w, tc.h, 0, false)
+			l := computeLayout(panels, tc.w, tc.h, headerRows, 0, false)
 			checkLayout(t, panels, l, tc.w, tc.h)
 			if len(l.pages) != 1 {
 				t.Errorf("default panels need %d pages", len(l.pages))
@@ -62,21 +121,28 @@ func TestLayoutFitsOnePage(t *testing.T) {
 }
 
 func TestLayoutPages(t *testing.T) {
-	panels := morePanels()
-	l := computeLayout(panels, 80, 24, 0, false)
+	panels := allPanels()
+	l := computeLayout(panels, 80, 24, headerRows, 0, false)
 	checkLayout(t, panels, l, 80, 24)
 	if len(l.pages) != 2 || l.plotRows != minPlotRows {
 		t.Errorf("80x24 with server panels: %d pages of %d-row plots, want 2 of %d", len(l.pages), l.plotRows, minPlotRows)
 	}
+	// From 160x48 everything fits one page, with the scenario tabs too.
+	l = computeLayout(panels, 160, 48, headerRows+1, 0, false)
+	checkLayout(t, panels, l, 160, 48)
+	if len(l.pages) != 1 || l.plotRows < 4 {
+		t.Errorf("160x48 with server panels and tabs: %d pages of %d-row plots, want 1 of 4 or more", len(l.pages), l.plotRows)
+	}
+	client := clientPanels()
 	// A fixed plot height is honoured; the panels flow onto more pages.
-	l = computeLayout(DefaultPanels(), 80, 24, 8, false)
-	checkLayout(t, DefaultPanels(), l, 80, 24)
+	l = computeLayout(client, 80, 24, headerRows, 8, false)
+	checkLayout(t, client, l, 80, 24)
 	if l.plotRows != 8 || len(l.pages) < 2 {
 		t.Errorf("--plot-height 8 at 80x24: %d rows, %d pages", l.plotRows, len(l.pages))
 	}
 	// One taller than the screen is cut to it.
-	l = computeLayout(DefaultPanels(), 80, 24, 100, false)
-	checkLayout(t, DefaultPanels(), l, 80, 24)
+	l = computeLayout(client, 80, 24, headerRows, 100, false)
+	checkLayout(t, client, l, 80, 24)
 	if l.plotRows != 24-headerRows-footerRows-1 {
 		t.Errorf("--plot-height 100 at 80x24: %d rows", l.plotRows)
 	}
@@ -88,8 +154,8 @@ func TestLayoutPages(t *testing.T) {
 }
 
 func TestLayoutSparklines(t *testing.T) {
-	panels := DefaultPanels()
-	l := computeLayout(panels, 80, 24, 0, true)
+	panels := clientPanels()
+	l := computeLayout(panels, 80, 24, headerRows, 0, true)
 	checkLayout(t, panels, l, 80, 24)
 	if !l.spark || len(l.pages) != 1 {
 		t.Fatalf("spark layout: spark=%v pages=%d", l.spark, len(l.pages))

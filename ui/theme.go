@@ -12,6 +12,7 @@ type theme struct {
 	bar, barEmpty                tcell.Style
 	paused, stopping, status     tcell.Style
 	errorText, helpBox, helpText tcell.Style
+	tab, tabActive               tcell.Style   // scenario tabs
 	palette                      []tcell.Style // series without thresholds, by position
 	chart                        chart.Styles
 }
@@ -26,6 +27,7 @@ func newTheme(noColor bool) theme {
 			bar: def, barEmpty: def,
 			paused: def.Reverse(true), stopping: def.Reverse(true).Bold(true), status: def,
 			errorText: def.Bold(true), helpBox: def, helpText: def,
+			tab: def, tabActive: def.Reverse(true).Bold(true),
 			palette: []tcell.Style{def},
 			chart: chart.Styles{
 				Title: def.Bold(true), Axis: def, Label: def, Dim: def,
@@ -42,6 +44,7 @@ func newTheme(noColor bool) theme {
 		paused:   def.Background(tcell.ColorYellow).Foreground(tcell.ColorBlack).Bold(true),
 		stopping: def.Background(tcell.ColorRed).Foreground(tcell.ColorWhite).Bold(true),
 		status:   yellow, errorText: red, helpBox: fg(tcell.ColorAqua), helpText: def,
+		tab: gray, tabActive: def.Background(tcell.ColorAqua).Foreground(tcell.ColorBlack).Bold(true),
 		// Neutral hues, none of them green/yellow/red, so colour alone
 		// never suggests a verdict where no threshold was set.
 		palette: []tcell.Style{fg(tcell.ColorAqua), fg(tcell.ColorFuchsia), fg(tcell.ColorSilver), fg(tcell.ColorBlue)},

@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/llmload/llmload/engine/observe"
 	"github.com/llmload/llmload/engine/record"
 	"github.com/llmload/llmload/engine/runner"
 	"github.com/llmload/llmload/engine/threshold"
@@ -13,17 +14,40 @@ import (
 // frameBuilder turns the runner's statuses into dashboard frames. Windowed
 // series (rates, percentiles) get one point per finished --sample-interval
 // window, at the window's end; gauges (in flight, queued, arrival rates)
-// one point per refresh. It is called from the runner's progress goroutine
-// only, so it needs no locks; the frames it returns are never modified.
+// one point per refresh; server and GPU series one point per scrape of the
+// server's /metrics, at the scrape's time. It is called from the runner's
+// progress goroutine only, so it needs no locks; the frames it returns are
+// never modified.
 type frameBuilder struct {
 	scenario, url, model string
 	hist                 *ui.History
+
+	// obs gives the latest scrape of the server's /metrics; nil when
+	// observation is off. A scrape is plotted once, when first seen; with
+	// a refresh slower than the scrapes (--log-every) some are skipped.
+	obs        sampler
+	lastSample *observe.Sample
 
 	lastWindow   time.Duration // start of the newest window already plotted
 	havePrev     bool
 	prevAt       time.Duration
 	prevReleased int64
 	prevDue      int64
+}
+
+// sampler is the part of an observe.Observer the dashboard reads. Latest
+// must be safe to call from any goroutine and return Samples that never
+// change afterwards (observe.Observer's contract).
+type sampler interface {
+	Latest() (*observe.Sample, bool)
+}
+
+// observe makes the frames carry the server and GPU series of o's
+// scrapes; a nil o (observation off) leaves them out.
+func (b *frameBuilder) observe(o *observe.Observer) {
+	if o != nil {
+		b.obs = o
+	}
 }
 
 func newFrameBuilder(scenario, url, model string, plotWindow time.Duration) *frameBuilder {
@@ -59,6 +83,7 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 		// Latency series skip windows with no sample rather than plot a
 		// misleading zero.
 		if w.TTFT.N > 0 {
+			h.Add(ui.SeriesTTFTMean, t, w.TTFT.Mean/float64(time.Millisecond))
 			h.Add(ui.SeriesTTFTP50, t, ms(w.TTFT.P50))
 			h.Add(ui.SeriesTTFTP95, t, ms(w.TTFT.P95))
 			h.Add(ui.SeriesTTFTP99, t, ms(w.TTFT.P99))
@@ -84,6 +109,14 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 		h.Add(ui.SeriesRateTarget, st.Elapsed, rate(st.Due-b.prevDue, dt))
 	}
 	b.havePrev, b.prevAt, b.prevReleased, b.prevDue = true, st.Elapsed, st.Released, st.Due
+	if b.obs != nil {
+		if s, ok := b.obs.Latest(); ok && s != b.lastSample {
+			if b.lastSample == nil || s.T > b.lastSample.T {
+				b.addSample(s)
+			}
+			b.lastSample = s
+		}
+	}
 
 	errs := make(map[string]int64, len(snap.Errors))
 	var failed int64
@@ -111,6 +144,28 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 		f.Status = "draining"
 	}
 	return f
+}
+
+// addSample plots one scrape: every figure the server (or the DCGM
+// exporter) gave, at the scrape's time. Unknown figures (a series the
+// endpoint does not export, a rate on the first scrape, a ratio of
+// nothing) add no point, so their panels stay hidden or show a gap.
+func (b *frameBuilder) addSample(s *observe.Sample) {
+	h := b.hist
+	add := func(id string, v observe.Value, scale float64) {
+		if v.OK {
+			h.Add(id, s.T, v.V*scale)
+		}
+	}
+	add(ui.SeriesServerRunning, s.Running, 1)
+	add(ui.SeriesServerWaiting, s.Waiting, 1)
+	add(ui.SeriesKVCache, s.KVUsage, 100)
+	add(ui.SeriesPrefixHit, s.PrefixHitRate, 100)
+	add(ui.SeriesServerGenTPS, s.GenTokensPerS, 1)
+	add(ui.SeriesServerTTFT, s.TTFT, 1000)
+	add(ui.SeriesGPUPower, s.PowerW, 1)
+	add(ui.SeriesGPUUtil, s.GPUUtilPct, 1)
+	add(ui.SeriesEnergyPerTok, s.JPerGenToken, 1)
 }
 
 func lastValue(h *ui.History, id string) float64 {

@@ -9,8 +9,8 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"golang.org/x/term"
 
+	"github.com/llmload/llmload/engine/runner"
 	"github.com/llmload/llmload/ui"
-	"github.com/llmload/llmload/ui/chart"
 )
 
 // useDashboard: the full-screen dashboard when stdout is a terminal and
@@ -31,7 +31,25 @@ type dashboardRun struct {
 	ended  chan struct{}
 }
 
-func startDashboard(f runFlags, ths map[string]chart.Threshold, stop, abort func(), pause func(paused bool)) (*dashboardRun, error) {
+// dashboardScenarios names the run's scenarios for the dashboard, each with
+// the chart colours of its own thresholds. One scenario needs no tabs.
+func dashboardScenarios(runs []*scenarioRun) (opt ui.Options) {
+	if len(runs) == 1 {
+		return ui.Options{Thresholds: chartThresholds(runs[0].sc.Thresholds)}
+	}
+	for _, sr := range runs {
+		sc := ui.Scenario{Name: sr.sc.Name, Thresholds: chartThresholds(sr.sc.Thresholds)}
+		if sr.obs != nil && sr.shared > 1 {
+			// The server's figures are the server's, not the scenario's:
+			// its tok/s next to the scenario's own would puzzle.
+			sc.Note = fmt.Sprintf("server panels: whole server, shared by %d scenarios", sr.shared)
+		}
+		opt.Scenarios = append(opt.Scenarios, sc)
+	}
+	return opt
+}
+
+func startDashboard(f runFlags, runs []*scenarioRun, stop, abort func(), pause func(paused bool)) (*dashboardRun, error) {
 	screen, err := tcell.NewScreen()
 	if err != nil {
 		return nil, err
@@ -44,11 +62,10 @@ func startDashboard(f runFlags, ths map[string]chart.Threshold, stop, abort func
 	if refresh <= 0 {
 		refresh = 0 // the dashboard's default
 	}
-	dr.d = ui.New(screen, ui.Options{
-		PlotWindow: f.plotWindow, Refresh: refresh,
-		Thresholds: ths,
-		PlotRows:   f.plotRows, PlotHeight: f.plotHeight, SparkWidth: f.sparkWidth, YWidth: f.yWid,
-	}, ui.Callbacks{
+	opt := dashboardScenarios(runs)
+	opt.PlotWindow, opt.Refresh = f.plotWindow, refresh
+	opt.PlotRows, opt.PlotHeight, opt.SparkWidth, opt.YWidth = f.plotRows, f.plotHeight, f.sparkWidth, f.yWid
+	dr.d = ui.New(screen, opt, ui.Callbacks{
 		Stop:  stop,
 		Abort: abort,
 		Pause: pause,
@@ -62,6 +79,14 @@ func startDashboard(f runFlags, ths map[string]chart.Threshold, stop, abort func
 		}
 	}()
 	return dr, nil
+}
+
+// progress is the runner progress callback of scenario i of the run: it
+// builds the scenario's frames, with the server and GPU series of its
+// observer, and publishes them as that scenario's.
+func (dr *dashboardRun) progress(i int, sr *scenarioRun) func(runner.Status) {
+	sr.frames.observe(sr.obs)
+	return func(s runner.Status) { dr.d.PublishScenario(i, sr.frames.frame(s)) }
 }
 
 // finish closes the dashboard and gives the terminal back, so the summary

@@ -1,9 +1,22 @@
 package main
 
 import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/llmload/llmload/engine/observe"
+	"github.com/llmload/llmload/engine/record"
+	"github.com/llmload/llmload/engine/runner"
 	"github.com/llmload/llmload/engine/threshold"
+	"github.com/llmload/llmload/scripting"
 	"github.com/llmload/llmload/ui"
 	"github.com/llmload/llmload/ui/chart"
 )
@@ -30,5 +43,269 @@ func TestChartThresholds(t *testing.T) {
 		if got[id] != w {
 			t.Errorf("%s: got %+v, want %+v", id, got[id], w)
 		}
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// fakeSampler stands in for an observe.Observer: the test sets the latest
+// scrape.
+type fakeSampler struct{ s *observe.Sample }
+
+func (f *fakeSampler) Latest() (*observe.Sample, bool) { return f.s, f.s != nil }
+
+func known(v float64) observe.Value { return observe.Value{V: v, OK: true} }
+
+// fabricatedRun drives a frameBuilder over n seconds of a made-up run
+// with injected times: a 5 s window finishes every 5 s, the observer
+// scrapes every 2 s, the dashboard asks for a frame every second. gpu
+// false is a server without DCGM series. Values are integer arithmetic, so
+// the golden screen does not depend on the platform's floating point.
+func fabricatedRun(name string, n int, gpu bool) []*ui.Frame {
+	b := newFrameBuilder(name, "http://127.0.0.1:8000", "llama", time.Minute)
+	obs := &fakeSampler{}
+	b.obs = obs
+	var windows []*record.Window
+	var frames []*ui.Frame
+	var released, completed int64
+	for sec := 1; sec <= n; sec++ {
+		at := time.Duration(sec) * time.Second
+		load := int64(10 + (sec%20)*2) // requests per second, a saw
+		released += load
+		if sec%5 == 0 {
+			done := load * 5
+			completed += done
+			ttft := time.Duration(80+2*(sec%20)) * time.Millisecond
+			windows = append(windows, &record.Window{
+				Start: at - 5*time.Second, Len: 5 * time.Second, Count: done, Completed: done,
+				InputTokens: done * 500, OutputTokens: done * 120,
+				TTFT: record.Percentiles{N: done, P50: ttft, P95: 2 * ttft, P99: 3 * ttft, Mean: float64(ttft + 10*time.Millisecond)},
+				TPOT: record.Percentiles{N: done, P95: 12 * time.Millisecond},
+				E2EL: record.Percentiles{N: done, P95: 1500 * time.Millisecond},
+			})
+		}
+		if sec%2 == 0 {
+			s := &observe.Sample{
+				T: at - 100*time.Millisecond, DT: 2 * time.Second, Targets: 1,
+				Running: known(float64(load)), Waiting: known(float64(sec % 7)),
+				KVUsage:       known(float64(20+sec%40) / 100),
+				PrefixHitRate: known(float64(sec%10) / 20),
+				GenTokensPerS: known(float64(load * 118)),
+				TTFT:          known(float64(70+2*(sec%20)) / 1000),
+			}
+			if gpu {
+				power := float64(200 + 10*(sec%40))
+				s.PowerW, s.GPUUtilPct = known(power), known(float64(40+sec%50))
+				s.JPerGenToken = known(power / float64(load*118))
+			}
+			obs.s = s
+		}
+		frames = append(frames, b.frame(runner.Status{
+			Elapsed: at, Released: released, Due: released, InFlight: int(load), Total: 20000,
+			Snapshot: &record.Snapshot{At: at, Interval: 5 * time.Second, Completed: completed,
+				Windows: windows, Current: &record.Window{}},
+		}))
+	}
+	return frames
+}
+
+func TestFrameBuilderServerSeries(t *testing.T) {
+	b := newFrameBuilder("s", "u", "m", time.Minute)
+	obs := &fakeSampler{}
+	b.observe(nil) // observation off: no sampler
+	if b.obs != nil {
+		t.Fatal("observe(nil) set a sampler")
+	}
+	b.obs = obs
+	snap := &record.Snapshot{Current: &record.Window{}}
+	frame := func(sec int) *ui.Frame {
+		return b.frame(runner.Status{Elapsed: time.Duration(sec) * time.Second, Snapshot: snap})
+	}
+	serverIDs := []string{ui.SeriesServerRunning, ui.SeriesServerWaiting, ui.SeriesKVCache, ui.SeriesPrefixHit,
+		ui.SeriesServerGenTPS, ui.SeriesServerTTFT, ui.SeriesGPUPower, ui.SeriesGPUUtil, ui.SeriesEnergyPerTok}
+	f := frame(1)
+	for _, id := range serverIDs {
+		if len(f.Series[id]) != 0 {
+			t.Errorf("%s has points before any scrape", id)
+		}
+	}
+	obs.s = &observe.Sample{
+		T: 1900 * time.Millisecond, Running: known(12), Waiting: known(3), KVUsage: known(0.5),
+		PrefixHitRate: known(0.25), GenTokensPerS: known(2400), TTFT: known(0.0625),
+		PowerW: known(450), GPUUtilPct: known(87), JPerGenToken: known(0.1875),
+	}
+	frame(2)
+	f = frame(3) // the same scrape again: one point per scrape, not per frame
+	want := map[string]float64{
+		ui.SeriesServerRunning: 12, ui.SeriesServerWaiting: 3, ui.SeriesKVCache: 50, ui.SeriesPrefixHit: 25,
+		ui.SeriesServerGenTPS: 2400, ui.SeriesServerTTFT: 62.5, ui.SeriesGPUPower: 450, ui.SeriesGPUUtil: 87,
+		ui.SeriesEnergyPerTok: 0.1875,
+	}
+	for id, v := range want {
+		if pts := f.Series[id]; len(pts) != 1 || pts[0] != (ui.Point{T: 1900 * time.Millisecond, V: v}) {
+			t.Errorf("%s = %v, want one point %v at 1.9s", id, pts, v)
+		}
+	}
+	// A scrape without GPU series and with an unknown rate adds what it
+	// has; an older one (never published, but) is not plotted.
+	obs.s = &observe.Sample{T: 3900 * time.Millisecond, Running: known(10), KVUsage: known(0.4)}
+	frame(4)
+	obs.s = &observe.Sample{T: 3800 * time.Millisecond, Running: known(99)}
+	f = frame(5)
+	if pts := f.Series[ui.SeriesServerRunning]; len(pts) != 2 || pts[1].V != 10 {
+		t.Errorf("running = %v, want 12 then 10", pts)
+	}
+	for _, id := range []string{ui.SeriesGPUPower, ui.SeriesServerGenTPS, ui.SeriesServerWaiting} {
+		if n := len(f.Series[id]); n != 1 {
+			t.Errorf("%s has %d points, want the first scrape's only", id, n)
+		}
+	}
+	// Frames handed out earlier never change.
+	if n := len(frame(6).Series[ui.SeriesServerRunning]); n != 2 {
+		t.Errorf("%d points", n)
+	}
+
+	// Client TTFT mean, beside the server's, comes from the windows.
+	frames := fabricatedRun("s", 10, true)
+	pts := frames[9].Series[ui.SeriesTTFTMean]
+	if len(pts) != 2 || pts[0] != (ui.Point{T: 5 * time.Second, V: 100}) || pts[1] != (ui.Point{T: 10 * time.Second, V: 110}) {
+		t.Errorf("client TTFT mean = %v, want 100 at 5s and 110 at 10s", pts)
+	}
+}
+
+// drawOnce draws f on a w x h simulation screen and returns the text.
+func drawOnce(t *testing.T, w, h int, opt ui.Options, publish func(d *ui.Dashboard), keys ...rune) string {
+	t.Helper()
+	var text string
+	synctest.Test(t, func(t *testing.T) {
+		scr := tcell.NewSimulationScreen("UTF-8")
+		if err := scr.Init(); err != nil {
+			t.Fatal(err)
+		}
+		defer scr.Fini()
+		scr.SetSize(w, h)
+		d := ui.New(scr, opt, ui.Callbacks{})
+		publish(d)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		synctest.Wait()
+		for _, k := range keys {
+			scr.InjectKey(tcell.KeyRune, k, tcell.ModNone)
+			synctest.Wait()
+		}
+		cells, cw, ch := scr.GetContents()
+		var b strings.Builder
+		for y := range ch {
+			var line strings.Builder
+			for x := range cw {
+				if c := cells[y*cw+x]; len(c.Runes) > 0 {
+					line.WriteRune(c.Runes[0])
+				} else {
+					line.WriteByte(' ')
+				}
+			}
+			b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+		}
+		text = b.String()
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return text
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *updateGolden {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/llmload -run %s -update creates it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("screen differs from %s (go test ./cmd/llmload -run %s -update rewrites it):\n%s", path, t.Name(), got)
+	}
+}
+
+// TestDashboardServerPanels draws frames built from fabricated scrapes:
+// the server and GPU panels beside the client's, and none of them for a
+// server without /metrics.
+func TestDashboardServerPanels(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	frames := fabricatedRun("azure-conv", 70, true)
+	got := drawOnce(t, 160, 48, ui.Options{}, func(d *ui.Dashboard) { d.Publish(frames[len(frames)-1]) })
+	golden(t, "dashboard_server_160x48.golden", got)
+	for _, title := range []string{"Server requests", "KV cache %", "Prefix hit %", "TTFT mean ms", "GPU power W", "GPU util %", "Energy J/token"} {
+		if !strings.Contains(got, title) {
+			t.Errorf("no %q panel", title)
+		}
+	}
+	// Without GPU series the GPU panels are left out; without any
+	// sampler (a server without /metrics) every server panel is.
+	noGPU := fabricatedRun("azure-conv", 70, false)
+	got = drawOnce(t, 160, 48, ui.Options{}, func(d *ui.Dashboard) { d.Publish(noGPU[len(noGPU)-1]) })
+	if strings.Contains(got, "GPU") || !strings.Contains(got, "KV cache %") {
+		t.Errorf("server without DCGM series:\n%s", got)
+	}
+	b := newFrameBuilder("azure-conv", "http://127.0.0.1:8000", "llama", time.Minute)
+	b.observe(nil)
+	got = drawOnce(t, 160, 48, ui.Options{}, func(d *ui.Dashboard) {
+		d.Publish(b.frame(runner.Status{Elapsed: time.Second, Snapshot: &record.Snapshot{Current: &record.Window{}}}))
+	})
+	for _, title := range []string{"Server requests", "KV cache %", "TTFT mean ms", "GPU", "server"} {
+		if strings.Contains(got, title) {
+			t.Errorf("%q shown without server metrics:\n%s", title, got)
+		}
+	}
+}
+
+func TestDashboardScenarios(t *testing.T) {
+	ths := func(exprs ...string) []threshold.Threshold {
+		var out []threshold.Threshold
+		for _, e := range exprs {
+			th, err := threshold.Parse(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, th)
+		}
+		return out
+	}
+	one := []*scenarioRun{{sc: &scripting.Scenario{Name: "a", Thresholds: ths("ttft p95 < 1s")}}}
+	if opt := dashboardScenarios(one); opt.Scenarios != nil || opt.Thresholds[ui.SeriesTTFTP95].Fail != 1000 {
+		t.Errorf("one scenario: %+v", opt)
+	}
+	obs := &observe.Observer{}
+	two := []*scenarioRun{
+		{sc: &scripting.Scenario{Name: "code", Thresholds: ths("ttft p95 < 2s")}, obs: obs, shared: 2},
+		{sc: &scripting.Scenario{Name: "conv", Thresholds: ths("ttft p95 < 1s")}, shared: 2},
+	}
+	opt := dashboardScenarios(two)
+	if len(opt.Scenarios) != 2 || opt.Scenarios[0].Name != "code" || opt.Scenarios[1].Name != "conv" ||
+		opt.Scenarios[0].Thresholds[ui.SeriesTTFTP95].Fail != 2000 || opt.Scenarios[1].Thresholds[ui.SeriesTTFTP95].Fail != 1000 {
+		t.Fatalf("two scenarios: %+v", opt.Scenarios)
+	}
+	if !strings.Contains(opt.Scenarios[0].Note, "shared by 2") || opt.Scenarios[1].Note != "" {
+		t.Errorf("notes %q %q: want the shared-server note where server panels show", opt.Scenarios[0].Note, opt.Scenarios[1].Note)
+	}
+	// Each scenario's frames go to its own page: key 2 shows the second.
+	a, c := fabricatedRun("code", 12, true), fabricatedRun("conv", 6, false)
+	got := drawOnce(t, 120, 40, opt, func(d *ui.Dashboard) {
+		d.PublishScenario(0, a[len(a)-1])
+		d.PublishScenario(1, c[len(c)-1])
+	}, '2')
+	if head := strings.SplitN(got, "\n", 4); !strings.HasPrefix(head[0], "llmload  conv (2/2)") || !strings.Contains(head[1], "elapsed       6s") ||
+		!strings.HasPrefix(head[2], " 1 code 1%   2 conv 0%") {
+		t.Errorf("after key 2:\n%s", got)
 	}
 }

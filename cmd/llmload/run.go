@@ -273,7 +273,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 
 	var dash *dashboardRun
 	if useDashboard(f, stdout) {
-		dash, err = startDashboard(f, chartThresholds(scr.Scenarios[0].Thresholds), userStop, abortNow, func(paused bool) {
+		dash, err = startDashboard(f, runs, userStop, abortNow, func(paused bool) {
 			for _, sr := range runs {
 				if h := sr.handle.Load(); h != nil {
 					if paused {
@@ -302,11 +302,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		if dash != nil && cfg.Every <= 0 {
 			cfg.Every = time.Second
 		}
-		// The dashboard draws the first scenario; with several, the others
-		// print nothing live and all get their own results and table.
+		// The dashboard has a page per scenario (keys 1-9, arrows); each
+		// scenario gets its own results and table.
 		switch {
-		case dash != nil && i == 0:
-			cfg.Progress = func(s runner.Status) { dash.d.Publish(sr.frames.frame(s)) }
+		case dash != nil:
+			cfg.Progress = dash.progress(i, sr)
 		case dash == nil:
 			prefix := ""
 			if len(runs) > 1 {

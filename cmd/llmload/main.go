@@ -18,6 +18,7 @@ usage:
   llmload run SCENARIO.lua [flags]   replay a trace or traffic shape (no --url: built-in simulator)
   llmload sim [flags]                serve the vLLM-compatible simulator
   llmload calibrate [flags]          measure llmload's own timing error on this machine
+  llmload stack COMMAND [flags]      deploy vLLM + DCGM + Prometheus + Grafana (init, up, status, ...)
   llmload jitter [flags]             measure this machine's wake-up latency (stalls)
   llmload version                    print the version
 
@@ -40,6 +41,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return simCmd(args[1:], stdout, stderr)
 	case "calibrate":
 		return calibrateCmd(args[1:], stdout, stderr)
+	case "stack":
+		return stackCmd(args[1:], stdout, stderr)
 	case "jitter":
 		return jitterCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llmload/llmload/stack/compose"
+	"github.com/llmload/llmload/stack/sim"
+)
+
+func runStack(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = dispatch(append([]string{"stack"}, args...), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestStackInit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "st")
+	code, out, errs := runStack("init", "--dir", dir, "--model", "Qwen/Qwen3-8B", "--gpus", "0,1",
+		"--vllm-image", "vllm/vllm-openai:v0.31.0-cu129", "--vllm-args", "--max-model-len 8192 --tensor-parallel-size 2",
+		"--hf-token-env", "MY_TOKEN", "--hf-cache", "~/.cache/huggingface", "--bind", "127.0.0.1",
+		"--port", "18000", "--dcgm-port", "19400", "--grafana-port", "13000", "--prometheus-port", "19090",
+		"--client-metrics", "host.docker.internal:9464, 10.1.2.3:9500", "--scrape-interval", "2")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"rendered 6 files", "llmload stack up --dir " + dir, "--url http://127.0.0.1:18000",
+		"--gpu-metrics http://127.0.0.1:19400/metrics", "http://127.0.0.1:13000/d/llmload-stack"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "note:") {
+		t.Errorf("tensor parallel was set, yet a note:\n%s", out)
+	}
+	st, err := compose.ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Model != "Qwen/Qwen3-8B" || st.Port != 18000 || st.DCGMPort != 19400 || st.GrafanaPort != 13000 || st.PrometheusPort != 19090 ||
+		st.Bind != "127.0.0.1" || st.ScrapeInterval != "2s" || !slices.Equal(st.ClientMetrics, []string{"host.docker.internal:9464", "10.1.2.3:9500"}) ||
+		!slices.Equal(st.VLLMArgs, []string{"--max-model-len", "8192", "--tensor-parallel-size", "2"}) {
+		t.Errorf("stack.json does not hold the flags: %+v", st)
+	}
+	yml, err := os.ReadFile(filepath.Join(dir, compose.ComposeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := os.UserHomeDir()
+	for _, want := range []string{`"vllm/vllm-openai:v0.31.0-cu129"`, `${MY_TOKEN:-}`, `device_ids: ["0", "1"]`,
+		strconv.Quote(filepath.Join(home, ".cache/huggingface") + ":/root/.cache/huggingface")} {
+		if !strings.Contains(string(yml), want) {
+			t.Errorf("compose.yaml lacks %s", want)
+		}
+	}
+
+	// A second init refuses to overwrite; --force does.
+	if code, _, errs := runStack("init", "--dir", dir); code != exitConfig || !strings.Contains(errs, "--force") {
+		t.Errorf("init over an existing stack: exit %d, %q", code, errs)
+	}
+	if code, out, errs := runStack("init", "--dir", dir, "--force", "--gpus", "0,1"); code != exitOK || !strings.Contains(out, "--tensor-parallel-size 2") {
+		t.Errorf("init --force with two GPUs: exit %d, want a tensor-parallel note\n%s%s", code, out, errs)
+	}
+}
+
+func TestStackInitErrorsNameTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--vllm-args", `--x 'open`}, "--vllm-args"},
+		{[]string{"--vllm-args", "--port 9000"}, "--port"},
+		{[]string{"--gpus", "first"}, "--gpus"},
+		{[]string{"--port", "3000"}, "--port and --grafana-port are both 3000"},
+		{[]string{"--client-metrics", "9464"}, "--client-metrics"},
+		{[]string{"--scrape-interval", "500ms"}, "--scrape-interval"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"extra"}, "unexpected argument"},
+	} {
+		code, out, errs := runStack(append([]string{"init", "--dir", filepath.Join(dir, "x")}, c.args...)...)
+		if code != exitConfig || !strings.Contains(errs, c.want) {
+			t.Errorf("init %v: exit %d, stderr %q, want %d naming %q", c.args, code, errs, exitConfig, c.want)
+		}
+		if out != "" {
+			t.Errorf("init %v printed %q on a bad flag", c.args, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+		t.Error("a failed init created the directory")
+	}
+	code, out, _ := runStack("init", "--help")
+	if code != exitOK || !strings.Contains(out, "--client-metrics") || !strings.Contains(out, "--hf-token-env") {
+		t.Errorf("init --help: exit %d\n%s", code, out)
+	}
+	if code, _, errs := runStack("launch"); code != exitConfig || !strings.Contains(errs, `unknown command "launch"`) {
+		t.Errorf("unknown stack command: exit %d %q", code, errs)
+	}
+}
+
+// fakeDocker puts an executable named docker first on PATH. It records
+// each invocation's arguments (one line, fields separated by \x1f) in the
+// returned log file, answers `compose version` unless noCompose, prints
+// psOut for `ps`, and exits with exit for everything else.
+func fakeDocker(t *testing.T, noCompose bool, psOut string, exit int) (logFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	logFile = filepath.Join(dir, "argv.log")
+	psFile := filepath.Join(dir, "ps.json")
+	if err := os.WriteFile(psFile, []byte(psOut), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compose := `echo "Docker Compose version v2.30.3"; exit 0`
+	if noCompose {
+		compose = `echo "docker: 'compose' is not a docker command." >&2; exit 1`
+	}
+	script := fmt.Sprintf(`#!/bin/sh
+for a in "$@"; do printf '%%s\037' "$a"; done >> %[1]q
+echo >> %[1]q
+if [ "$1 $2" = "compose version" ]; then %[2]s; fi
+for a in "$@"; do if [ "$a" = ps ]; then cat %[3]q; exit 0; fi; done
+echo "fake docker: $*"
+exit %[4]d
+`, logFile, compose, psFile, exit)
+	if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return logFile
+}
+
+// dockerCalls reads the fake docker's log: one []string per invocation.
+func dockerCalls(t *testing.T, logFile string) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		return nil
+	}
+	var calls [][]string
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		calls = append(calls, strings.Split(strings.TrimSuffix(line, "\x1f"), "\x1f"))
+	}
+	return calls
+}
+
+func TestStackDockerCommandLines(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my stack")
+	if code, out, errs := runStack("init", "--dir", dir); code != exitOK {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	file := filepath.Join(dir, "compose.yaml")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"up", "--dir", dir}, []string{"compose", "-f", file, "up", "--detach"}},
+		{[]string{"up", "--dir", dir, "--wait"}, []string{"compose", "-f", file, "up", "--detach", "--wait"}},
+		{[]string{"down", "--dir", dir}, []string{"compose", "-f", file, "down"}},
+		{[]string{"down", "--volumes", "--dir", dir}, []string{"compose", "-f", file, "down", "--volumes"}},
+		{[]string{"logs", "--dir", dir}, []string{"compose", "-f", file, "logs", "--tail", "200"}},
+		{[]string{"logs", "--dir", dir, "vllm", "--follow", "--tail", "0", "grafana"}, []string{"compose", "-f", file, "logs", "--tail", "all", "--follow", "vllm", "grafana"}},
+	} {
+		t.Run(strings.Join(c.args[:1], " "), func(t *testing.T) {
+			log := fakeDocker(t, false, "", 0)
+			code, out, errs := runStack(c.args...)
+			if code != exitOK {
+				t.Fatalf("%v: exit %d\n%s%s", c.args, code, out, errs)
+			}
+			calls := dockerCalls(t, log)
+			if len(calls) != 2 || !slices.Equal(calls[0], []string{"compose", "version"}) || !slices.Equal(calls[1], c.want) {
+				t.Fatalf("%v ran docker %q, want [compose version] then %q", c.args, calls, c.want)
+			}
+			if !strings.Contains(out, "fake docker: ") {
+				t.Errorf("docker's output was not passed through: %q", out)
+			}
+		})
+	}
+
+	t.Run("docker fails", func(t *testing.T) {
+		fakeDocker(t, false, "", 3)
+		code, _, errs := runStack("up", "--dir", dir)
+		if code != exitStackFailed || !strings.Contains(errs, "exit status 3") {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+	})
+	t.Run("no compose plugin", func(t *testing.T) {
+		log := fakeDocker(t, true, "", 0)
+		code, _, errs := runStack("down", "--dir", dir)
+		if code != exitStackFailed || !strings.Contains(errs, "docker compose (v2 plugin) not available") ||
+			!strings.Contains(errs, "'compose' is not a docker command") {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+		if calls := dockerCalls(t, log); len(calls) != 1 {
+			t.Errorf("docker ran %q after compose version failed", calls)
+		}
+	})
+	t.Run("no docker", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		code, _, errs := runStack("logs", "--dir", dir)
+		if code != exitStackFailed || !strings.Contains(errs, "docker not found on PATH") || !strings.Contains(errs, "docs/stack.md") {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+	})
+	t.Run("no stack", func(t *testing.T) {
+		log := fakeDocker(t, false, "", 0)
+		empty := t.TempDir()
+		code, _, errs := runStack("up", "--dir", empty)
+		if code != exitConfig || !strings.Contains(errs, "llmload stack init --dir "+empty) {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+		if calls := dockerCalls(t, log); len(calls) != 0 {
+			t.Errorf("docker ran without a stack: %q", calls)
+		}
+	})
+	t.Run("bad args", func(t *testing.T) {
+		if code, _, errs := runStack("up", "--dir", dir, "now"); code != exitConfig || !strings.Contains(errs, `unexpected argument "now"`) {
+			t.Errorf("up now: exit %d %q", code, errs)
+		}
+		if code, out, _ := runStack("down", "--help"); code != exitOK || !strings.Contains(out, "--volumes") {
+			t.Errorf("down --help: exit %d %q", code, out)
+		}
+	})
+}
+
+// fakePrometheusAPI serves /-/ready and /api/v1/targets with the given
+// health per job.
+func fakePrometheusAPI(t *testing.T, health map[string]string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/-/ready":
+			fmt.Fprintln(w, "Prometheus Server is Ready.")
+		case "/api/v1/targets":
+			var ts []map[string]any
+			for _, job := range []string{"vllm", "dcgm", "llmload"} {
+				ts = append(ts, map[string]any{"scrapePool": job, "labels": map[string]string{"job": job},
+					"health": health[job], "lastError": map[bool]string{true: "", false: "connection refused"}[health[job] == "up"],
+					"scrapeUrl": "http://" + job + ":1/metrics"})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]any{"activeTargets": ts}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func portOf(t *testing.T, addr string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(strings.TrimPrefix(addr, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestStackStatus probes real loopback servers: the simulator for vLLM's
+// endpoints, httptest servers for Prometheus' and Grafana's APIs; docker
+// compose ps comes from the fake docker.
+func TestStackStatus(t *testing.T) {
+	// One simulator answers as vLLM, a second as the DCGM exporter (it
+	// serves DCGM-style series too).
+	startSim := func() (*sim.Server, string) {
+		s, err := sim.New(sim.DefaultConfig(), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve(ln)
+		t.Cleanup(func() { s.Close() })
+		return s, ln.Addr().String()
+	}
+	s, vllmAddr := startSim()
+	_, dcgmAddr := startSim()
+	grafana := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/health" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"commit":"abc","database":"ok","version":"13.2.3"}`)
+	}))
+	t.Cleanup(grafana.Close)
+	health := map[string]string{"vllm": "up", "dcgm": "up", "llmload": "down"}
+	prom := fakePrometheusAPI(t, health)
+
+	dir := t.TempDir()
+	if code, out, errs := runStack("init", "--dir", dir, "--force", "--bind", "127.0.0.1", "--port", portOf(t, vllmAddr), "--dcgm-port", portOf(t, dcgmAddr),
+		"--grafana-port", portOf(t, grafana.URL), "--prometheus-port", portOf(t, prom.URL)); code != exitOK {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	ps := `{"Service":"vllm","Name":"st-vllm-1","State":"running","Health":"healthy","Status":"Up 2 minutes (healthy)"}
+{"Service":"dcgm-exporter","Name":"st-dcgm-exporter-1","State":"running","Health":"","Status":"Up 2 minutes"}
+{"Service":"prometheus","Name":"st-prometheus-1","State":"running","Health":"healthy","Status":"Up 2 minutes (healthy)"}
+`
+	fakeDocker(t, false, ps, 0)
+	code, out, errs := runStack("status", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("status: exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"serves meta-llama/Llama-3.1-8B-Instruct", "power of 1 GPU(s)", "running (healthy)", "1/1 targets up", "version 13.2.3, database ok",
+		"grafana        absent", // no container in ps
+		"expected unless llmload run --metrics-addr",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("a check failed:\n%s", out)
+	}
+
+	// A DCGM exporter Prometheus cannot scrape fails the status.
+	health["dcgm"] = "down"
+	code, out, _ = runStack("status", "--dir", dir)
+	if code != exitStackFailed || !strings.Contains(out, "FAIL") || !strings.Contains(out, "connection refused") {
+		t.Errorf("dcgm target down: exit %d\n%s", code, out)
+	}
+	health["dcgm"] = "up"
+
+	// vLLM gone: both vLLM probes fail; without docker the table still prints.
+	s.Close()
+	t.Setenv("PATH", t.TempDir())
+	code, out, errs = runStack("status", "--dir", dir, "--timeout", "2s")
+	if code != exitStackFailed || strings.Count(out, "FAIL") != 2 || !strings.Contains(errs, "docker not found") {
+		t.Errorf("vLLM down, no docker: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runStack("status", "--dir", t.TempDir()); code != exitConfig || !strings.Contains(errs, "stack.json") {
+		t.Errorf("status of a non-stack dir: exit %d %q", code, errs)
+	}
+}

@@ -1,0 +1,255 @@
+package compose
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Pinned images. Tags were current in late 2026; a pinned tag keeps a stack
+// rendered today the same stack next month. Override with Options (the CLI
+// exposes --vllm-image; the others are edited in compose.yaml).
+const (
+	// DefaultVLLMImage is built on CUDA 13 (NVIDIA driver 580 or newer); the
+	// "-cu129" build of the same version runs on CUDA 12.x drivers.
+	DefaultVLLMImage = "vllm/vllm-openai:v0.31.0"
+	// DefaultDCGMImage: DCGM 4.x exporters are published as "-distroless"
+	// (the "-ubuntu22.04" suffix stopped with 4.x).
+	DefaultDCGMImage       = "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless"
+	DefaultPrometheusImage = "prom/prometheus:v3.15.0"
+	DefaultGrafanaImage    = "grafana/grafana:13.2.3"
+)
+
+// Ports inside the containers; Options choose only the published ones.
+const (
+	vllmContainerPort       = 8000
+	dcgmContainerPort       = 9400
+	prometheusContainerPort = 9090
+	grafanaContainerPort    = 3000
+)
+
+// Options are everything `llmload stack init` renders from. The zero value
+// is not useful: start from Defaults.
+type Options struct {
+	Model      string   // served model, vLLM's --model
+	GPUs       string   // "all" or a comma list of device ids / UUIDs
+	VLLMImage  string   // vllm/vllm-openai:TAG
+	VLLMArgs   []string // extra `vllm serve` arguments, already split
+	HFTokenEnv string   // name of the variable holding the Hugging Face token
+	HFCache    string   // host directory for the HF cache; "" = named volume hf-cache
+
+	Bind           string // host address the ports are published on; "" = all
+	Port           int    // vLLM's published port
+	DCGMPort       int    // the DCGM exporter's, for llmload run --gpu-metrics
+	GrafanaPort    int
+	PrometheusPort int
+
+	ClientMetrics  []string      // host:port of each `llmload run --metrics-addr`, seen from Prometheus
+	ScrapeInterval time.Duration // Prometheus scrape and DCGM collection interval
+
+	DCGMImage, PrometheusImage, GrafanaImage string
+
+	// Version is written into the files' header comment and stack.json.
+	Version string
+}
+
+// Defaults returns the options `llmload stack init` uses without flags.
+func Defaults() Options {
+	return Options{
+		Model:           "meta-llama/Llama-3.1-8B-Instruct",
+		GPUs:            "all",
+		VLLMImage:       DefaultVLLMImage,
+		HFTokenEnv:      "HF_TOKEN",
+		Port:            8000,
+		DCGMPort:        9400,
+		GrafanaPort:     3000,
+		PrometheusPort:  9090,
+		ClientMetrics:   []string{"host.docker.internal:9464"},
+		ScrapeInterval:  5 * time.Second,
+		DCGMImage:       DefaultDCGMImage,
+		PrometheusImage: DefaultPrometheusImage,
+		GrafanaImage:    DefaultGrafanaImage,
+		Version:         "dev",
+	}
+}
+
+var (
+	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	deviceID = regexp.MustCompile(`^(\d+|GPU-[0-9A-Fa-f-]+|MIG-[0-9A-Za-z/-]+)$`)
+	// imageRef is loose on purpose (registries, ports, digests): it only
+	// rejects what cannot be an image reference at all.
+	imageRef = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`)
+)
+
+// Reserved vLLM arguments: the renderer sets them, and a second copy in
+// --vllm-args would silently win or clash.
+var reservedVLLMArgs = map[string]string{
+	"--model": "--model",
+	"--host":  "--bind (the container always listens on 0.0.0.0)",
+	"--port":  "--port (the container port is fixed at 8000; --port picks the published one)",
+}
+
+// Validate reports the first option that cannot be rendered, naming the
+// flag and what to do.
+func (o Options) Validate() error {
+	if strings.TrimSpace(o.Model) == "" {
+		return fmt.Errorf("--model is empty: give a Hugging Face model id such as meta-llama/Llama-3.1-8B-Instruct")
+	}
+	if strings.ContainsAny(o.Model, "\n\r") {
+		return fmt.Errorf("--model %q contains a line break", o.Model)
+	}
+	if _, err := o.gpuDevices(); err != nil {
+		return err
+	}
+	for name, img := range map[string]string{"--vllm-image": o.VLLMImage, "DCGM image": o.DCGMImage,
+		"Prometheus image": o.PrometheusImage, "Grafana image": o.GrafanaImage} {
+		if !imageRef.MatchString(img) {
+			return fmt.Errorf("%s %q is not an image reference (want e.g. %s)", name, img, DefaultVLLMImage)
+		}
+	}
+	for _, a := range o.VLLMArgs {
+		flag, _, _ := strings.Cut(a, "=")
+		if instead, ok := reservedVLLMArgs[flag]; ok {
+			return fmt.Errorf("--vllm-args: %s is set by llmload stack init; use %s", flag, instead)
+		}
+		if strings.ContainsAny(a, "\n\r") {
+			return fmt.Errorf("--vllm-args: argument %q contains a line break", a)
+		}
+	}
+	if !envName.MatchString(o.HFTokenEnv) {
+		return fmt.Errorf("--hf-token-env %q is not an environment variable name (letters, digits, _; e.g. HF_TOKEN)", o.HFTokenEnv)
+	}
+	if strings.ContainsAny(o.HFCache, "\n\r:") {
+		return fmt.Errorf("--hf-cache %q: a path with ':' or a line break cannot be mounted by compose", o.HFCache)
+	}
+	if o.Bind != "" && net.ParseIP(o.Bind) == nil {
+		return fmt.Errorf("--bind %q is not an IP address (e.g. 127.0.0.1; empty publishes on all interfaces)", o.Bind)
+	}
+	ports := map[string]int{"--port": o.Port, "--dcgm-port": o.DCGMPort, "--grafana-port": o.GrafanaPort, "--prometheus-port": o.PrometheusPort}
+	seen := map[int]string{}
+	for _, name := range []string{"--port", "--dcgm-port", "--grafana-port", "--prometheus-port"} {
+		p := ports[name]
+		if p < 1 || p > 65535 {
+			return fmt.Errorf("%s %d is not a TCP port (1-65535)", name, p)
+		}
+		if other, dup := seen[p]; dup {
+			return fmt.Errorf("%s and %s are both %d: each service needs its own published port", other, name, p)
+		}
+		seen[p] = name
+	}
+	for _, t := range o.ClientMetrics {
+		host, port, err := net.SplitHostPort(t)
+		if err != nil || host == "" {
+			return fmt.Errorf("--client-metrics %q: want host:port as Prometheus sees it (e.g. host.docker.internal:9464)", t)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("--client-metrics %q: port %q is not a TCP port", t, port)
+		}
+	}
+	if o.ScrapeInterval < time.Second || o.ScrapeInterval%time.Second != 0 {
+		return fmt.Errorf("--scrape-interval %s: want whole seconds, at least 1s", o.ScrapeInterval)
+	}
+	return nil
+}
+
+// gpuDevices returns nil for "all", else the device ids.
+func (o Options) gpuDevices() ([]string, error) {
+	if o.GPUs == "all" {
+		return nil, nil
+	}
+	var ids []string
+	for _, id := range strings.Split(o.GPUs, ",") {
+		id = strings.TrimSpace(id)
+		if !deviceID.MatchString(id) {
+			return nil, fmt.Errorf("--gpus %q: want all, or device indexes / UUIDs separated by commas (e.g. 0,1 or GPU-8f2e...)", o.GPUs)
+		}
+		if slices.Contains(ids, id) {
+			return nil, fmt.Errorf("--gpus %q names device %s twice", o.GPUs, id)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// TensorParallelHint returns a note when several GPUs are reserved but the
+// vLLM arguments do not spread the model over them: vLLM would then use one
+// GPU and leave the others idle while DCGM counts their idle power.
+func (o Options) TensorParallelHint() string {
+	ids, _ := o.gpuDevices()
+	if len(ids) < 2 {
+		return ""
+	}
+	for _, a := range o.VLLMArgs {
+		for _, f := range []string{"--tensor-parallel-size", "-tp", "--pipeline-parallel-size", "-pp", "--data-parallel-size", "-dp"} {
+			if a == f || strings.HasPrefix(a, f+"=") {
+				return ""
+			}
+		}
+	}
+	return fmt.Sprintf("note: %d GPUs reserved but --vllm-args has no --tensor-parallel-size; vLLM will use one of them (add --vllm-args \"--tensor-parallel-size %d\")", len(ids), len(ids))
+}
+
+// SplitArgs splits a command line the way a POSIX shell splits words:
+// blanks separate, single quotes keep everything literal, double quotes keep
+// blanks and honour \" \\ \$ \`, a backslash outside quotes escapes the next
+// character. No expansion happens. It is how --vllm-args "..." becomes argv.
+func SplitArgs(s string) ([]string, error) {
+	var (
+		args  []string
+		cur   strings.Builder
+		inArg bool
+	)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		case c == '\'':
+			inArg = true
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated single quote at byte %d of %q", i, s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+		case c == '"':
+			inArg = true
+			closed := false
+			for i++; i < len(s); i++ {
+				if s[i] == '"' {
+					closed = true
+					break
+				}
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if !closed {
+				return nil, fmt.Errorf("unterminated double quote in %q", s)
+			}
+		case c == '\\':
+			inArg = true
+			if i+1 == len(s) {
+				return nil, fmt.Errorf("trailing backslash in %q", s)
+			}
+			i++
+			cur.WriteByte(s[i])
+		default:
+			inArg = true
+			cur.WriteByte(c)
+		}
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	return args, nil
+}

@@ -1,21 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,7 +40,7 @@ func TestRunMetricsPrometheus(t *testing.T) {
 		"--no-ui", "--sim-profile", "fixed", "--sim-ttft", "5ms", "--sim-itl", "1ms", "--log-every", "0",
 		"--out", out, "--metrics-addr", "127.0.0.1:0", "--metrics-linger", "30s")
 	cmd.Dir = testenv.ModuleRoot(t)
-	lines := metricsStartLines(t, cmd)
+	lines := startChild(t, cmd)
 
 	// The exporter's address, printed before the run starts: point
 	// Prometheus at it (file_sd picks the file up at once).
@@ -74,7 +68,7 @@ func TestRunMetricsPrometheus(t *testing.T) {
 	// Poll until Prometheus has scraped the final counts (or ctx ends).
 	completed := map[string]float64{}
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
-		completed = metricsQuery(t, ctx, promURL, `llmload_requests_total{outcome="completed"}`)
+		completed = promQueryBy(t, ctx, promURL, `llmload_requests_total{outcome="completed"}`, "scenario")
 		if completed["code"] == float64(want["code"].Completed) && completed["conv"] == float64(want["conv"].Completed) {
 			break
 		}
@@ -100,19 +94,19 @@ func TestRunMetricsPrometheus(t *testing.T) {
 		{`llmload_requests_in_flight + llmload_requests_queued`, func(metricsSummary) float64 { return 0 }},
 	}
 	for _, c := range checks {
-		got := metricsQuery(t, ctx, promURL, c.query)
+		got := promQueryBy(t, ctx, promURL, c.query, "scenario")
 		for sc, s := range want {
 			if v, ok := got[sc]; !ok || v != c.want(s) {
 				t.Errorf("%s{scenario=%s} = %v (present %v), want %v", c.query, sc, v, ok, c.want(s))
 			}
 		}
 	}
-	if up := metricsQuery(t, ctx, promURL, `up{job="llmload"}`); len(up) != 1 || up[""] != 1 {
+	if up := promQueryBy(t, ctx, promURL, `up{job="llmload"}`, "scenario"); len(up) != 1 || up[""] != 1 {
 		t.Errorf("up{job=llmload} = %v, want one target, up", up)
 	}
 	// Mean TTFT from the histogram's sum and count equals the summary's.
 	for sc, s := range want {
-		mean := metricsQuery(t, ctx, promURL, `llmload_ttft_seconds_sum / llmload_ttft_seconds_count`)[sc] * 1000
+		mean := promQueryBy(t, ctx, promURL, `llmload_ttft_seconds_sum / llmload_ttft_seconds_count`, "scenario")[sc] * 1000
 		if d := mean - s.MeanTTFTms; d > 0.001 || d < -0.001 {
 			t.Errorf("scenario %s: mean TTFT %.4f ms in Prometheus, %.4f ms in summary.json", sc, mean, s.MeanTTFTms)
 		}
@@ -121,7 +115,7 @@ func TestRunMetricsPrometheus(t *testing.T) {
 	// Ctrl-C ends the linger at once; the run's exit code stays 0.
 	start := time.Now()
 	cmd.Process.Signal(os.Interrupt)
-	if err := cmd.Wait(); err != nil {
+	if err := lines.wait(ctx); err != nil {
 		t.Fatalf("llmload run after Ctrl-C in the linger: %v\n%s", err, lines.String())
 	}
 	if el := time.Since(start); el > 10*time.Second {
@@ -165,9 +159,9 @@ type metricsSummary struct {
 	ITLCount     int64 `json:"itl_count"`
 }
 
-// metricsStartPrometheus runs the real Prometheus on a free loopback port with a
-// 1 s scrape of the targets in targets (file_sd), and returns its URL once
-// it is ready.
+// metricsStartPrometheus writes a config with a 1 s scrape of the targets
+// in targets (file_sd) and runs the real Prometheus with it, returning its
+// URL once it is ready.
 func metricsStartPrometheus(t *testing.T, ctx context.Context, bin, dir, targets string) string {
 	t.Helper()
 	cfg := filepath.Join(dir, "prometheus.yml")
@@ -184,55 +178,7 @@ scrape_configs:
 	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := metricsFreeAddr(t)
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	var log metricsLog
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	base := "http://" + addr
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("prometheus exited before it was ready:\n%s", log.String())
-		case <-ctx.Done():
-			t.Fatalf("prometheus not ready: %v\n%s", ctx.Err(), log.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-	}
-}
-
-// metricsFreeAddr asks the kernel for a free port. Another process could
-// take it before Prometheus binds it; Prometheus then exits and the test
-// says so.
-func metricsFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return startPrometheus(t, ctx, bin, cfg, filepath.Join(dir, "tsdb"))
 }
 
 // metricsWriteTargets replaces the file_sd file atomically (Prometheus may read
@@ -250,123 +196,4 @@ func metricsWriteTargets(t *testing.T, path, host string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// metricsQuery runs an instant query and returns its value by scenario label.
-func metricsQuery(t *testing.T, ctx context.Context, base, q string) map[string]float64 {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/query?query="+url.QueryEscape(q), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("query %s: %v", q, err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
-		t.Fatalf("query %s: %v %s %s", q, err, body.Status, body.Error)
-	}
-	out := map[string]float64{}
-	for _, r := range body.Data.Result {
-		s, _ := r.Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			t.Fatalf("query %s: value %v: %v", q, r.Value[1], err)
-		}
-		out[r.Metric["scenario"]] = v
-	}
-	return out
-}
-
-// metricsLines collects a process's output and lets a test wait for a line.
-type metricsLines struct {
-	mu    sync.Mutex
-	all   bytes.Buffer
-	lines chan string
-}
-
-func metricsStartLines(t *testing.T, cmd *exec.Cmd) *metricsLines {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	lr := &metricsLines{lines: make(chan string, 1024)}
-	go func() {
-		defer r.Close()
-		defer close(lr.lines)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			lr.mu.Lock()
-			lr.all.WriteString(sc.Text() + "\n")
-			lr.mu.Unlock()
-			select {
-			case lr.lines <- sc.Text():
-			default: // nobody waits for lines this late; String still has them
-			}
-		}
-	}()
-	return lr
-}
-
-func (lr *metricsLines) waitFor(t *testing.T, ctx context.Context, substr string) string {
-	t.Helper()
-	for {
-		select {
-		case l, ok := <-lr.lines:
-			if !ok {
-				t.Fatalf("output ended without %q:\n%s", substr, lr.String())
-			}
-			if strings.Contains(l, substr) {
-				return l
-			}
-		case <-ctx.Done():
-			t.Fatalf("no %q: %v\n%s", substr, ctx.Err(), lr.String())
-		}
-	}
-}
-
-func (lr *metricsLines) String() string {
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	return lr.all.String()
-}
-
-type metricsLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *metricsLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *metricsLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,10 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -73,7 +67,7 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	simAddr := simLn.Addr().String()
 
-	clientAddr := stackFreeAddr(t)
+	clientAddr := freeLoopbackAddr(t)
 	yml, err := compose.RenderPrometheus(compose.ScrapeTargets{
 		VLLM: []string{simAddr}, DCGM: []string{simAddr}, Client: []string{clientAddr}, Interval: time.Second,
 	}, "test")
@@ -85,7 +79,7 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	promtoolCheck(t, ctx, promtool, cfg)
-	promURL := stackStartPrometheus(t, ctx, promBin, cfg, filepath.Join(dir, "tsdb"))
+	promURL := startPrometheus(t, ctx, promBin, cfg, filepath.Join(dir, "tsdb"))
 
 	// Prometheus answers /-/ready before its scrape manager has started
 	// (that waits for a 5 s reload tick): send traffic only once it scrapes.
@@ -100,7 +94,7 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 	run := exec.CommandContext(ctx, binPath, "run", scenario, "--url", "http://"+simAddr,
 		"--no-ui", "--log-every", "0", "--out", filepath.Join(dir, "results"),
 		"--metrics-addr", clientAddr, "--metrics-linger", "60s")
-	runOut := stackStartRun(t, run)
+	runOut := startChild(t, run)
 	runOut.waitFor(t, ctx, "more (Ctrl-C to stop now)") // results written; the exporter lingers
 	runEnd := time.Now()
 
@@ -109,8 +103,8 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 	stackWaitFor(t, ctx, promURL, `min(timestamp(up))`,
 		func(ts float64) bool { return ts > float64(runEnd.UnixMilli())/1000 })
 	for _, job := range []string{"vllm", "dcgm", "llmload"} {
-		if up := stackQueryScalar(t, ctx, promURL, `up{job="`+job+`"}`); up != 1 {
-			data, _ := stackPromGet(ctx, promURL, "/api/v1/targets", url.Values{})
+		if up := promQueryScalar(t, ctx, promURL, `up{job="`+job+`"}`); up != 1 {
+			data, _ := promGet(ctx, promURL, "/api/v1/targets", url.Values{})
 			t.Fatalf("scrape job %s is not up: %s", job, data)
 		}
 	}
@@ -139,7 +133,7 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 			t.Errorf("%s: unexpanded variable in %s", q.panel, expr)
 			continue
 		}
-		series, finite, err := stackQueryRange(ctx, promURL, expr, t0, end)
+		series, finite, err := promQueryRange(ctx, promURL, expr, t0, end)
 		if err != nil {
 			t.Errorf("panel %q: %s: %v", q.panel, expr, err)
 			continue
@@ -158,7 +152,7 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 		}
 	}
 	for name, v := range variables {
-		values := stackLabelValues(t, ctx, promURL, v.label, v.match)
+		values := promLabelValues(t, ctx, promURL, v.label, v.match)
 		if len(values) == 0 {
 			t.Errorf("variable %s (%s) lists no value", name, v.query)
 		}
@@ -170,8 +164,8 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 	// Spot-check one number across the three sources: the client and the
 	// server saw the same output tokens (the simulator is scraped twice,
 	// as vllm and as dcgm, hence the job filter).
-	clientTok := stackQueryScalar(t, ctx, promURL, `sum(llmload_output_tokens_total)`)
-	serverTok := stackQueryScalar(t, ctx, promURL, `sum(vllm:generation_tokens_total{job="vllm"})`)
+	clientTok := promQueryScalar(t, ctx, promURL, `sum(llmload_output_tokens_total)`)
+	serverTok := promQueryScalar(t, ctx, promURL, `sum(vllm:generation_tokens_total{job="vllm"})`)
 	if clientTok == 0 || clientTok != serverTok {
 		t.Errorf("output tokens: client %v, vLLM %v", clientTok, serverTok)
 	}
@@ -200,7 +194,7 @@ return llm.scenario {
 func stackWaitFor(t *testing.T, ctx context.Context, base, expr string, ok func(float64) bool) {
 	t.Helper()
 	for {
-		v := stackQueryScalar(t, ctx, base, expr)
+		v := promQueryScalar(t, ctx, base, expr)
 		if ok(v) {
 			return
 		}
@@ -285,160 +279,6 @@ func promtoolCheck(t *testing.T, ctx context.Context, promtool, cfg string) {
 	}
 }
 
-func stackFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// stackStartPrometheus runs Prometheus with cfg on a free loopback port and
-// returns its URL once /-/ready answers.
-func stackStartPrometheus(t *testing.T, ctx context.Context, bin, cfg, tsdb string) string {
-	t.Helper()
-	addr := stackFreeAddr(t)
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfg, "--storage.tsdb.path="+tsdb,
-		"--web.listen-address="+addr, "--log.level=warn")
-	var log stackLog
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	base := "http://" + addr
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("prometheus exited before it was ready:\n%s", log.String())
-		case <-ctx.Done():
-			t.Fatalf("prometheus not ready: %v\n%s", ctx.Err(), log.String())
-		case <-time.After(100 * time.Millisecond): // polling an external process
-		}
-		if resp, err := client.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-	}
-}
-
-type stackLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *stackLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *stackLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// stackRun collects a process's output lines and lets the test wait for
-// one, or for the process to exit (it owns the one cmd.Wait call).
-type stackRun struct {
-	log     stackLog
-	mu      sync.Mutex
-	lines   []string
-	more    chan struct{} // closed and replaced at each new line
-	done    bool
-	exited  chan struct{} // closed when the process has exited
-	waitErr error         // cmd.Wait's result, set before exited closes
-}
-
-func stackStartRun(t *testing.T, cmd *exec.Cmd) *stackRun {
-	t.Helper()
-	r, w := io.Pipe()
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sr := &stackRun{more: make(chan struct{}), exited: make(chan struct{})}
-	go func() {
-		sr.waitErr = cmd.Wait()
-		close(sr.exited)
-		w.Close()
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-sr.exited:
-		default:
-			cmd.Process.Kill()
-			<-sr.exited
-		}
-	})
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			sr.log.Write([]byte(sc.Text() + "\n"))
-			sr.mu.Lock()
-			sr.lines = append(sr.lines, sc.Text())
-			close(sr.more)
-			sr.more = make(chan struct{})
-			sr.mu.Unlock()
-		}
-		sr.mu.Lock()
-		sr.done = true
-		close(sr.more)
-		sr.mu.Unlock()
-	}()
-	return sr
-}
-
-func (sr *stackRun) waitFor(t *testing.T, ctx context.Context, substr string) {
-	t.Helper()
-	for seen := 0; ; {
-		sr.mu.Lock()
-		lines, more, done := sr.lines, sr.more, sr.done
-		sr.mu.Unlock()
-		for ; seen < len(lines); seen++ {
-			if strings.Contains(lines[seen], substr) {
-				return
-			}
-		}
-		if done {
-			t.Fatalf("the process ended without printing %q:\n%s", substr, sr.String())
-		}
-		select {
-		case <-more:
-		case <-ctx.Done():
-			t.Fatalf("waiting for %q: %v\n%s", substr, ctx.Err(), sr.String())
-		}
-	}
-}
-
-func (sr *stackRun) String() string { return sr.log.String() }
-
-// wait returns the process's exit error once it has exited.
-func (sr *stackRun) wait(ctx context.Context) error {
-	select {
-	case <-sr.exited:
-		return sr.waitErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func stackGet(t *testing.T, ctx context.Context, u string) string {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -455,99 +295,4 @@ func stackGet(t *testing.T, ctx context.Context, u string) string {
 		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 	}
 	return string(b)
-}
-
-// promAPI is the envelope of Prometheus' HTTP API answers.
-type promAPI struct {
-	Status    string          `json:"status"`
-	ErrorType string          `json:"errorType"`
-	Error     string          `json:"error"`
-	Data      json.RawMessage `json:"data"`
-}
-
-func stackPromGet(ctx context.Context, base, path string, params url.Values) (json.RawMessage, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path+"?"+params.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body promAPI
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("HTTP %d, undecodable answer: %v", resp.StatusCode, err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("%s: %s", body.ErrorType, body.Error)
-	}
-	return body.Data, nil
-}
-
-// stackQueryRange runs a range query at 1 s steps, as a Grafana panel does,
-// and counts the series and their finite values.
-func stackQueryRange(ctx context.Context, base, expr string, start, end time.Time) (series, finite int, err error) {
-	data, err := stackPromGet(ctx, base, "/api/v1/query_range", url.Values{"query": {expr},
-		"start": {strconv.FormatInt(start.Unix(), 10)}, "end": {strconv.FormatInt(end.Unix()+1, 10)}, "step": {"1"}})
-	if err != nil {
-		return 0, 0, err
-	}
-	var m struct {
-		Result []struct {
-			Values [][2]any `json:"values"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return 0, 0, err
-	}
-	for _, r := range m.Result {
-		for _, v := range r.Values {
-			s, _ := v[1].(string)
-			if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-				finite++
-			}
-		}
-	}
-	return len(m.Result), finite, nil
-}
-
-// stackQueryScalar runs an instant query that yields one value (0 when empty).
-func stackQueryScalar(t *testing.T, ctx context.Context, base, expr string) float64 {
-	t.Helper()
-	data, err := stackPromGet(ctx, base, "/api/v1/query", url.Values{"query": {expr}})
-	if err != nil {
-		t.Fatalf("query %s: %v", expr, err)
-	}
-	var m struct {
-		Result []struct {
-			Value [2]any `json:"value"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(data, &m); err != nil || len(m.Result) > 1 {
-		t.Fatalf("query %s: %v, %d results", expr, err, len(m.Result))
-	}
-	if len(m.Result) == 0 {
-		return 0
-	}
-	s, _ := m.Result[0].Value[1].(string)
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("query %s: %v", expr, err)
-	}
-	return f
-}
-
-// stackLabelValues is what Grafana's label_values(match, label) asks.
-func stackLabelValues(t *testing.T, ctx context.Context, base, label, match string) []string {
-	t.Helper()
-	data, err := stackPromGet(ctx, base, "/api/v1/label/"+label+"/values", url.Values{"match[]": {match}})
-	if err != nil {
-		t.Fatalf("label values %s of %s: %v", label, match, err)
-	}
-	var values []string
-	if err := json.Unmarshal(data, &values); err != nil {
-		t.Fatal(err)
-	}
-	return values
 }

@@ -242,7 +242,11 @@ func TestTargetsAndRegressions(t *testing.T) {
 		return r
 	}
 	steps := []*StepResult{
-		mk(StreamStep(100, time.Second), func(r *StepResult) { r.TTFTError.Mean = 0.6 }),
+		mk(StreamStep(100, time.Second), func(r *StepResult) {
+			r.TTFTError.Mean = 0.6
+			// 3% late, but only 0.5% outside machine stalls: not the limit.
+			r.Sim.OverrunFraction, r.Sim.Matched, r.Sim.OwnFraction = 0.03, true, 0.005
+		}),
 		mk(StreamStep(1000, time.Second), func(r *StepResult) {
 			r.TTFTError.Mean, r.ITLError.N, r.ITLError.MeanAbs = 6, 10, 0.4
 			r.Sim.OverrunFraction, r.Trusted = 0.03, false
@@ -258,15 +262,15 @@ func TestTargetsAndRegressions(t *testing.T) {
 		got[c.Target] = c
 	}
 	want := map[string]bool{
-		"mean TTFT error <= 1 ms at 100 streams":                                           true,
-		"mean TTFT error <= 5 ms at 1000 streams":                                          false,
-		"mean TTFT error <= 20 ms at 5000 streams":                                         true,
-		"mean ITL error <= 0.5 ms at 1000 streams":                                         true,
-		"achieved rate within 0.5% of 2000 req/s":                                          true,
-		"pacer send lag p99 <= 2 ms at 2000 req/s":                                         false,
-		"client RSS <= 200 MB at 5000 streams":                                             false,
-		"the simulator is not the limit at 100 streams (<= 1% of deliveries > 1 ms late)":  true,
-		"the simulator is not the limit at 1000 streams (<= 1% of deliveries > 1 ms late)": false,
+		"mean TTFT error <= 1 ms at 100 streams":   true,
+		"mean TTFT error <= 5 ms at 1000 streams":  false,
+		"mean TTFT error <= 20 ms at 5000 streams": true,
+		"mean ITL error <= 0.5 ms at 1000 streams": true,
+		"achieved rate within 0.5% of 2000 req/s":  true,
+		"pacer send lag p99 <= 2 ms at 2000 req/s": false,
+		"client RSS <= 200 MB at 5000 streams":     false,
+		"the simulator is not the limit at 100 streams (<= 1% of deliveries > 1 ms late through its own doing)":  true,
+		"the simulator is not the limit at 1000 streams (<= 1% of deliveries > 1 ms late through its own doing)": false,
 	}
 	if len(got) != len(want) {
 		t.Errorf("%d targets checked, want %d: %v", len(got), len(want), got)
@@ -310,7 +314,7 @@ func TestSteps(t *testing.T) {
 	if r.Name() != "rate=2000" || r.ArrivalRate() != 2000 || math.Abs(r.InFlight()-160) > 1e-9 {
 		t.Errorf("%s: rate %v in flight %v", r.Name(), r.ArrivalRate(), r.InFlight())
 	}
-	if DefaultITL(100) != 10*time.Millisecond || DefaultITL(1000) != 50*time.Millisecond || DefaultITL(5000) != 400*time.Millisecond {
+	if DefaultITL(100) != 10*time.Millisecond || DefaultITL(1000) != 100*time.Millisecond || DefaultITL(5000) != 400*time.Millisecond {
 		t.Error("DefaultITL changed: update docs/calibrate.md and docs/performance.md")
 	}
 	for _, quick := range []bool{false, true} {

@@ -101,8 +101,14 @@ func TestLoadSettings(t *testing.T) {
 		t.Fatalf("settings = %+v", s)
 	}
 
+	p = write("metrics_addr = \"127.0.0.1:9464\"\nmetrics_linger = \"5s\"\nserver_metrics = \"off\"\n")
+	if s, err = loadSettings(p, true); err != nil || s.MetricsAddr != "127.0.0.1:9464" || s.MetricsLinger.Duration != 5*time.Second || s.ServerMetrics != "off" {
+		t.Fatalf("settings = %+v, %v", s, err)
+	}
+
 	p = write("url = \"x\"\nspeed = 3\n")
-	if _, err := loadSettings(p, true); err == nil || !strings.Contains(err.Error(), "unknown key speed") || !strings.Contains(err.Error(), p) {
+	if _, err := loadSettings(p, true); err == nil || !strings.Contains(err.Error(), "unknown key speed") || !strings.Contains(err.Error(), p) ||
+		!strings.Contains(err.Error(), "gpu_metrics, metrics_addr, metrics_linger") {
 		t.Fatalf("unknown key: err = %v", err)
 	}
 	p = write("url = \n")

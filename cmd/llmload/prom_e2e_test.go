@@ -138,10 +138,17 @@ func TestRunMetricsAddrErrors(t *testing.T) {
 	defer busy.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// llmload.toml's metrics_addr is the same setting: its busy address
+	// must stop the run the same way.
+	toml := filepath.Join(t.TempDir(), "llmload.toml")
+	if err := os.WriteFile(toml, []byte(fmt.Sprintf("metrics_addr = %q\n", busy.Addr().String())), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ args []string }{
 		{[]string{"--metrics-addr", busy.Addr().String()}},
 		{[]string{"--metrics-addr", "9464"}},
 		{[]string{"--metrics-linger", "5s"}},
+		{[]string{"--config", toml}},
 	} {
 		args := append([]string{"run", "scenarios/azure_conv.lua", "--limit", "1", "--no-ui", "--out", t.TempDir()}, tc.args...)
 		log, err := runLLMLoad(t, ctx, args...)

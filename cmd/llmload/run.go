@@ -160,6 +160,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// The exporter is one per run, not per scenario: flag, then
+	// llmload.toml, then off.
+	if !set["metrics-addr"] && settings.MetricsAddr != "" {
+		f.metricsAddr = settings.MetricsAddr
+	}
+	if !set["metrics-linger"] && settings.MetricsLinger.Duration != 0 {
+		f.metricsLinger = settings.MetricsLinger.Duration
+	}
 	metrics, err := startMetrics(f, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "llmload run: %v\n", err)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,20 @@ type fileSettings struct {
 	DrainTimeout   duration `toml:"drain_timeout"`
 	ServerMetrics  string   `toml:"server_metrics"`
 	GPUMetrics     string   `toml:"gpu_metrics"`
+	MetricsAddr    string   `toml:"metrics_addr"`
+	MetricsLinger  duration `toml:"metrics_linger"`
+}
+
+// settingsKeys lists llmload.toml's keys, from fileSettings' tags, for the
+// unknown-key error: a key added to the struct is listed without anyone
+// remembering to.
+func settingsKeys() []string {
+	t := reflect.TypeFor[fileSettings]()
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i] = t.Field(i).Tag.Get("toml")
+	}
+	return keys
 }
 
 // duration accepts "30s"-style strings and bare numbers of seconds, as the
@@ -73,8 +88,8 @@ func loadSettings(path string, explicit bool) (fileSettings, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return s, fmt.Errorf("%s: unknown key %s; known keys: url, model, api_key, api_key_env, timeout, stall_timeout, concurrency, out, log_every, sample_interval, drain_timeout",
-			path, strings.Join(keys, ", "))
+		return s, fmt.Errorf("%s: unknown key %s; known keys: %s",
+			path, strings.Join(keys, ", "), strings.Join(settingsKeys(), ", "))
 	}
 	if s.APIKey != "" && s.APIKeyEnv != "" {
 		return s, fmt.Errorf("%s: set api_key or api_key_env, not both", path)

@@ -74,6 +74,9 @@ type accum struct {
 
 	mu          sync.Mutex
 	ttft, itl   *errDist // measured results only
+	// The TTFT error split at the simulator's receipt (measured results
+	// that carry it): the way there, and the way back.
+	toServer, back *errDist
 	send, rel   *errDist // every result
 	measured    int64
 	wrongTokens int64
@@ -86,6 +89,7 @@ func newAccum(s Step) *accum {
 		// step is at full load. Earlier requests also paid for dials.
 		from: s.StreamTime(), to: s.span(),
 		ttft: newErrDist(), itl: newErrDist(), send: newErrDist(), rel: newErrDist(),
+		toServer: newErrDist(), back: newErrDist(),
 	}
 }
 
@@ -109,6 +113,11 @@ func (a *accum) add(r *request.Result) {
 	}
 	a.measured++
 	a.ttft.add(r.TTFT() - a.ttftTrue)
+	if r.ServerReceived != 0 {
+		// TTFT error = (received - sent) + (first token - received - TTFT).
+		a.toServer.add(r.ServerReceived - r.Sent)
+		a.back.add(r.FirstToken - r.ServerReceived - a.ttftTrue)
+	}
 	// Gap i is between token-bearing events i-1 and i; an event that
 	// carried k tokens (continuous usage) was due k ITLs after the last.
 	for i := 1; i < len(r.TokenTimes); i++ {

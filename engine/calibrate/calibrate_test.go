@@ -49,6 +49,14 @@ func TestQuick100Streams(t *testing.T) {
 	if s.TTFTError.Mean < -0.05 {
 		t.Errorf("mean TTFT error %v ms: the client measured tokens before the simulator sent them", s.TTFTError.Mean)
 	}
+	// Every measured request carried the simulator's receipt, and the two
+	// halves of the split add up to the error (to rounding).
+	sp := s.TTFTSplit
+	if sp.ToServer.N != s.Measured || sp.Back.N != s.Measured {
+		t.Errorf("TTFT split over %d and %d requests, want %d", sp.ToServer.N, sp.Back.N, s.Measured)
+	} else if d := sp.ToServer.Mean + sp.Back.Mean - s.TTFTError.Mean; d > 1e-6 || d < -1e-6 || sp.ToServer.Mean <= 0 {
+		t.Errorf("TTFT split %v + %v ms != error %v ms (or the way there is not positive)", sp.ToServer.Mean, sp.Back.Mean, s.TTFTError.Mean)
+	}
 	if s.ITLError.N != s.Measured*int64(s.Step.Tokens-1) {
 		t.Errorf("ITL samples = %d, want %d (tokens-1 per measured request)", s.ITLError.N, s.Measured*int64(s.Step.Tokens-1))
 	}

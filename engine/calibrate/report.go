@@ -74,6 +74,16 @@ type StepResult struct {
 	OutputTokens int64            `json:"output_tokens"`
 
 	TTFTError  ErrStats `json:"ttft_error"`
+	// TTFTSplit splits each measured TTFT error at the simulator's receipt
+	// of the request (its X-Llmload-Sim-Receipt header; one host, one
+	// clock): ToServer is sent -> received (the client's write, loopback,
+	// the simulator's accept and parse), Back is the rest (the simulator's
+	// lateness, loopback, the client's read and parse). N is 0 when the
+	// simulator did not say.
+	TTFTSplit struct {
+		ToServer ErrStats `json:"to_server"`
+		Back     ErrStats `json:"back"`
+	} `json:"ttft_error_split"`
 	ITLError   ErrStats `json:"itl_error"`
 	SendLag    ErrStats `json:"send_lag"`
 	ReleaseLag ErrStats `json:"release_lag"`
@@ -206,8 +216,12 @@ func (r *StepResult) OneLine() string {
 	if !r.Trusted {
 		v = "NOT TRUSTWORTHY: " + strings.Join(r.Problems, "; ")
 	}
-	return fmt.Sprintf("%s: %d requests, TTFT error mean %s p99 %s, ITL error mean %s p99 %s, send lag p99 %s, %.0f/%.0f req/s; %s",
-		r.Step.Name(), r.Requests, fmtMs(r.TTFTError.Mean), fmtMs(r.TTFTError.P99),
+	split := ""
+	if sp := r.TTFTSplit; sp.ToServer.N > 0 {
+		split = fmt.Sprintf(" (%s to the simulator, %s back)", fmtMs(sp.ToServer.Mean), fmtMs(sp.Back.Mean))
+	}
+	return fmt.Sprintf("%s: %d requests, TTFT error mean %s%s p99 %s, ITL error mean %s p99 %s, send lag p99 %s, %.0f/%.0f req/s; %s",
+		r.Step.Name(), r.Requests, fmtMs(r.TTFTError.Mean), split, fmtMs(r.TTFTError.P99),
 		fmtMs(r.ITLError.MeanAbs), fmtMs(r.ITLError.P99), fmtMs(r.SendLag.P99),
 		r.AchievedRate, r.TargetRate, v)
 }

@@ -330,6 +330,7 @@ func (r *StepResult) fill(sum *record.Summary, acc *accum, smp *sampler, start, 
 	r.Measured = acc.measured
 	r.WrongTokens = acc.wrongTokens
 	r.TTFTError, r.ITLError = acc.ttft.stats(), acc.itl.stats()
+	r.TTFTSplit.ToServer, r.TTFTSplit.Back = acc.toServer.stats(), acc.back.stats()
 	r.SendLag, r.ReleaseLag = acc.send.stats(), acc.rel.stats()
 	acc.mu.Unlock()
 

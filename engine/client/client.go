@@ -210,7 +210,7 @@ func (c *Client) Close() {
 func (c *Client) Do(ctx context.Context, p *request.Plan, res *request.Result) {
 	res.Seq, res.Scenario, res.SourceLine = p.Seq, p.Scenario, p.SourceLine
 	res.PromptTokensRequested, res.MaxTokens, res.Tags = p.PromptTokens, p.MaxTokens, p.Tags
-	res.Headers, res.FirstToken, res.LastByte = 0, 0, 0
+	res.Headers, res.FirstToken, res.LastByte, res.ServerReceived = 0, 0, 0, 0
 	res.TokenTimes, res.TokenCounts = res.TokenTimes[:0], res.TokenCounts[:0]
 	res.Status, res.Error, res.ErrorMsg = 0, request.OK, ""
 	res.BytesSent, res.BytesRecv, res.SSEEvents = 0, 0, 0

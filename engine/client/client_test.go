@@ -93,7 +93,7 @@ func TestChatHappyPath(t *testing.T) {
 	for _, p := range parts[1:] {
 		steps = append(steps, step{write: p, pause: 5 * time.Millisecond})
 	}
-	srv := newScriptServer(t, func(int) reply { return reply{steps: steps} })
+	srv := newScriptServer(t, func(int) reply { return reply{steps: steps, receipt: true} })
 	epoch := time.Now()
 	c := newClient(t, Config{Epoch: epoch, APIKey: "sk-test"})
 	p := chatPlan(srv.URL)
@@ -115,6 +115,11 @@ func TestChatHappyPath(t *testing.T) {
 		t.Fatalf("plan fields not copied: %+v", res)
 	}
 	checkTimes(t, res)
+	// The server's receipt lies between sending and the response headers
+	// (one host, one wall clock; the handler started after the send began).
+	if res.ServerReceived < res.Sent || res.ServerReceived > res.Headers {
+		t.Fatalf("ServerReceived %v outside [Sent %v, Headers %v]", res.ServerReceived, res.Sent, res.Headers)
+	}
 
 	// Causality: no token is seen before the server wrote it. The server's
 	// write i+1 carries token i (write 0 is the role chunk).

@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/llmload/llmload/engine/request"
 	"io"
 	"log"
 	"net"
@@ -29,6 +30,9 @@ type reply struct {
 	ctype  string // default text/event-stream
 	steps  []step
 	abort  bool // kill the connection after the steps instead of ending the body
+	// receipt sets request.SimReceiptHeader to when the handler started,
+	// as llmload's simulator does.
+	receipt bool
 }
 
 type seenRequest struct {
@@ -56,6 +60,7 @@ func newScriptServer(t *testing.T, script func(i int) reply) *scriptServer {
 	t.Helper()
 	s := &scriptServer{gone: make(chan int, 128)}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received := time.Now()
 		body, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
 		i := len(s.seen)
@@ -70,6 +75,9 @@ func newScriptServer(t *testing.T, script func(i int) reply) *scriptServer {
 			rep.ctype = "text/event-stream; charset=utf-8"
 		}
 		w.Header().Set("Content-Type", rep.ctype)
+		if rep.receipt {
+			w.Header().Set(request.SimReceiptHeader, strconv.FormatInt(received.UnixNano(), 10))
+		}
 		w.WriteHeader(rep.status)
 		w.(http.Flusher).Flush()
 		for _, st := range rep.steps {

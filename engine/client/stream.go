@@ -18,6 +18,9 @@ func (cl *call) stream(cn *conn, resp *fasthttp.Response) (reuse bool) {
 	epoch, res := cl.c.epoch, cl.res
 	res.Headers = cn.lastRead.Sub(epoch)
 	res.Status = resp.StatusCode()
+	if ns, ok := parseUnixNano(resp.Header.Peek(request.SimReceiptHeader)); ok {
+		res.ServerReceived = time.Unix(0, ns).Sub(epoch) // wall clocks: same host only
+	}
 	body := resp.BodyStream()
 	if res.Status < 200 || res.Status > 299 {
 		return cl.statusError(cn, body)
@@ -164,4 +167,20 @@ func (cl *call) finish() {
 	}
 	res.Truncated = res.Error == request.OK &&
 		((p.IgnoreEOS && res.CompletionTokens < p.MaxTokens) || (p.MinTokens > 0 && res.CompletionTokens < p.MinTokens))
+}
+
+// parseUnixNano reads a positive decimal Unix-nanosecond time without
+// allocating (strconv.ParseInt would copy b into a string).
+func parseUnixNano(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, n > 0
 }

@@ -80,6 +80,12 @@ type Result struct {
 	Headers    time.Duration // response headers read
 	FirstToken time.Duration // first event with generated content; 0 if none
 	LastByte   time.Duration // end of the response body
+	// ServerReceived is when the server says the request arrived, from
+	// its SimReceiptHeader (llmload's simulator sets it; other servers
+	// do not): an offset from the epoch on this machine's wall clock, so
+	// it compares with the other instants only when client and server
+	// share the host. 0 when unknown.
+	ServerReceived time.Duration
 
 	// TokenTimes holds the instant of every token-bearing SSE event, as an
 	// offset from Sent. TokenCounts[i] is the number of tokens event i
@@ -107,6 +113,12 @@ type Result struct {
 
 	Tags map[string]string
 }
+
+// SimReceiptHeader is the response header in which llmload's simulator
+// says when it received a request, as Unix nanoseconds. With it a client
+// on the same host splits its TTFT into the way there (ServerReceived -
+// Sent), the server's time, and the way back.
+const SimReceiptHeader = "X-Llmload-Sim-Receipt"
 
 // Failed reports whether the request counts as failed.
 func (r *Result) Failed() bool { return r.Error != OK }

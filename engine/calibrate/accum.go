@@ -72,14 +72,14 @@ type accum struct {
 	tokens            int
 	from, to          time.Duration // the measured span: results sent in it
 
-	mu          sync.Mutex
-	ttft, itl   *errDist // measured results only
+	mu        sync.Mutex
+	ttft, itl *errDist // measured results only
 	// The TTFT error split at the simulator's receipt (measured results
 	// that carry it): the way there, and the way back.
 	toServer, back *errDist
-	send, rel   *errDist // every result
-	measured    int64
-	wrongTokens int64
+	send, rel      *errDist // every result
+	measured       int64
+	wrongTokens    int64
 }
 
 func newAccum(s Step) *accum {

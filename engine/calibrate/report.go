@@ -73,7 +73,7 @@ type StepResult struct {
 	Measured     int64            `json:"measured"`          // completed after the warm-up, in the error figures
 	OutputTokens int64            `json:"output_tokens"`
 
-	TTFTError  ErrStats `json:"ttft_error"`
+	TTFTError ErrStats `json:"ttft_error"`
 	// TTFTSplit splits each measured TTFT error at the simulator's receipt
 	// of the request (its X-Llmload-Sim-Receipt header; one host, one
 	// clock): ToServer is sent -> received (the client's write, loopback,

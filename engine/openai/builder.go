@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/llmload/llmload/engine/jsonesc"
 	"github.com/llmload/llmload/engine/prompt"
 	"github.com/llmload/llmload/engine/request"
 )
@@ -183,7 +184,7 @@ func (b *Builder) key(first bool, k string) {
 	if !first {
 		b.buf = append(b.buf, ',')
 	}
-	b.buf = appendString(b.buf, k)
+	b.buf = jsonesc.AppendString(b.buf, k)
 	b.buf = append(b.buf, ':')
 }
 
@@ -218,7 +219,7 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 	if model != "" && !has(fModel) {
 		b.key(first, fModel)
 		first = false
-		b.buf = appendString(b.buf, model)
+		b.buf = jsonesc.AppendString(b.buf, model)
 	}
 
 	synthetic := s.PromptTokens > 0
@@ -251,7 +252,7 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 		b.buf = append(b.buf, '[')
 		if len(s.Messages) == 0 { // a bare prompt on the chat endpoint is one user message
 			b.buf = append(b.buf, `{"role":"user","content":`...)
-			b.buf = appendString(b.buf, s.Prompt)
+			b.buf = jsonesc.AppendString(b.buf, s.Prompt)
 			b.buf = append(b.buf, '}')
 		}
 		for i, m := range s.Messages {
@@ -259,16 +260,16 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 				b.buf = append(b.buf, ',')
 			}
 			b.buf = append(b.buf, `{"role":`...)
-			b.buf = appendString(b.buf, m.Role)
+			b.buf = jsonesc.AppendString(b.buf, m.Role)
 			b.buf = append(b.buf, `,"content":`...)
-			b.buf = appendString(b.buf, m.Content)
+			b.buf = jsonesc.AppendString(b.buf, m.Content)
 			b.buf = append(b.buf, '}')
 		}
 		b.buf = append(b.buf, ']')
 	case !synthetic && ep == request.Completions && !has(fPrompt) && s.Prompt != "":
 		b.key(first, fPrompt)
 		first = false
-		b.buf = appendString(b.buf, s.Prompt)
+		b.buf = jsonesc.AppendString(b.buf, s.Prompt)
 	}
 
 	maxTokens, minTokens, ignoreEOS := s.MaxTokens, s.MinTokens, s.IgnoreEOS

@@ -27,35 +27,6 @@ func canonical(t testing.TB, s string) string {
 	return decodeString(t, raw)
 }
 
-func TestAppendString(t *testing.T) {
-	cases := []string{
-		"",
-		"plain ascii",
-		`quote " backslash \ slash /`,
-		"newline\n return\r tab\t backspace\b formfeed\f nul\x00 unit\x1f del\x7f",
-		"unicode: héllo 日本語 emoji 🦙 combining é",
-		"line separators \u2028 and \u2029",
-		"invalid utf8: \xff\xfe and truncated \xe6\x97",
-		"html <script>&amp;</script>",
-		strings.Repeat("ab\"", 1000),
-	}
-	for _, s := range cases {
-		got := appendString([]byte("x"), s)
-		if got[0] != 'x' {
-			t.Fatalf("prefix lost for %q", s)
-		}
-		if dec := decodeString(t, got[1:]); dec != canonical(t, s) {
-			t.Errorf("%q round-tripped to %q", s, dec)
-		}
-	}
-	if got := string(appendString(nil, "a\"b\\c\nd\x01")); got != `"a\"b\\c\nd\u0001"` {
-		t.Errorf("escapes: got %s", got)
-	}
-	if got := string(appendString(nil, "\u2028")); got != `"\u2028"` {
-		t.Errorf("U+2028: got %s", got)
-	}
-}
-
 func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
 	for _, f := range []float64{0, 1, -1, 0.1, 0.7, 1.5, 100, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, 5e-324, math.MaxFloat64, -2.5e-9} {
 		want, _ := json.Marshal(f)

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/llmload/llmload/engine/jsonesc"
 	"github.com/llmload/llmload/engine/request"
 )
 
@@ -20,7 +20,7 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, r.Seq, 10)
 	b = append(b, `,"scenario":`...)
-	b = appendString(b, r.Scenario)
+	b = jsonesc.AppendString(b, r.Scenario)
 	b = append(b, `,"source_line":`...)
 	b = strconv.AppendInt(b, int64(r.SourceLine), 10)
 
@@ -62,10 +62,10 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	if r.Error == request.OK {
 		b = append(b, "null"...)
 	} else {
-		b = appendString(b, string(r.Error))
+		b = jsonesc.AppendString(b, string(r.Error))
 	}
 	b = append(b, `,"error_msg":`...)
-	b = appendString(b, r.ErrorMsg)
+	b = jsonesc.AppendString(b, r.ErrorMsg)
 
 	b = append(b, `,"prompt_tokens":`...)
 	if r.PromptTokens > 0 {
@@ -79,7 +79,7 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	b = strconv.AppendBool(b, r.UsageFromServer)
 	b = appendIntKey(b, "max_tokens", int64(r.MaxTokens))
 	b = append(b, `,"finish_reason":`...)
-	b = appendString(b, r.FinishReason)
+	b = jsonesc.AppendString(b, r.FinishReason)
 	b = append(b, `,"truncated":`...)
 	b = strconv.AppendBool(b, r.Truncated)
 	b = appendIntKey(b, "bytes_sent", r.BytesSent)
@@ -97,9 +97,9 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonesc.AppendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, r.Tags[k])
+			b = jsonesc.AppendString(b, r.Tags[k])
 		}
 	}
 	return append(b, "}}\n"...)
@@ -169,7 +169,7 @@ func appendCounts(b []byte, m map[request.ErrorClass]int64) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonesc.AppendString(b, k)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, m[request.ErrorClass(k)], 10)
 	}
@@ -232,50 +232,4 @@ func appendFloat(b []byte, f float64) []byte {
 		return append(b, "null"...)
 	}
 	return strconv.AppendFloat(b, f, 'f', -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// as encoding/json does, so every line is valid JSON whatever a server
-// put in an error message.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

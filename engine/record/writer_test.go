@@ -2,7 +2,6 @@ package record
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -67,23 +66,4 @@ func TestWriterCountsLinesItCannotKeep(t *testing.T) {
 	if limit := time.Duration(dropped)*w.blockMax + 2*time.Second; blocked > limit {
 		t.Errorf("submitting took %v for %d drops", blocked, dropped)
 	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "quote\" back\\slash", "\n\r\t\x00\x1f\x7f", "é∑😀", "\xff\xfe bad", "a\xc3", "\u2028<>&"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		var got, want string
-		if err := json.Unmarshal(appendString(nil, s), &got); err != nil {
-			t.Fatalf("%q encodes to invalid JSON %q: %v", s, appendString(nil, s), err)
-		}
-		ref, _ := json.Marshal(s)
-		if err := json.Unmarshal(ref, &want); err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Fatalf("%q decodes to %q, encoding/json gives %q", s, got, want)
-		}
-	})
 }

@@ -188,3 +188,11 @@ func BenchmarkSynthAzureConv(b *testing.B) {
 		src.Next()
 	}
 }
+
+// BenchmarkSynthAzureCode is the cost of one synthetic code-trace row.
+func BenchmarkSynthAzureCode(b *testing.B) {
+	src := SynthAzureCode(SynthConfig{Seed: 1})
+	for b.Loop() {
+		src.Next()
+	}
+}

@@ -86,24 +86,57 @@ type SynthConfig struct {
 // and panics.
 //
 // The source is not safe for concurrent use; Close makes Next fail.
-func SynthAzureConv(cfg SynthConfig) Source {
+func SynthAzureConv(cfg SynthConfig) Source { return newSynth(&azureConvParams, cfg) }
+
+var azureConvParams = synthParams{
+	name:     "azure-conv",
+	stream:   0x617a7572655f636f, // "azure_co"
+	rate:     AzureConvRate,
+	contextQ: &azureConvContextQ,
+	genQ:     &azureConvGenQ,
+	gapCV:    AzureConvGapCV,
+}
+
+// synthParams is what tells one synthetic trace from another: everything
+// else (seeding, the order of draws, the clock, Close) is shared by synth.
+type synthParams struct {
+	name   string  // in errors: "synthetic <name> source"
+	stream uint64  // the second PCG word, fixed so that a seed names one stream
+	rate   float64 // mean requests per second when SynthConfig.Rate is 0
+
+	contextQ, genQ *[103]float64 // token quantiles at quantileProbs
+
+	// Gaps come from gapQ (seconds at quantileProbs, with mean gapQMean)
+	// rescaled to the rate when gapQ is set, else from a Gamma renewal
+	// process with coefficient of variation gapCV.
+	gapQ     *[103]float64
+	gapQMean float64
+	gapCV    float64
+}
+
+// newSynth returns the source of p at cfg's seed and rate; it panics on a
+// bad rate (see SynthAzureConv).
+func newSynth(p *synthParams, cfg SynthConfig) *synth {
 	rate := cfg.Rate
 	if rate == 0 {
-		rate = AzureConvRate
+		rate = p.rate
 	}
 	if !(rate > 0) || math.IsInf(rate, 0) {
 		panic(fmt.Sprintf("trace: SynthConfig.Rate must be >= 0 and finite, got %v", cfg.Rate))
 	}
-	shape := 1 / (AzureConvGapCV * AzureConvGapCV)
-	return &synth{
-		// The second PCG word is fixed so that a seed names one stream.
-		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x617a7572655f636f)), // "azure_co"
-		shape: shape,
-		scale: 1 / (rate * shape), // mean gap = shape * scale = 1/rate
+	s := &synth{p: p, rng: rand.New(rand.NewPCG(cfg.Seed, p.stream))}
+	if p.gapQ != nil {
+		s.scale = 1 / (rate * p.gapQMean) // table gap -> seconds at rate
+	} else {
+		s.shape = 1 / (p.gapCV * p.gapCV)
+		s.scale = 1 / (rate * s.shape) // mean gap = shape * scale = 1/rate
 	}
+	return s
 }
 
+// synth is a synthetic source: not safe for concurrent use (Source).
 type synth struct {
+	p            *synthParams
 	rng          *rand.Rand
 	shape, scale float64
 	at           time.Duration
@@ -112,14 +145,21 @@ type synth struct {
 
 func (s *synth) Next() (Row, error) {
 	if s.closed {
-		return Row{}, fmt.Errorf("synthetic azure-conv source: Next after Close: %w", os.ErrClosed)
+		return Row{}, fmt.Errorf("synthetic %s source: Next after Close: %w", s.p.name, os.ErrClosed)
 	}
+	// The draws' order (context, generated, gap) is part of what a seed
+	// means: TestSynthGolden pins it.
 	row := Row{
 		At:              s.at,
-		ContextTokens:   sampleQuantiles(&azureConvContextQ, s.rng.Float64()),
-		GeneratedTokens: sampleQuantiles(&azureConvGenQ, s.rng.Float64()),
+		ContextTokens:   sampleQuantiles(s.p.contextQ, s.rng.Float64()),
+		GeneratedTokens: sampleQuantiles(s.p.genQ, s.rng.Float64()),
 	}
-	gap := randdist.Gamma(s.rng, s.shape) * s.scale
+	var gap float64
+	if s.p.gapQ != nil {
+		gap = interpQuantiles(s.p.gapQ, s.rng.Float64()) * s.scale
+	} else {
+		gap = randdist.Gamma(s.rng, s.shape) * s.scale
+	}
 	s.at += time.Duration(math.Round(gap * float64(time.Second)))
 	return row, nil
 }

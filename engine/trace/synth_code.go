@@ -1,13 +1,5 @@
 package trace
 
-import (
-	"fmt"
-	"math"
-	"math/rand/v2"
-	"os"
-	"time"
-)
-
 // Figures of the Azure LLM inference trace 2023, code
 // (AzureLLMInferenceTrace_code.csv, Azure Public Dataset, CC-BY-4.0): 8,819
 // requests over 3,435.9 s. docs/traces.md says how they were computed, and
@@ -94,44 +86,16 @@ var azureCodeGapTableMean = func() float64 {
 // validate user input).
 //
 // The source is not safe for concurrent use; Close makes Next fail.
-func SynthAzureCode(cfg SynthConfig) Source {
-	rate := cfg.Rate
-	if rate == 0 {
-		rate = AzureCodeRate
-	}
-	if !(rate > 0) || math.IsInf(rate, 0) {
-		panic(fmt.Sprintf("trace: SynthConfig.Rate must be >= 0 and finite, got %v", cfg.Rate))
-	}
-	return &synthCode{
-		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x617a7572655f6364)), // "azure_cd"
-		scale: 1 / (rate * azureCodeGapTableMean),
-	}
-}
+func SynthAzureCode(cfg SynthConfig) Source { return newSynth(&azureCodeParams, cfg) }
 
-type synthCode struct {
-	rng    *rand.Rand
-	scale  float64 // table gap -> seconds at the configured rate
-	at     time.Duration
-	closed bool
-}
-
-func (s *synthCode) Next() (Row, error) {
-	if s.closed {
-		return Row{}, fmt.Errorf("synthetic azure-code source: Next after Close: %w", os.ErrClosed)
-	}
-	row := Row{
-		At:              s.at,
-		ContextTokens:   sampleQuantiles(&azureCodeContextQ, s.rng.Float64()),
-		GeneratedTokens: sampleQuantiles(&azureCodeGenQ, s.rng.Float64()),
-	}
-	gap := interpQuantiles(&azureCodeGapQ, s.rng.Float64()) * s.scale
-	s.at += time.Duration(math.Round(gap * float64(time.Second)))
-	return row, nil
-}
-
-func (s *synthCode) Close() error {
-	s.closed = true
-	return nil
+var azureCodeParams = synthParams{
+	name:     "azure-code",
+	stream:   0x617a7572655f6364, // "azure_cd"
+	rate:     AzureCodeRate,
+	contextQ: &azureCodeContextQ,
+	genQ:     &azureCodeGenQ,
+	gapQ:     &azureCodeGapQ,
+	gapQMean: azureCodeGapTableMean,
 }
 
 // interpQuantiles is sampleQuantiles without rounding: the piecewise-linear

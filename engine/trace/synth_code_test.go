@@ -1,9 +1,7 @@
 package trace
 
 import (
-	"errors"
 	"math"
-	"os"
 	"slices"
 	"testing"
 
@@ -23,33 +21,14 @@ func TestSynthCodeFiguresMatchTrace(t *testing.T) {
 	if st.rows != 8819 {
 		t.Errorf("%d rows, want 8819", st.rows)
 	}
-	for _, c := range []struct {
-		name      string
-		got, want float64
-	}{
-		{"rate", st.rate, AzureCodeRate},
-		{"gap CV", st.gapCV, AzureCodeGapCV},
-		{"context mean", st.ctxMean, azureCodeContextMean},
-		{"generated mean", st.genMean, azureCodeGenMean},
-		{"context median", quantile7(st.ctxSorted, 0.5), azureCodeContextMedian},
-		{"generated median", quantile7(st.genSrt, 0.5), azureCodeGenMedian},
-	} {
-		if !near(c.got, c.want, 1e-6) {
-			t.Errorf("%s of the trace = %.7g, embedded %.7g", c.name, c.got, c.want)
-		}
-	}
+	checkEmbeddedFigures(t, st, traceFigures{AzureCodeRate, AzureCodeGapCV, azureCodeContextMean, azureCodeGenMean,
+		azureCodeContextMedian, azureCodeGenMedian}, &azureCodeContextQ, &azureCodeGenQ)
 	gaps := make([]float64, 0, len(rows)-1)
 	for i := 1; i < len(rows); i++ {
 		gaps = append(gaps, (rows[i].At - rows[i-1].At).Seconds())
 	}
 	slices.Sort(gaps)
 	for i, p := range quantileProbs {
-		if got := quantile7(st.ctxSorted, p); !near(got, azureCodeContextQ[i], 1e-5) {
-			t.Errorf("ContextTokens quantile %g = %g, embedded %g", p, got, azureCodeContextQ[i])
-		}
-		if got := quantile7(st.genSrt, p); !near(got, azureCodeGenQ[i], 1e-5) {
-			t.Errorf("GeneratedTokens quantile %g = %g, embedded %g", p, got, azureCodeGenQ[i])
-		}
 		// Gaps are embedded to 0.1 µs.
 		if got := quantile7(gaps, p); math.Abs(got-azureCodeGapQ[i]) > 1e-7 {
 			t.Errorf("gap quantile %g = %.8g, embedded %.8g", p, got, azureCodeGapQ[i])
@@ -68,18 +47,11 @@ func TestSynthCodeMatchesFigures(t *testing.T) {
 		n, st.rate, st.gapCV, st.ctxMean, st.genMean)
 	// The table's gaps have a CV near 10, so the rate's standard error is
 	// about 10/sqrt(n) = 1.6%: 8% is five of them.
-	for _, c := range []struct {
-		name           string
-		got, want, tol float64
-	}{
+	checkNear(t, []figureCheck{
 		{"rate", st.rate, AzureCodeRate, 0.08},
 		{"context mean", st.ctxMean, azureCodeContextMean, 0.02},
 		{"generated mean", st.genMean, azureCodeGenMean, 0.03},
-	} {
-		if !near(c.got, c.want, c.tol) {
-			t.Errorf("synthetic %s = %.5g, trace %.5g (tolerance %.1f%%)", c.name, c.got, c.want, 100*c.tol)
-		}
-	}
+	})
 	// Bursty like the trace: a gap CV far above a Poisson process's 1.
 	if st.gapCV < 5 {
 		t.Errorf("synthetic gap CV %.3g; the code trace's is %.3g", st.gapCV, AzureCodeGapCV)
@@ -95,18 +67,7 @@ func TestSynthCodeMatchesFigures(t *testing.T) {
 	if m := quantile7(gaps, 0.5); !near(m, wantMedian, 0.03) {
 		t.Errorf("median gap %.4g s, want %.4g s", m, wantMedian)
 	}
-	for p := 2; p <= 98; p += 4 {
-		for _, m := range []struct {
-			name   string
-			sorted []float64
-			q      *[103]float64
-		}{{"context", st.ctxSorted, &azureCodeContextQ}, {"generated", st.genSrt, &azureCodeGenQ}} {
-			got := quantile7(m.sorted, float64(p)/100)
-			if got < math.Floor(m.q[p-1]) || got > math.Ceil(m.q[p+1]) {
-				t.Errorf("synthetic %s p%d = %g, trace p%d..p%d = %g..%g", m.name, p, got, p-1, p+1, m.q[p-1], m.q[p+1])
-			}
-		}
-	}
+	checkMarginals(t, st, &azureCodeContextQ, &azureCodeGenQ)
 }
 
 func TestSynthCodeRateAndSeed(t *testing.T) {
@@ -124,21 +85,6 @@ func TestSynthCodeRateAndSeed(t *testing.T) {
 	}
 	if slices.EqualFunc(a, c, func(x, y Row) bool { return x.At == y.At }) {
 		t.Error("seeds 42 and 43 gave the same arrivals")
-	}
-	s := SynthAzureCode(SynthConfig{})
-	_ = s.Close()
-	if _, err := s.Next(); !errors.Is(err, os.ErrClosed) {
-		t.Errorf("Next after Close = %v", err)
-	}
-	for _, rate := range []float64{-1, math.NaN(), math.Inf(1)} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("Rate %v did not panic", rate)
-				}
-			}()
-			SynthAzureCode(SynthConfig{Rate: rate})
-		}()
 	}
 }
 
@@ -172,7 +118,7 @@ func TestSynthCodeMeanRateExact(t *testing.T) {
 		t.Fatalf("integrated table mean %.9g, computed %.9g", mean, azureCodeGapTableMean)
 	}
 	for _, rate := range []float64{0, 1, 37.5} {
-		s := SynthAzureCode(SynthConfig{Rate: rate}).(*synthCode)
+		s := SynthAzureCode(SynthConfig{Rate: rate}).(*synth)
 		want := rate
 		if rate == 0 {
 			want = AzureCodeRate

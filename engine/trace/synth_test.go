@@ -67,27 +67,76 @@ func TestSynthFiguresMatchTrace(t *testing.T) {
 	}
 	defer r.Close()
 	st := statsOf(readAll(t, r))
+	checkEmbeddedFigures(t, st, traceFigures{AzureConvRate, AzureConvGapCV, azureConvContextMean, azureConvGenMean,
+		azureConvContextMedian, azureConvGenMedian}, &azureConvContextQ, &azureConvGenQ)
+}
+
+// traceFigures are the summary figures of a trace that docs/traces.md
+// gives and the synthetic sources embed.
+type traceFigures struct {
+	rate, gapCV, ctxMean, genMean, ctxMedian, genMedian float64
+}
+
+// checkEmbeddedFigures checks that the figures and token quantile tables
+// embedded for a trace are those of st, computed from the trace itself.
+func checkEmbeddedFigures(t *testing.T, st traceStats, want traceFigures, ctxQ, genQ *[103]float64) {
+	t.Helper()
 	for _, c := range []struct {
 		name      string
 		got, want float64
 	}{
-		{"rate", st.rate, AzureConvRate},
-		{"gap CV", st.gapCV, AzureConvGapCV},
-		{"context mean", st.ctxMean, azureConvContextMean},
-		{"generated mean", st.genMean, azureConvGenMean},
-		{"context median", quantile7(st.ctxSorted, 0.5), azureConvContextMedian},
-		{"generated median", quantile7(st.genSrt, 0.5), azureConvGenMedian},
+		{"rate", st.rate, want.rate},
+		{"gap CV", st.gapCV, want.gapCV},
+		{"context mean", st.ctxMean, want.ctxMean},
+		{"generated mean", st.genMean, want.genMean},
+		{"context median", quantile7(st.ctxSorted, 0.5), want.ctxMedian},
+		{"generated median", quantile7(st.genSrt, 0.5), want.genMedian},
 	} {
 		if !near(c.got, c.want, 1e-6) {
 			t.Errorf("%s of the trace = %.7g, embedded %.7g", c.name, c.got, c.want)
 		}
 	}
 	for i, p := range quantileProbs {
-		if got := quantile7(st.ctxSorted, p); !near(got, azureConvContextQ[i], 1e-5) {
-			t.Errorf("ContextTokens quantile %g = %g, embedded %g", p, got, azureConvContextQ[i])
+		if got := quantile7(st.ctxSorted, p); !near(got, ctxQ[i], 1e-5) {
+			t.Errorf("ContextTokens quantile %g = %g, embedded %g", p, got, ctxQ[i])
 		}
-		if got := quantile7(st.genSrt, p); !near(got, azureConvGenQ[i], 1e-5) {
-			t.Errorf("GeneratedTokens quantile %g = %g, embedded %g", p, got, azureConvGenQ[i])
+		if got := quantile7(st.genSrt, p); !near(got, genQ[i], 1e-5) {
+			t.Errorf("GeneratedTokens quantile %g = %g, embedded %g", p, got, genQ[i])
+		}
+	}
+}
+
+// figureCheck is a synthetic source's figure against the trace's, with a
+// relative tolerance.
+type figureCheck struct {
+	name           string
+	got, want, tol float64
+}
+
+func checkNear(t *testing.T, checks []figureCheck) {
+	t.Helper()
+	for _, c := range checks {
+		if !near(c.got, c.want, c.tol) {
+			t.Errorf("synthetic %s = %.5g, trace %.5g (tolerance %.1f%%)", c.name, c.got, c.want, 100*c.tol)
+		}
+	}
+}
+
+// checkMarginals checks that each sampled percentile of a synthetic
+// source's token lengths falls between the trace's neighbouring
+// percentiles (rounded to whole tokens).
+func checkMarginals(t *testing.T, st traceStats, ctxQ, genQ *[103]float64) {
+	t.Helper()
+	for p := 2; p <= 98; p += 4 {
+		for _, m := range []struct {
+			name   string
+			sorted []float64
+			q      *[103]float64
+		}{{"context", st.ctxSorted, ctxQ}, {"generated", st.genSrt, genQ}} {
+			got := quantile7(m.sorted, float64(p)/100)
+			if got < math.Floor(m.q[p-1]) || got > math.Ceil(m.q[p+1]) {
+				t.Errorf("synthetic %s p%d = %g, trace p%d..p%d = %g..%g", m.name, p, got, p-1, p+1, m.q[p-1], m.q[p+1])
+			}
 		}
 	}
 }
@@ -109,19 +158,12 @@ func TestSynthMatchesFigures(t *testing.T) {
 	// Tolerances are several standard errors wide for n rows (the rate's
 	// relative error is about CV/sqrt(n) = 0.25%), plus the small bias of
 	// interpolating a 103-point table (0.4% on the context mean).
-	for _, c := range []struct {
-		name           string
-		got, want, tol float64
-	}{
+	checkNear(t, []figureCheck{
 		{"rate", st.rate, AzureConvRate, 0.015},
 		{"gap CV", st.gapCV, AzureConvGapCV, 0.03},
 		{"context mean", st.ctxMean, azureConvContextMean, 0.02},
 		{"generated mean", st.genMean, azureConvGenMean, 0.02},
-	} {
-		if !near(c.got, c.want, c.tol) {
-			t.Errorf("synthetic %s = %.5g, trace %.5g (tolerance %.1f%%)", c.name, c.got, c.want, 100*c.tol)
-		}
-	}
+	})
 	// Medians: within the trace's own p49..p51 band.
 	if m := quantile7(st.ctxSorted, 0.5); m < azureConvContextQ[49] || m > azureConvContextQ[51] {
 		t.Errorf("synthetic context median %g, trace %d (p49..p51 = %g..%g)", m, azureConvContextMedian, azureConvContextQ[49], azureConvContextQ[51])
@@ -129,20 +171,8 @@ func TestSynthMatchesFigures(t *testing.T) {
 	if m := quantile7(st.genSrt, 0.5); m < azureConvGenQ[49] || m > azureConvGenQ[51] {
 		t.Errorf("synthetic generated median %g, trace %d (p49..p51 = %g..%g)", m, azureConvGenMedian, azureConvGenQ[49], azureConvGenQ[51])
 	}
-	// The whole marginal: each sampled percentile falls between the
-	// trace's neighbouring percentiles (rounded to whole tokens).
-	for p := 2; p <= 98; p += 4 {
-		for _, m := range []struct {
-			name   string
-			sorted []float64
-			q      *[103]float64
-		}{{"context", st.ctxSorted, &azureConvContextQ}, {"generated", st.genSrt, &azureConvGenQ}} {
-			got := quantile7(m.sorted, float64(p)/100)
-			if got < math.Floor(m.q[p-1]) || got > math.Ceil(m.q[p+1]) {
-				t.Errorf("synthetic %s p%d = %g, trace p%d..p%d = %g..%g", m.name, p, got, p-1, p+1, m.q[p-1], m.q[p+1])
-			}
-		}
-	}
+	// The whole marginal.
+	checkMarginals(t, st, &azureConvContextQ, &azureConvGenQ)
 	if st.ctxSorted[0] < 2 || st.ctxSorted[n-1] > 14050 || st.genSrt[0] < 7 || st.genSrt[n-1] > 1000 {
 		t.Errorf("lengths outside the trace's range: context %g..%g, generated %g..%g",
 			st.ctxSorted[0], st.ctxSorted[n-1], st.genSrt[0], st.genSrt[n-1])
@@ -181,29 +211,41 @@ func TestSynthDeterministic(t *testing.T) {
 	}
 }
 
+// synthSources are the synthetic sources, for the tests that hold for all.
+var synthSources = []struct {
+	name string
+	new  func(SynthConfig) Source
+}{{"azure-conv", SynthAzureConv}, {"azure-code", SynthAzureCode}}
+
 func TestSynthClose(t *testing.T) {
-	s := SynthAzureConv(SynthConfig{})
-	if _, err := s.Next(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Next(); !errors.Is(err, os.ErrClosed) {
-		t.Errorf("Next after Close = %v, want os.ErrClosed", err)
+	for _, src := range synthSources {
+		s := src.new(SynthConfig{})
+		if _, err := s.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// The message names the source.
+		want := "synthetic " + src.name + " source: Next after Close: file already closed"
+		if _, err := s.Next(); !errors.Is(err, os.ErrClosed) || err.Error() != want {
+			t.Errorf("Next after Close = %v, want %q wrapping os.ErrClosed", err, want)
+		}
 	}
 }
 
 func TestSynthBadRatePanics(t *testing.T) {
-	for _, rate := range []float64{-1, math.NaN(), math.Inf(1)} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("Rate %v did not panic", rate)
-				}
+	for _, src := range synthSources {
+		for _, rate := range []float64{-1, math.NaN(), math.Inf(1)} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: Rate %v did not panic", src.name, rate)
+					}
+				}()
+				src.new(SynthConfig{Rate: rate})
 			}()
-			SynthAzureConv(SynthConfig{Rate: rate})
-		}()
+		}
 	}
 }
 

@@ -31,7 +31,6 @@ type calibrateFlags struct {
 
 func newCalibrateFlagSet(f *calibrateFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("llmload calibrate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.BoolVar(&f.quick, "quick", false, "short calibration for CI: 1, 100 and 1000 streams and 1000 req/s, 2s each (under 30s)")
 	fs.BoolVar(&f.separate, "separate-process", true, "run the simulator as a child process (false: in this process; quicker, but the numbers mix client and simulator)")
 	fs.StringVar(&f.out, "out", "", "results directory (default results/calibrate-<time>): calibrate.json, calibrate.txt and each step's run files")
@@ -51,17 +50,12 @@ func newCalibrateFlagSet(f *calibrateFlags) *flag.FlagSet {
 func calibrateCmd(args []string, stdout, stderr io.Writer) int {
 	var f calibrateFlags
 	fs := newCalibrateFlagSet(&f)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: llmload calibrate [flags]\n\nMeasures llmload's own timing error on this machine against the simulator's fixed profile\n(see docs/calibrate.md).\n\nFlags:")
-			printFlags(stdout, fs)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "llmload calibrate: %v (see llmload calibrate --help)\n", err)
-		return exitConfig
+	pos, code, done := parseCommandFlags(fs, args, "Measures llmload's own timing error on this machine against the simulator's fixed profile\n(see docs/calibrate.md).", stdout, stderr)
+	if done {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "llmload calibrate: unexpected argument %q (see llmload calibrate --help)\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "llmload calibrate: unexpected argument %q (see llmload calibrate --help)\n", pos[0])
 		return exitConfig
 	}
 	steps, err := calibrationSteps(f)

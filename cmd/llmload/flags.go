@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"time"
 )
 
@@ -36,4 +39,29 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	return set
+}
+
+// parseCommandFlags parses a subcommand's flags and positional arguments
+// in any order (so `stack logs vllm --follow` works). --help prints
+// "usage: NAME [flags]", about and the flags. It returns the positionals,
+// or an exit code when parsing ended the command (help or an error).
+func parseCommandFlags(fs *flag.FlagSet, args []string, about string, stdout, stderr io.Writer) ([]string, int, bool) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(stdout, "usage: %s [flags]\n\n%s\n\nFlags:\n", fs.Name(), about)
+				printFlags(stdout, fs)
+				return nil, exitOK, true
+			}
+			fmt.Fprintf(stderr, "%s: %v (see %s --help)\n", fs.Name(), err, fs.Name())
+			return nil, exitConfig, true
+		}
+		if fs.NArg() == 0 {
+			return pos, 0, false
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

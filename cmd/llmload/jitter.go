@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 // in a line format llmload calibrate reads from its child.
 func jitterCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("llmload jitter", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var cfg jitter.Config
 	var duration time.Duration
 	durationVar(fs, &duration, "duration", 10*time.Second, "how long to measure (0: until Ctrl-C)")
@@ -32,17 +30,12 @@ func jitterCmd(args []string, stdout, stderr io.Writer) int {
 	cpus := fs.String("cpus", "", "comma-separated CPU numbers to probe (default: every CPU this process may use)")
 	stalls := fs.Bool("stalls", false, "print each stall as it happens: \"stall CPU AT_NS LATE_NS\" (AT_NS on CLOCK_MONOTONIC)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: llmload jitter [flags]\n\nMeasures how late this machine wakes a thread that asks to run at a given instant: one\nthread per CPU, pinned, sleeping to absolute deadlines (as cyclictest does). A load\ngenerator's timing error cannot be smaller than this (see docs/calibrate.md).\n\nFlags:")
-			printFlags(stdout, fs)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "llmload jitter: %v (see llmload jitter --help)\n", err)
-		return exitConfig
+	pos, code, done := parseCommandFlags(fs, args, "Measures how late this machine wakes a thread that asks to run at a given instant: one\nthread per CPU, pinned, sleeping to absolute deadlines (as cyclictest does). A load\ngenerator's timing error cannot be smaller than this (see docs/calibrate.md).", stdout, stderr)
+	if done {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "llmload jitter: unexpected argument %q\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "llmload jitter: unexpected argument %q\n", pos[0])
 		return exitConfig
 	}
 	if duration < 0 || cfg.Interval <= 0 || cfg.Threshold <= 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,20 +17,14 @@ import (
 
 func simCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("llmload sim", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
 	cfg := sim.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: llmload sim [flags]\n\nServes a vLLM-compatible simulated OpenAI endpoint (see docs/sim.md).\n\nFlags:")
-			printFlags(stdout, fs)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "llmload sim: %v (see llmload sim --help)\n", err)
-		return exitConfig
+	pos, code, done := parseCommandFlags(fs, args, "Serves a vLLM-compatible simulated OpenAI endpoint (see docs/sim.md).", stdout, stderr)
+	if done {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "llmload sim: unexpected argument %q\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "llmload sim: unexpected argument %q\n", pos[0])
 		return exitConfig
 	}
 	srv, err := sim.New(*cfg, prometheus.NewRegistry())

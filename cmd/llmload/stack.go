@@ -63,30 +63,6 @@ func stackCmd(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// parseStackFlags parses flags and positional arguments in any order (so
-// `logs vllm --follow` works). It returns the positionals, or an exit code
-// when parsing ended the command (help or an error).
-func parseStackFlags(fs *flag.FlagSet, args []string, about string, stdout, stderr io.Writer) ([]string, int, bool) {
-	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(stdout, "usage: %s [flags]\n\n%s\n\nFlags:\n", fs.Name(), about)
-				printFlags(stdout, fs)
-				return nil, exitOK, true
-			}
-			fmt.Fprintf(stderr, "%s: %v (see %s --help)\n", fs.Name(), err, fs.Name())
-			return nil, exitConfig, true
-		}
-		if fs.NArg() == 0 {
-			return pos, 0, false
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func stackInit(args []string, stdout, stderr io.Writer) int {
 	o := compose.Defaults()
 	o.Version = version
@@ -106,7 +82,7 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	clientMetrics := fs.String("client-metrics", strings.Join(o.ClientMetrics, ","), "comma-separated host:port of llmload run --metrics-addr as Prometheus (in a container) reaches it; empty: no client job")
 	durationVar(fs, &o.ScrapeInterval, "scrape-interval", o.ScrapeInterval, "Prometheus scrape and DCGM collection interval")
 	force := fs.Bool("force", false, "overwrite files of an existing stack in --dir")
-	pos, code, done := parseStackFlags(fs, args, "Renders compose.yaml, prometheus/prometheus.yml, grafana/ (provisioning and the\nllmload dashboard) and stack.json into --dir. Nothing is started: see llmload stack up.", stdout, stderr)
+	pos, code, done := parseCommandFlags(fs, args, "Renders compose.yaml, prometheus/prometheus.yml, grafana/ (provisioning and the\nllmload dashboard) and stack.json into --dir. Nothing is started: see llmload stack up.", stdout, stderr)
 	if done {
 		return code
 	}
@@ -194,7 +170,7 @@ func stackDocker(ctx context.Context, cmd string, args []string, stdout, stderr 
 		tail = fs.Int("tail", 200, "lines per service to start from (0: all)")
 		about = "Prints the logs of SERVICE... (vllm, dcgm-exporter, prometheus, grafana; none: all)."
 	}
-	pos, code, done := parseStackFlags(fs, args, about, stdout, stderr)
+	pos, code, done := parseCommandFlags(fs, args, about, stdout, stderr)
 	if done {
 		return code
 	}
@@ -242,7 +218,7 @@ func stackStatus(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	host := fs.String("host", "", "host to probe the published ports on; empty: --bind of init, else 127.0.0.1")
 	var timeout time.Duration
 	durationVar(fs, &timeout, "timeout", 5*time.Second, "time limit of each HTTP probe")
-	pos, code, done := parseStackFlags(fs, args, "Shows the stack's containers (docker compose ps) and probes vLLM /health and\n/v1/models, Prometheus /-/ready and its scrape targets, Grafana /api/health.\nExit status 1 when a required check fails (the llmload client target is optional).", stdout, stderr)
+	pos, code, done := parseCommandFlags(fs, args, "Shows the stack's containers (docker compose ps) and probes vLLM /health and\n/v1/models, Prometheus /-/ready and its scrape targets, Grafana /api/health.\nExit status 1 when a required check fails (the llmload client target is optional).", stdout, stderr)
 	if done {
 		return code
 	}

@@ -90,14 +90,7 @@ func writeJitterTable(w io.Writer, rep *jitter.Report) {
 	fmt.Fprintf(w, "%-4s %9s %8s %8s %8s %8s %7s %11s\n", "cpu", "wake-ups", "p50 us", "p99 us", "max us", "stalls", "stall%", "stalled ms")
 	for _, c := range rep.CPUs {
 		fmt.Fprintf(w, "%-4d %9d %8s %8s %8s %8d %6.3f%% %11.1f\n", c.CPU, c.Wakeups, us(c.P50), us(c.P99), us(c.Max),
-			c.Stalls, pctOf(c.Stalls, c.Wakeups), float64(c.Stalled)/1e6)
+			c.Stalls, c.StallPercent(), float64(c.Stalled)/1e6)
 	}
 	fmt.Fprintln(w, rep.String())
-}
-
-func pctOf(n, of int64) float64 {
-	if of == 0 {
-		return 0
-	}
-	return 100 * float64(n) / float64(of)
 }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // Config configures a probe.
@@ -55,6 +56,9 @@ type CPUReport struct {
 	P99     time.Duration `json:"p99_ns"`
 	Max     time.Duration `json:"max_ns"`
 }
+
+// StallPercent is the share of wake-ups that were stalls, in percent.
+func (c CPUReport) StallPercent() float64 { return pct(c.Stalls, c.Wakeups) }
 
 // Report is a probe's result.
 type Report struct {
@@ -157,60 +161,34 @@ func probe(ctx context.Context, cpu int, cfg Config, c clock, onStall func(Stall
 	return rep
 }
 
-// latencyHist is a log-linear histogram of wake-up lateness from 1 µs to
-// ~1 s with 8 sub-buckets per power of two (≤ 12.5 % error), in constant
-// memory whatever the probe's length.
+// latencyHist holds wake-up lateness in an HDR histogram (the one the
+// recorder and calibrate use): microsecond units from 1 µs to a minute,
+// two significant digits, a few kilobytes whatever the probe's length.
+// The largest value is kept exactly.
 type latencyHist struct {
-	counts [21 * 8]int64
-	n      int64
-	max    time.Duration
+	h   *hdrhistogram.Histogram
+	max time.Duration
 }
 
-func newLatencyHist() *latencyHist { return &latencyHist{} }
+const latencyHighest = int64(time.Minute / time.Microsecond)
 
-func (h *latencyHist) bucket(d time.Duration) int {
-	us := int64(d / time.Microsecond)
-	if us < 8 {
-		return int(max(us, 0))
-	}
-	e := 63 - bits.LeadingZeros64(uint64(us)) // us in [2^e, 2^(e+1))
-	sub := int((us >> (e - 3)) & 7)
-	i := (e-2)*8 + sub
-	return min(i, len(h.counts)-1)
-}
-
-// upper is the upper bound of bucket i.
-func (h *latencyHist) upper(i int) time.Duration {
-	if i < 8 {
-		return time.Duration(i+1) * time.Microsecond
-	}
-	e := i/8 + 2
-	sub := int64(i % 8)
-	return time.Duration((8+sub+1)<<(e-3)) * time.Microsecond
+func newLatencyHist() *latencyHist {
+	return &latencyHist{h: hdrhistogram.New(1, latencyHighest, 2)}
 }
 
 func (h *latencyHist) add(d time.Duration) {
-	h.counts[h.bucket(d)]++
-	h.n++
+	_ = h.h.RecordValue(min(max(int64(d/time.Microsecond), 0), latencyHighest))
 	h.max = max(h.max, d)
 }
 
-// quantile returns the upper bound of the bucket holding quantile q,
-// capped at the largest value seen.
+// quantile returns the histogram's value at quantile q (0..1), capped at
+// the largest value seen.
 func (h *latencyHist) quantile(q float64) time.Duration {
-	if h.n == 0 {
+	if h.h.TotalCount() == 0 {
 		return 0
 	}
-	rank := int64(q*float64(h.n) + 0.5)
-	rank = min(max(rank, 1), h.n)
-	var seen int64
-	for i, c := range h.counts {
-		seen += c
-		if seen >= rank {
-			return min(h.upper(i), h.max)
-		}
-	}
-	return h.max
+	v := time.Duration(h.h.ValueAtQuantile(q*100)) * time.Microsecond
+	return min(v, h.max)
 }
 
 // Stalls is a set of stalls, for asking whether an interval of another

@@ -44,7 +44,7 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 
 	b = append(b, `,"itl_ms":[`...)
 	first := true
-	eachITL(r, func(gap float64, k int64) {
+	EachITL(r, func(gap float64, k int64) {
 		for range k {
 			if !first {
 				b = append(b, ',')

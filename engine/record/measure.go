@@ -13,12 +13,12 @@ func finishedAt(r *request.Result) time.Duration {
 	return max(r.LastByte, r.FirstToken, r.Headers, r.Sent, r.Dispatched, r.Released, r.Scheduled)
 }
 
-// eachITL calls f(gap, k) for every token-bearing event after the first:
+// EachITL calls f(gap, k) for every token-bearing event after the first:
 // the event's gap since the previous one, split into k equal inter-token
 // latencies when it carried k tokens (as SGLang's bench_serving does; with
 // one token per event this is vLLM's per-chunk ITL). Extra tokens in the
 // first event have no ITL: they arrived with the first token.
-func eachITL(r *request.Result, f func(gapNs float64, k int64)) {
+func EachITL(r *request.Result, f func(gapNs float64, k int64)) {
 	tt := r.TokenTimes
 	for i := 1; i < len(tt); i++ {
 		k := int64(1)
@@ -29,9 +29,10 @@ func eachITL(r *request.Result, f func(gapNs float64, k int64)) {
 	}
 }
 
-// inputTokens is the prompt length a completed request counts for: the
-// server's usage when it reported one, else what was requested.
-func inputTokens(r *request.Result) int64 {
+// InputTokens is the prompt length a completed request counts for in
+// total_input_tokens: the server's usage when it reported one, else what
+// was requested.
+func InputTokens(r *request.Result) int64 {
 	if r.PromptTokens > 0 {
 		return int64(r.PromptTokens)
 	}

@@ -242,7 +242,7 @@ func (r *Recorder) add(res *request.Result) {
 
 	// Completed: tokens and latencies.
 	r.completed++
-	in, out := inputTokens(res), int64(res.CompletionTokens)
+	in, out := InputTokens(res), int64(res.CompletionTokens)
 	r.inTok += in
 	r.outTok += out
 	if good {
@@ -264,7 +264,7 @@ func (r *Recorder) add(res *request.Result) {
 	}
 	r.e2el.addDur(res.E2E())
 	r.e2elSched.addDur(res.E2EFromSchedule())
-	eachITL(res, r.itl.add)
+	EachITL(res, r.itl.add)
 }
 
 // rotateTo makes window idx the current one, finishing the current window

@@ -333,7 +333,7 @@ func TestITLSplitUneven(t *testing.T) {
 		TokenCounts: []int32{5, 3, 0}, // 0 (unknown) counts as one token
 	}
 	var got []float64
-	eachITL(res, func(gap float64, k int64) {
+	EachITL(res, func(gap float64, k int64) {
 		for range k {
 			got = append(got, gap)
 		}

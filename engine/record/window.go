@@ -116,7 +116,7 @@ func (a *winAcc) add(res *request.Result, good bool) {
 	if good {
 		a.good++
 	}
-	a.inTok += inputTokens(res)
+	a.inTok += InputTokens(res)
 	a.outTok += int64(res.CompletionTokens)
 	if res.FirstToken != 0 {
 		a.ttft.addDur(res.TTFT())

@@ -115,8 +115,13 @@ func parseStallLine(line string) (jitter.Stall, bool) {
 	return jitter.Stall{CPU: cpu, At: at, Late: time.Duration(late)}, true
 }
 
-// PID is the probe's process id.
-func (p *probeChild) PID() int { return p.cmd.Process.Pid }
+// PID is the probe's process id; 0 for a nil probe (none running).
+func (p *probeChild) PID() int {
+	if p == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // stop ends the probe (SIGTERM: it prints its report and exits) and
 // returns the report and every stall it saw. Calling it again returns the
@@ -190,23 +195,10 @@ func duringStalls(l *overrunLog, stalls *jitter.Stalls) int64 {
 	return n
 }
 
-// probeCPU is the probe's CPU time so far (0 without a probe, or when it
-// cannot be read).
-func probeCPU(p *probeChild) time.Duration {
-	if p == nil {
-		return 0
-	}
-	c, err := procCPU(p.PID())
-	if err != nil {
-		return 0
-	}
-	return c
-}
-
 // fillStalls stops the probe and matches the simulator's overruns of the
 // step, [monoStart, monoEnd] on CLOCK_MONOTONIC, against the stalls the
 // probe saw.
-func (r *StepResult) fillStalls(ctx context.Context, p *probeChild, simURL string, monoStart, monoEnd int64, probeCPU, wall time.Duration) {
+func (r *StepResult) fillStalls(ctx context.Context, p *probeChild, simURL string, monoStart, monoEnd int64) {
 	rep, stalls, err := p.stop()
 	m := &r.Machine
 	if err != nil {
@@ -222,12 +214,6 @@ func (r *StepResult) fillStalls(ctx context.Context, p *probeChild, simURL strin
 	}
 	if span := monoEnd - monoStart; span > 0 {
 		m.Coverage = float64(stalls.Covered(monoStart, monoEnd)) / float64(span)
-	}
-	if wall > 0 {
-		m.ProbeCores = probeCPU.Seconds() / wall.Seconds()
-		if r.BoxKnown {
-			r.OtherCores = max(r.OtherCores-m.ProbeCores, 0)
-		}
 	}
 	l, err := fetchOverruns(ctx, simURL, monoStart)
 	if err != nil {

@@ -183,17 +183,23 @@ type resources struct {
 	at              time.Time
 	self, sim       time.Duration
 	selfErr, simErr error
+	probe           time.Duration // the jitter probe's CPU; 0 without one
 	box             boxTimes
 	boxErr          error
 }
 
-func readResources(simPID int) resources {
+// readResources reads the CPU of this process, the simulator child
+// (simPID 0: in-process) and the jitter probe (probePID 0: none).
+func readResources(simPID, probePID int) resources {
 	r := resources{at: time.Now()}
 	r.self, r.selfErr = procCPU(0)
 	if simPID > 0 {
 		r.sim, r.simErr = procCPU(simPID)
 	} else {
 		r.simErr = errors.New("in-process")
+	}
+	if probePID > 0 {
+		r.probe, _ = procCPU(probePID) // unreadable: counted under the others
 	}
 	r.box, r.boxErr = readBox()
 	return r
@@ -266,8 +272,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 	// time later; far beyond that something is stuck.
 	stepCtx, cancel := context.WithTimeout(ctx, s.span()+stream+30*time.Second)
 	defer cancel()
-	start := readResources(sv.PID())
-	probeStart := probeCPU(probe)
+	start := readResources(sv.PID(), probe.PID())
 	sum, runErr := runner.Run(stepCtx, runner.Config{
 		Name: "calibrate-" + s.Name(), Epoch: epoch,
 		Source: &rows{prompt: s.PromptTokens, tokens: s.Tokens}, Schedule: pace.Constant(s.ArrivalRate()),
@@ -279,8 +284,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 		Every:        100 * time.Millisecond,
 		Progress:     smp.observe,
 	})
-	end := readResources(sv.PID())
-	probeEnd := probeCPU(probe)
+	end := readResources(sv.PID(), probe.PID())
 	timedOut := stepCtx.Err() != nil && ctx.Err() == nil
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -300,7 +304,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 	res := &StepResult{Step: s, Concurrency: limit}
 	res.fill(sum, acc, smp, start, end, simDelta, sv.PID())
 	if probe != nil {
-		res.fillStalls(ctx, probe, sv.URL(), monoStart, jitter.MonoNow(), probeEnd-probeStart, end.at.Sub(start.at))
+		res.fillStalls(ctx, probe, sv.URL(), monoStart, jitter.MonoNow())
 	}
 	if runErr != nil {
 		res.problem("the run ended with an error: %v", runErr)
@@ -361,13 +365,17 @@ func (r *StepResult) fill(sum *record.Summary, acc *accum, smp *sampler, start, 
 		r.SimCores = c.Seconds() / wall.Seconds()
 		r.SimCPUKnown = true
 	}
+	if wall > 0 {
+		r.Machine.ProbeCores = (end.probe - start.probe).Seconds() / wall.Seconds()
+	}
 	if start.boxErr == nil && end.boxErr == nil && wall > 0 {
 		r.BoxCores = (end.box.all - start.box.all).Seconds() / wall.Seconds()
 		// Our own counters are finer than the clock-tick sum: never report
-		// less in all than client and simulator used.
-		r.BoxCores = max(r.BoxCores, r.ClientCores+r.SimCores)
+		// less in all than client, simulator and probe used.
+		ours := r.ClientCores + r.SimCores + r.Machine.ProbeCores
+		r.BoxCores = max(r.BoxCores, ours)
 		r.BoxBusy = r.BoxCores / float64(r.CPUs)
-		r.OtherCores = r.BoxCores - r.ClientCores - r.SimCores
+		r.OtherCores = r.BoxCores - ours
 		r.BoxKnown = true
 		if start.box.psiKnown && end.box.psiKnown {
 			r.CPUPressure = (end.box.pressure - start.box.pressure).Seconds() / wall.Seconds()

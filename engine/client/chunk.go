@@ -35,9 +35,13 @@ var errNotObject = errors.New("chunk is not a JSON object")
 // as JSON (the same grammar encoding/json accepts) but looks only at the
 // few fields it needs, and allocates only on rare paths (escaped keys or
 // finish reasons, unusual finish reasons, errors).
-func decodeChunk(b []byte, c *chunk) error {
+func decodeChunk(b []byte, c *chunk) error { return decodeAnswerChunk(b, c, nil) }
+
+// decodeAnswerChunk is decodeChunk that, with a capture (Plan.Capture),
+// also appends the generated text, reasoning and tool calls to it.
+func decodeAnswerChunk(b []byte, c *chunk, capture *answerCapture) error {
 	*c = chunk{}
-	s := scanner{b: b}
+	s := scanner{b: b, capture: capture}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		if err := s.value(); err != nil {
@@ -134,7 +138,7 @@ func (s *scanner) choice(c *chunk) error {
 				err = s.value()
 			}
 		case "text":
-			textTok, err = s.nonEmptyString()
+			textTok, err = s.captureString((*answerCapture).addText)
 		case "finish_reason":
 			finish = ""
 			if s.peek() == '"' {
@@ -174,13 +178,17 @@ func (s *scanner) delta() (bool, error) {
 		}
 		switch string(key) {
 		case "content":
-			content, err = s.nonEmptyString()
+			content, err = s.captureString((*answerCapture).addText)
 		case "reasoning_content":
-			reasoningContent, err = s.nonEmptyString()
+			reasoningContent, err = s.captureString((*answerCapture).addReasoning)
 		case "reasoning":
-			reasoning, err = s.nonEmptyString()
+			reasoning, err = s.captureString((*answerCapture).addReasoning)
 		case "tool_calls":
-			tools, err = s.nonEmptyArray()
+			if s.capture != nil {
+				tools, err = s.toolCalls(s.capture)
+			} else {
+				tools, err = s.nonEmptyArray()
+			}
 		default:
 			err = s.value()
 		}
@@ -244,6 +252,19 @@ func (s *scanner) count() (int64, bool, error) {
 	return v, true, nil
 }
 
+// captureString is nonEmptyString that, with a capture, also hands the
+// decoded string to add.
+func (s *scanner) captureString(add func(*answerCapture, []byte)) (bool, error) {
+	if s.capture == nil || s.peek() != '"' {
+		return s.nonEmptyString()
+	}
+	v, err := s.str()
+	if err == nil {
+		add(s.capture, v)
+	}
+	return len(v) > 0, err
+}
+
 func (s *scanner) nonEmptyString() (bool, error) {
 	if s.peek() != '"' {
 		return false, s.value()
@@ -288,6 +309,8 @@ type scanner struct {
 	i     int
 	depth int
 	tmp   []byte // unescaped string, for the rare escaped key or value
+
+	capture *answerCapture // nil unless the plan asked for its answer
 }
 
 func (s *scanner) errorf(format string, args ...any) error {

@@ -202,20 +202,18 @@ func (c *Client) Close() {
 }
 
 // Do sends p and streams the response into res. It sets res.Sent and every
-// field after it, and copies Seq, Scenario, SourceLine,
-// PromptTokensRequested (from p.PromptTokens), MaxTokens and Tags from p;
-// the caller sets Scheduled, Released and Dispatched. The capacity of
+// field after it, and copies the plan's identity (Result.CopyPlan); the
+// caller sets Scheduled, Released and Dispatched. The capacity of
 // res.TokenTimes and res.TokenCounts is reused. Do returns when the
 // request has ended, promptly once ctx is done (class canceled).
 func (c *Client) Do(ctx context.Context, p *request.Plan, res *request.Result) {
-	res.Seq, res.Scenario, res.SourceLine = p.Seq, p.Scenario, p.SourceLine
-	res.PromptTokensRequested, res.MaxTokens, res.Tags = p.PromptTokens, p.MaxTokens, p.Tags
+	res.CopyPlan(p)
 	res.Headers, res.FirstToken, res.LastByte, res.ServerReceived = 0, 0, 0, 0
 	res.TokenTimes, res.TokenCounts = res.TokenTimes[:0], res.TokenCounts[:0]
 	res.Status, res.Error, res.ErrorMsg = 0, request.OK, ""
 	res.BytesSent, res.BytesRecv, res.SSEEvents = 0, 0, 0
 	res.PromptTokens, res.CompletionTokens, res.UsageFromServer = 0, 0, false
-	res.FinishReason, res.Truncated = "", false
+	res.FinishReason, res.Truncated, res.Answer = "", false, nil
 
 	now := time.Now()
 	res.Sent = now.Sub(c.epoch)
@@ -297,6 +295,8 @@ type call struct {
 	resp fasthttp.Response
 	sse  *sse.Reader
 	ebuf []byte
+
+	answer answerCapture // reused buffers for plans with Capture
 
 	mu       sync.Mutex
 	conn     *conn

@@ -32,6 +32,12 @@ func (cl *call) stream(cn *conn, resp *fasthttp.Response) (reuse bool) {
 
 	rd := cl.sse
 	rd.Reset(body)
+	var capture *answerCapture
+	if cl.p.Capture {
+		capture = &cl.answer
+		capture.reset()
+		defer func() { res.Answer = capture.answer() }()
+	}
 	var (
 		stamp time.Time     // time of the read the current event came from
 		at    time.Duration // the same as an offset from the epoch
@@ -60,7 +66,7 @@ func (cl *call) stream(cn *conn, resp *fasthttp.Response) (reuse bool) {
 		if bytes.Equal(ev.Data, doneMarker) {
 			break
 		}
-		if err := decodeChunk(ev.Data, &ch); err != nil {
+		if err := decodeAnswerChunk(ev.Data, &ch, capture); err != nil {
 			cl.fail(request.ErrProtocol, fmt.Sprintf("event %d is not a valid chunk: %v: %s", res.SSEEvents, err, snippet(string(ev.Data), 200)))
 			return false
 		}

@@ -23,7 +23,7 @@ func BenchmarkBuild(b *testing.B) {
 		{"chat/8000tokens", false, Spec{Endpoint: request.Chat, PromptTokens: 8000, MaxTokens: 200, IgnoreEOS: true}},
 		{"completions-ids/1000tokens", true, Spec{Endpoint: request.Completions, PromptTokens: 1000, MaxTokens: 200, IgnoreEOS: true}},
 		{"completions-ids/8000tokens", true, Spec{Endpoint: request.Completions, PromptTokens: 8000, MaxTokens: 200, IgnoreEOS: true}},
-		{"chat-user-text/" + strconv.Itoa(len(long)) + "bytes", false, Spec{Endpoint: request.Chat, Messages: []Message{{"user", long}}, MaxTokens: 200,
+		{"chat-user-text/" + strconv.Itoa(len(long)) + "bytes", false, Spec{Endpoint: request.Chat, Messages: []Message{{Role: "user", Content: long}}, MaxTokens: 200,
 			Extra: map[string]any{"top_p": 0.9, "stop": []any{"END"}}}},
 	}
 	for _, c := range cases {

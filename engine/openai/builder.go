@@ -255,15 +255,11 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 			b.buf = jsonesc.AppendString(b.buf, s.Prompt)
 			b.buf = append(b.buf, '}')
 		}
-		for i, m := range s.Messages {
+		for i := range s.Messages {
 			if i > 0 {
 				b.buf = append(b.buf, ',')
 			}
-			b.buf = append(b.buf, `{"role":`...)
-			b.buf = jsonesc.AppendString(b.buf, m.Role)
-			b.buf = append(b.buf, `,"content":`...)
-			b.buf = jsonesc.AppendString(b.buf, m.Content)
-			b.buf = append(b.buf, '}')
+			b.buf = appendMessage(b.buf, &s.Messages[i])
 		}
 		b.buf = append(b.buf, ']')
 	case !synthetic && ep == request.Completions && !has(fPrompt) && s.Prompt != "":
@@ -358,6 +354,59 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 	dst.IgnoreEOS = ignoreEOS
 	dst.Tags = s.Tags
 	return nil
+}
+
+// appendMessage appends one chat message in the OpenAI shape:
+// {"role", "content"[, "tool_calls"][, "tool_call_id"]}, with a null
+// content for an assistant message that only called tools.
+func appendMessage(dst []byte, m *Message) []byte {
+	dst = append(dst, `{"role":`...)
+	dst = jsonesc.AppendString(dst, m.Role)
+	dst = append(dst, `,"content":`...)
+	if m.Content == "" && len(m.ToolCalls) > 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = jsonesc.AppendString(dst, m.Content)
+	}
+	if len(m.ToolCalls) > 0 {
+		dst = append(dst, `,"tool_calls":[`...)
+		for i, c := range m.ToolCalls {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"id":`...)
+			dst = jsonesc.AppendString(dst, c.ID)
+			dst = append(dst, `,"type":"function","function":{"name":`...)
+			dst = jsonesc.AppendString(dst, c.Name)
+			dst = append(dst, `,"arguments":`...)
+			dst = jsonesc.AppendString(dst, c.Arguments)
+			dst = append(dst, "}}"...)
+		}
+		dst = append(dst, ']')
+	}
+	if m.ToolCallID != "" {
+		dst = append(dst, `,"tool_call_id":`...)
+		dst = jsonesc.AppendString(dst, m.ToolCallID)
+	}
+	return append(dst, '}')
+}
+
+// Text returns a synthetic chat message of about tokens tokens, from the
+// stream of (key, n): the same key and n give the same text within a run
+// (the run's prompt seed), different ones unrelated text. Sessions use it
+// for the user's turns, which they keep in the conversation. Its length
+// follows the chat calibration's slope only: the template overhead is
+// paid once per prompt, not per message. Like Build, it must be called
+// from one goroutine at a time.
+func (b *Builder) Text(tokens int, key string, n int64) string {
+	m := prompt.Identity
+	if c := b.cals[request.Chat]; c != nil {
+		m = c.Model()
+	}
+	words := prompt.Model{A: m.A}.WordsFor(tokens)
+	b.src.Seed(b.cfg.Seed, prompt.StreamID(key, n))
+	b.buf = b.src.AppendText(b.buf[:0], words)
+	return string(b.buf)
 }
 
 // appendText appends the words of a synthetic text prompt: the blocks

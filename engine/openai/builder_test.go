@@ -3,6 +3,7 @@ package openai
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -44,7 +45,7 @@ func TestBuildExactBytes(t *testing.T) {
 	b := newBuilder(t, BuilderConfig{Model: "m"})
 	p, _ := build(t, b, 0, Spec{
 		Endpoint:  request.Chat,
-		Messages:  []Message{{"system", "be brief"}, {"user", "hi \"there\""}},
+		Messages:  []Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: "hi \"there\""}},
 		MaxTokens: 10, MinTokens: 10, IgnoreEOS: true, Temperature: ptr(0.0),
 	})
 	want := `{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi \"there\""}],` +
@@ -179,7 +180,7 @@ func TestBuildUserTextRoundTrips(t *testing.T) {
 	}
 	b := newBuilder(t, BuilderConfig{Model: "m\"odel"})
 	for _, s := range tricky {
-		_, body := build(t, b, 0, Spec{Endpoint: request.Chat, Messages: []Message{{"us\ter", s}, {"assistant", s + s}}})
+		_, body := build(t, b, 0, Spec{Endpoint: request.Chat, Messages: []Message{{Role: "us\ter", Content: s}, {Role: "assistant", Content: s + s}}})
 		msgs := body["messages"].([]any)
 		m0, m1 := msgs[0].(map[string]any), msgs[1].(map[string]any)
 		if m0["content"] != canonical(t, s) || m1["content"] != canonical(t, s+s) || m0["role"] != "us\ter" {
@@ -279,8 +280,8 @@ func TestBuildErrors(t *testing.T) {
 		{Spec{Endpoint: request.Chat, PromptTokens: 10, Temperature: ptr(math.NaN())}, "temperature must be a finite number >= 0, got NaN"},
 		{Spec{Endpoint: request.Chat, PromptTokens: 10, Temperature: ptr(math.Inf(1))}, "temperature"},
 		{Spec{Endpoint: request.Chat}, "no prompt: set prompt_tokens, messages or prompt"},
-		{Spec{Endpoint: request.Completions, Messages: []Message{{"user", "x"}}}, "messages need the chat endpoint"},
-		{Spec{Endpoint: request.Chat, Messages: []Message{{"user", "x"}, {"", "y"}}}, "messages[1].role is empty"},
+		{Spec{Endpoint: request.Completions, Messages: []Message{{Role: "user", Content: "x"}}}, "messages need the chat endpoint"},
+		{Spec{Endpoint: request.Chat, Messages: []Message{{Role: "user", Content: "x"}, {Role: "", Content: "y"}}}, "messages[1].role is empty"},
 		{Spec{Endpoint: request.Endpoint(7), PromptTokens: 10}, "endpoint must be chat or completions, got 7"},
 		{Spec{Endpoint: request.Chat, PromptTokens: 10, Extra: map[string]any{"stream": false}}, `extra field "stream" must be true`},
 		{Spec{Endpoint: request.Chat, PromptTokens: 10, Extra: map[string]any{"max_tokens": "ten"}}, `extra field "max_tokens" must be a number, got string`},
@@ -342,5 +343,25 @@ func TestBuildLearnsFromUsage(t *testing.T) {
 	}
 	if b.Calibration(request.Chat) != cal || b.Calibration(request.Completions) != nil {
 		t.Error("Calibration returned the wrong value")
+	}
+}
+
+// An assistant turn that called tools, and the tool's answer, are sent in
+// the OpenAI shape a server's chat template expects.
+func TestBuildToolMessages(t *testing.T) {
+	b := newBuilder(t, BuilderConfig{BaseURL: "http://h"})
+	_, body := build(t, b, 0, Spec{Endpoint: request.Chat, Messages: []Message{
+		{Role: "user", Content: "weather?"},
+		{Role: "assistant", ToolCalls: []request.ToolCall{{ID: "c1", Name: "get", Arguments: `{"city":"Paris"}`}}},
+		{Role: "tool", ToolCallID: "c1", Content: "sunny"},
+	}})
+	want := []any{
+		map[string]any{"role": "user", "content": "weather?"},
+		map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{map[string]any{
+			"id": "c1", "type": "function", "function": map[string]any{"name": "get", "arguments": `{"city":"Paris"}`}}}},
+		map[string]any{"role": "tool", "content": "sunny", "tool_call_id": "c1"},
+	}
+	if got := body["messages"]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("messages\n got %#v\nwant %#v", got, want)
 	}
 }

@@ -157,7 +157,7 @@ func TestHashIDsErrors(t *testing.T) {
 		s    Spec
 		want string
 	}{
-		{Spec{Endpoint: request.Chat, Messages: []Message{{"user", "x"}}, HashIDs: []int{1}}, "hash_ids need prompt_tokens"},
+		{Spec{Endpoint: request.Chat, Messages: []Message{{Role: "user", Content: "x"}}, HashIDs: []int{1}}, "hash_ids need prompt_tokens"},
 		{Spec{Endpoint: request.Chat, PromptTokens: 5, BlockSize: -1}, "block_size must be >= 0"},
 	} {
 		if err := b.Build(0, &tc.s, &request.Plan{}); err == nil || !strings.Contains(err.Error(), tc.want) {

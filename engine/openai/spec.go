@@ -5,10 +5,14 @@ package openai
 
 import "github.com/llmload/llmload/engine/request"
 
-// Message is one chat message.
+// Message is one chat message. An assistant message that called tools
+// carries ToolCalls (its Content may be empty: it is then sent as null);
+// the answer to a call is a "tool" message naming the call in ToolCallID.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string             `json:"role"`
+	Content    string             `json:"content"`
+	ToolCalls  []request.ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string             `json:"tool_call_id,omitempty"`
 }
 
 // Spec is what a scenario asks for, before it is turned into bytes. The

@@ -41,10 +41,8 @@ type job struct {
 // Gate caps the number of requests in flight with a fixed pool of worker
 // goroutines, one per slot.
 //
-// Every admitted plan gets a freshly allocated Result (never pooled): the
-// gate fills Seq, Scenario, SourceLine, Tags, PromptTokensRequested and
-// MaxTokens from the plan and sets Scheduled (= Plan.Due), Released and
-// Dispatched (the instant, since epoch, a worker took it) before calling
+// Every admitted plan gets a freshly allocated Result (never pooled,
+// started by request.NewResult) with Dispatched (the instant, since epoch, a worker took it) before calling
 // exec. It then hands the result to done and never touches it again: done
 // owns res and may keep it. done is called from many workers at once (and,
 // in Drop mode, from the gate's drop reporter), so it must be safe for
@@ -102,7 +100,7 @@ func (g *Gate) Submit(p *request.Plan, released time.Duration) {
 	if g.onFull == Drop {
 		if g.reserved >= g.limit {
 			g.dropped.Add(1)
-			res := newResult(p, released)
+			res := request.NewResult(p, released)
 			res.Dispatched = released // never dispatched: no queue time
 			res.Error = request.ErrDropped
 			res.ErrorMsg = fmt.Sprintf("not sent: %d requests already in flight (concurrency limit, on_full = \"drop\")", g.limit)
@@ -130,7 +128,7 @@ func (g *Gate) worker() {
 		g.busy++
 		g.mu.Unlock()
 
-		res := newResult(j.p, j.released)
+		res := request.NewResult(j.p, j.released)
 		res.Dispatched = time.Since(g.epoch)
 		// The executor gets its own context from the runner (which decides
 		// drain and abort); the gate itself never cancels a request.
@@ -159,19 +157,6 @@ func (g *Gate) reportDrops() {
 		res := g.drops.pop()
 		g.mu.Unlock()
 		g.done(res)
-	}
-}
-
-func newResult(p *request.Plan, released time.Duration) *request.Result {
-	return &request.Result{
-		Seq:                   p.Seq,
-		Scenario:              p.Scenario,
-		SourceLine:            p.SourceLine,
-		Scheduled:             p.Due,
-		Released:              released,
-		PromptTokensRequested: p.PromptTokens,
-		MaxTokens:             p.MaxTokens,
-		Tags:                  p.Tags,
 	}
 }
 

@@ -48,6 +48,64 @@ type Plan struct {
 	// Source provenance for the per-request log.
 	SourceLine int               // line in the trace file, 0 for synthetic rows
 	Tags       map[string]string // free-form tags from the scenario
+
+	// Session places the plan in a conversation; zero for one-shot
+	// requests of the open-loop schedule.
+	Session SessionRef
+	// Capture asks the client to keep the answer (text, reasoning, tool
+	// calls) in Result.Answer. Only sessions need it: one-shot requests
+	// are measured without keeping what was said.
+	Capture bool
+	// Reply, when set, is called once with the plan's result after every
+	// sink has seen it, on the gate worker that ran the request (or the
+	// gate's drop reporter); it must not block. A session uses it to learn
+	// that its turn is over.
+	Reply func(*Result)
+}
+
+// SessionRef says which conversation a request belongs to.
+type SessionRef struct {
+	ID   string // the session's id, sent to the server in the body's "user" field and a header
+	User int    // 1-based closed-loop user (virtual user) that ran it; 0 for open-loop sessions
+	Turn int    // 1-based turn of the session: model calls in order, tool follow-ups included
+}
+
+// Answer is what the server said, kept when Plan.Capture is set.
+type Answer struct {
+	Text      string     // the content (chat) or text (completions), concatenated
+	Reasoning string     // reasoning_content / reasoning, concatenated
+	ToolCalls []ToolCall // in index order
+	// Cut is true when the answer was longer than MaxAnswerBytes and its
+	// end was not kept (the request is still measured to its end).
+	Cut bool
+}
+
+// ToolCall is one function call of a chat answer, assembled from the
+// stream's deltas.
+type ToolCall struct {
+	ID        string
+	Name      string
+	Arguments string // JSON text as the model wrote it; not validated
+}
+
+// MaxAnswerBytes bounds the answer text kept per request (text, reasoning
+// and tool-call arguments together), whatever the server sends.
+const MaxAnswerBytes = 4 << 20
+
+// NewResult starts the result of p, released to the gate at released:
+// the plan's identity (CopyPlan), Scheduled and Released.
+func NewResult(p *Plan, released time.Duration) *Result {
+	r := &Result{Scheduled: p.Due, Released: released}
+	r.CopyPlan(p)
+	return r
+}
+
+// CopyPlan copies the plan's identity into r: Seq, Scenario, SourceLine,
+// Session, Tags, PromptTokensRequested (from PromptTokens) and MaxTokens.
+// It is the one place these fields are copied.
+func (r *Result) CopyPlan(p *Plan) {
+	r.Seq, r.Scenario, r.SourceLine, r.Session, r.Tags = p.Seq, p.Scenario, p.SourceLine, p.Session, p.Tags
+	r.PromptTokensRequested, r.MaxTokens = p.PromptTokens, p.MaxTokens
 }
 
 // ErrorClass says why a request failed. The zero value means success.
@@ -112,6 +170,9 @@ type Result struct {
 	Truncated bool
 
 	Tags map[string]string
+
+	Session SessionRef // = Plan.Session
+	Answer  *Answer    // what the server said, when Plan.Capture was set (nil otherwise)
 }
 
 // SimReceiptHeader is the response header in which llmload's simulator

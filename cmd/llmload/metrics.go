@@ -11,7 +11,6 @@ import (
 
 	"github.com/llmload/llmload/engine/pace"
 	"github.com/llmload/llmload/engine/prom"
-	"github.com/llmload/llmload/engine/request"
 	"github.com/llmload/llmload/engine/runner"
 )
 
@@ -74,13 +73,7 @@ func (m *metricsRun) attach(sr *scenarioRun, cfg *runner.Config) error {
 		st := h.Status()
 		return prom.Live{InFlight: st.InFlight, Queued: st.Queued}
 	})
-	next := cfg.OnResult
-	cfg.OnResult = func(res *request.Result) {
-		ps.Observe(res)
-		if next != nil {
-			next(res)
-		}
-	}
+	cfg.Sinks = append(cfg.Sinks, runner.SinkFunc(ps.Observe))
 	return nil
 }
 

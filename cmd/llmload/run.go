@@ -521,14 +521,12 @@ func (sr *scenarioRun) config(abort <-chan struct{}, stderr io.Writer) runner.Co
 	sc, eff := sr.sc, sr.eff
 	return runner.Config{
 		Name: sc.Name, Epoch: sr.epoch, Source: sc.Source, Schedule: sc.Schedule,
-		Mapper: sc.Mapper, Builder: sr.builder, Exec: sr.client, Recorder: sr.rec,
+		Mapper: sc.Mapper, Builder: sr.builder, Client: sr.client, Recorder: sr.rec,
 		Concurrency: eff.concurrency, OnFull: eff.onFull,
 		Limit: eff.limit, Duration: eff.duration,
 		DrainTimeout: eff.drainTimeout, Abort: abort,
-		OnResult: func(res *request.Result) {
-			sr.builder.Observe(res)
-			sr.live.OnResult(res)
-		},
+		// sr.live starts after this config is built: read it per result.
+		Sinks: []runner.Sink{runner.SinkFunc(sr.builder.Observe), runner.SinkFunc(func(res *request.Result) { sr.live.OnResult(res) })},
 		BeforeClose: func(final runner.Status) {
 			sr.stopObserver() // the final scrape: every finished request is counted
 			reports := map[string]any{}

@@ -276,11 +276,11 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 	sum, runErr := runner.Run(stepCtx, runner.Config{
 		Name: "calibrate-" + s.Name(), Epoch: epoch,
 		Source: &rows{prompt: s.PromptTokens, tokens: s.Tokens}, Schedule: pace.Constant(s.ArrivalRate()),
-		Mapper: mapper{}, Builder: builder, Exec: cl, Recorder: rec,
+		Mapper: mapper{}, Builder: builder, Client: cl, Recorder: rec,
 		Concurrency: limit, OnFull: pace.Queue,
 		Duration:     s.span(),
 		DrainTimeout: 5 * time.Second,
-		OnResult:     acc.add,
+		Sinks:        []runner.Sink{runner.SinkFunc(acc.add)},
 		Every:        100 * time.Millisecond,
 		Progress:     smp.observe,
 	})

@@ -42,11 +42,12 @@ type job struct {
 // goroutines, one per slot.
 //
 // Every admitted plan gets a freshly allocated Result (never pooled,
-// started by request.NewResult) with Dispatched (the instant, since epoch, a worker took it) before calling
-// exec. It then hands the result to done and never touches it again: done
-// owns res and may keep it. done is called from many workers at once (and,
-// in Drop mode, from the gate's drop reporter), so it must be safe for
-// concurrent use.
+// started by request.NewResult) with Dispatched set (the instant, since
+// epoch, a worker took it) before calling exec. It then hands the result
+// to done, then to the plan's Reply (when set), and never touches it again:
+// done owns res and may keep it; Reply may read it. done and Reply are
+// called from many workers at once (and, in Drop mode, from the gate's drop
+// reporter), so they must be safe for concurrent use.
 //
 // Submit, InFlight, Queued and Dropped are safe for concurrent use. Close
 // must be called once, after the last Submit.
@@ -65,7 +66,7 @@ type Gate struct {
 	closed   bool
 
 	dropCond *sync.Cond
-	drops    fifo[*request.Result]
+	drops    fifo[dropped]
 
 	dropped atomic.Int64
 	wg      sync.WaitGroup
@@ -104,7 +105,7 @@ func (g *Gate) Submit(p *request.Plan, released time.Duration) {
 			res.Dispatched = released // never dispatched: no queue time
 			res.Error = request.ErrDropped
 			res.ErrorMsg = fmt.Sprintf("not sent: %d requests already in flight (concurrency limit, on_full = \"drop\")", g.limit)
-			g.drops.push(res)
+			g.drops.push(dropped{p, res})
 			g.dropCond.Signal()
 			return
 		}
@@ -133,7 +134,7 @@ func (g *Gate) worker() {
 		// The executor gets its own context from the runner (which decides
 		// drain and abort); the gate itself never cancels a request.
 		g.exec(context.Background(), j.p, res)
-		g.done(res)
+		g.finish(j.p, res)
 
 		g.mu.Lock()
 		g.busy--
@@ -141,6 +142,19 @@ func (g *Gate) worker() {
 			g.reserved--
 		}
 		g.mu.Unlock()
+	}
+}
+
+type dropped struct {
+	p   *request.Plan
+	res *request.Result
+}
+
+// finish hands a finished request to done, then to the plan's Reply.
+func (g *Gate) finish(p *request.Plan, res *request.Result) {
+	g.done(res)
+	if p.Reply != nil {
+		p.Reply(res)
 	}
 }
 
@@ -154,9 +168,9 @@ func (g *Gate) reportDrops() {
 			g.mu.Unlock()
 			return
 		}
-		res := g.drops.pop()
+		d := g.drops.pop()
 		g.mu.Unlock()
-		g.done(res)
+		g.finish(d.p, d.res)
 	}
 }
 

@@ -1,20 +1,19 @@
-// Package runner wires one scenario's pipeline together:
+// Package runner runs one scenario: an Executor decides what is sent and
+// when, a concurrency gate and the client send it, and every result flows
+// to the sinks, the first of which (the Recorder) writes the summary:
 //
-//	source rows --planner--> plans --pacer--> gate --workers/client--> results --> recorder
+//	executor --plans--> gate --workers/client--> results --> recorder, sinks --> plan.Reply
 //
-// The planner goroutine is the only caller of the Source, the Schedule, the
-// Mapper (which may hold a Lua state) and the Builder, so none of them needs
-// to be safe for concurrent use. It runs ahead of the pacer by at most
-// Lookahead, so a slow mapper shows up as planner lag, never as distorted
-// send times. The runner knows nothing of terminals or Prometheus: callers
-// watch a run through Status values.
+// The open-loop schedule (OpenLoop: source rows at arrival times) is the
+// executor when Config.Executor is nil; closed-loop users and sessions are
+// another (package session). The runner knows nothing of terminals or
+// Prometheus: callers watch a run through Status values and sinks.
 package runner
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,39 +37,116 @@ type PlanBuilder interface {
 	Build(seq int64, s *openai.Spec, dst *request.Plan) error
 }
 
-// Executor performs one request and fills res. It must be safe for
+// Client performs one request and fills res. It must be safe for
 // concurrent use by Concurrency goroutines and must return promptly once
 // ctx is done.
-type Executor interface {
+type Client interface {
 	Do(ctx context.Context, p *request.Plan, res *request.Result)
+}
+
+// Executor decides which requests are sent and when, as k6's executors
+// do: the open-loop schedule sends each planned request at its due time
+// whatever the server does; closed-loop users send their next request only
+// after the previous answer.
+//
+// Concurrency: Run is called once, on its own goroutine. It releases plans
+// through d and returns when it has nothing more to send or once ctx is
+// done (a graceful stop: it releases nothing after that). Report is called
+// from other goroutines while Run runs and after it returned, so it must be
+// safe for concurrent use with Run. An executor that also implements
+// Pauser is paused and resumed by Handle.Pause and Resume.
+type Executor interface {
+	Run(ctx context.Context, d Dispatcher) error
+	// Report adds the executor's own view of the run to st: plans built
+	// and due, sessions, users.
+	Report(st *Status)
+}
+
+// Pauser is an executor that can hold its releases (the dashboard's p).
+// Time spent paused is not held against the schedule.
+type Pauser interface {
+	Pause()
+	Resume()
+}
+
+// Dispatcher is the runner's side of an Executor. Its methods are safe
+// for concurrent use.
+type Dispatcher interface {
+	// Now is the run's clock: the time since the epoch.
+	Now() time.Duration
+	// Release hands p to the concurrency gate, released at the given
+	// instant (normally Now()). Its result goes to the sinks, then to
+	// p.Reply. Release never blocks on a busy worker.
+	Release(p *request.Plan, released time.Duration)
+}
+
+// Sink receives every result of a run: the recorder, the requests.jsonl
+// writer inside it, the exporter, the scenario's on_response hook, the
+// prompt calibrator.
+//
+// Concurrency: Record is called once per request, from many gate workers
+// at once, after the request ended; it must be safe for concurrent use and
+// return promptly (the worker takes its next request only after every sink
+// returned). res is never modified after it reaches the sinks; a sink may
+// keep it.
+type Sink interface {
+	Record(res *request.Result)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(*request.Result)
+
+// Record implements Sink.
+func (f SinkFunc) Record(res *request.Result) { f(res) }
+
+// Recorder is the sink the run's summary comes from (a *record.Recorder).
+// Snapshot is safe for concurrent use with Record; Close is called once,
+// after the last Record.
+type Recorder interface {
+	Sink
+	Snapshot() *record.Snapshot
+	Close() (*record.Summary, error)
+}
+
+// ScheduleError is implemented by arrival schedules that can fail while
+// they run (stages, custom Lua functions): Err says why the schedule
+// ended early.
+type ScheduleError interface {
+	Err() error
 }
 
 // Config describes one run of one scenario.
 type Config struct {
-	Name     string
-	Epoch    time.Time // due offsets, and every Result instant, count from here
+	Name  string
+	Epoch time.Time // due offsets, and every Result instant, count from here
+
+	// Executor decides what is sent and when. When nil, the open-loop
+	// executor is built from Source, Schedule, Mapper, Builder, Limit,
+	// Duration and Lookahead (see OpenLoop).
+	Executor Executor
 	Source   trace.Source
 	Schedule pace.Schedule
 	Mapper   Mapper
 	Builder  PlanBuilder
-	Exec     Executor
-	Recorder *record.Recorder
+	Limit    int64         // stop after this many plans; 0 = the whole source
+	Duration time.Duration // plan nothing due after this offset; 0 = no limit
+	// Lookahead is how far ahead of its due time a plan may be built;
+	// default 2s.
+	Lookahead time.Duration
+
+	Client   Client
+	Recorder Recorder
+	// Sinks see every result after the Recorder, in order.
+	Sinks []Sink
 
 	Concurrency int
 	OnFull      pace.OnFull
-	Limit       int64         // stop after this many plans; 0 = the whole source
-	Duration    time.Duration // plan nothing due after this offset; 0 = no limit
-	Lookahead   time.Duration // how far ahead of its due time a plan may be built; default 2s
 
 	// DrainTimeout bounds how long in-flight requests may run after a
 	// graceful stop (ctx cancelled) before they are cancelled; 0 = wait for
 	// them. Abort, when closed, cancels them at once.
 	DrainTimeout time.Duration
 	Abort        <-chan struct{}
-
-	// OnResult, when set, sees every result after the recorder (for
-	// example the prompt calibrator). It must be safe for concurrent use.
-	OnResult func(*request.Result)
 
 	// BeforeClose, when set, runs after the last request finished and
 	// before the recorder writes summary.json (e.g. to add late meta).
@@ -87,7 +163,7 @@ type Config struct {
 type Status struct {
 	Elapsed     time.Duration
 	Planned     int64 // plans built
-	Released    int64 // plans the pacer released to the gate
+	Released    int64 // plans released to the gate
 	InFlight    int
 	Queued      int
 	Dropped     int64
@@ -100,12 +176,25 @@ type Status struct {
 	PausedFor   time.Duration // total time paused so far
 	Done        bool          // the final status
 	Snapshot    *record.Snapshot
+	// Sessions is the closed-loop executor's view; nil for open-loop runs.
+	Sessions *SessionStatus
 }
 
-// Run executes the scenario until the source ends, the limit or duration
-// is reached, or ctx is cancelled (a graceful stop: nothing new is sent,
-// in-flight requests drain). It returns the recorder's summary; results
-// measured before an error are still written.
+// SessionStatus is what a session executor reports.
+type SessionStatus struct {
+	Active    int   // sessions under way (closed loop: users busy in a session)
+	Users     int   // closed-loop users running now (the target of a ramp); 0 for open-loop session starts
+	Thinking  int   // sessions waiting out a think time or a tool's latency
+	Started   int64 // sessions begun
+	Completed int64 // sessions that ended on their own (returned)
+	Stopped   int64 // sessions cut short by the end of the run
+	Turns     int64 // model calls sent
+}
+
+// Run executes the scenario until the executor has nothing more to send or
+// ctx is cancelled (a graceful stop: nothing new is sent, in-flight
+// requests drain). It returns the recorder's summary; results measured
+// before an error are still written.
 func Run(ctx context.Context, cfg Config) (*record.Summary, error) {
 	h, err := Start(ctx, cfg)
 	if err != nil {
@@ -127,10 +216,16 @@ func Start(ctx context.Context, cfg Config) (*Handle, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, pacer: pace.NewPacer(cfg.Epoch)}
+	if cfg.Executor == nil {
+		cfg.Executor = NewOpenLoop(OpenLoopConfig{
+			Name: cfg.Name, Epoch: cfg.Epoch, Source: cfg.Source, Schedule: cfg.Schedule, Mapper: cfg.Mapper, Builder: cfg.Builder,
+			Limit: cfg.Limit, Duration: cfg.Duration, Lookahead: cfg.Lookahead,
+		})
+	}
+	r := &run{cfg: cfg}
 	r.execCtx, r.cancelExec = context.WithCancel(context.Background())
 	h := &Handle{r: r, done: make(chan struct{})}
-	r.gate = pace.NewGate(cfg.Concurrency, cfg.OnFull, cfg.Epoch, r.exec, r.done)
+	r.gate = pace.NewGate(cfg.Concurrency, cfg.OnFull, cfg.Epoch, r.exec, r.record)
 	go func() {
 		defer close(h.done)
 		h.sum, h.err = r.run(ctx)
@@ -147,80 +242,68 @@ func (h *Handle) Wait() (*record.Summary, error) {
 // Done is closed when the run has finished.
 func (h *Handle) Done() <-chan struct{} { return h.done }
 
-// Pause stops releasing requests; time spent paused is excluded from the
-// schedule (every later due time moves by it). In-flight requests go on.
-func (h *Handle) Pause() { h.r.pacer.Pause() }
+// Pause stops releasing requests when the executor can pause (Pauser);
+// time spent paused is excluded from the schedule. In-flight requests go
+// on.
+func (h *Handle) Pause() {
+	if p, ok := h.r.cfg.Executor.(Pauser); ok {
+		p.Pause()
+	}
+}
 
 // Resume releases requests again.
-func (h *Handle) Resume() { h.r.pacer.Resume() }
+func (h *Handle) Resume() {
+	if p, ok := h.r.cfg.Executor.(Pauser); ok {
+		p.Resume()
+	}
+}
 
 // Status returns the run's current status.
 func (h *Handle) Status() Status { return h.r.status(false) }
 
 func (c *Config) validate() error {
 	switch {
-	case c.Source == nil:
+	case c.Executor == nil && c.Source == nil:
 		return errors.New("runner: no source")
-	case c.Schedule == nil:
+	case c.Executor == nil && c.Schedule == nil:
 		return errors.New("runner: no arrival schedule")
-	case c.Mapper == nil || c.Builder == nil || c.Exec == nil || c.Recorder == nil:
-		return errors.New("runner: mapper, builder, executor and recorder are all required")
+	case c.Executor == nil && (c.Mapper == nil || c.Builder == nil):
+		return errors.New("runner: mapper, builder, client and recorder are all required")
+	case c.Client == nil || c.Recorder == nil:
+		return errors.New("runner: mapper, builder, client and recorder are all required")
 	case c.Concurrency < 1:
 		return fmt.Errorf("concurrency must be at least 1, got %d", c.Concurrency)
-	}
-	if c.Lookahead <= 0 {
-		c.Lookahead = 2 * time.Second
 	}
 	return nil
 }
 
 type run struct {
-	cfg   Config
-	pacer *pace.Pacer
-
-	// dues holds the due times of built plans not yet counted as due, in
-	// order; status pops those that have come, so Status.Due can say how
-	// many requests the schedule wanted by now (the target rate).
-	duesMu sync.Mutex
-	dues   []time.Duration
-	due    int64
+	cfg  Config
+	gate *pace.Gate
 
 	execCtx    context.Context
 	cancelExec context.CancelFunc
 
-	unsent      atomic.Int64 // plans discarded from the gate's queue at a stop
-	planned     atomic.Int64
-	released    atomic.Int64
-	plannerLate atomic.Int64
-	plannerLag  atomic.Int64 // nanoseconds
-	gate        *pace.Gate
+	unsent   atomic.Int64 // plans discarded from the gate's queue at a stop
+	released atomic.Int64
 }
 
-func (r *run) now() time.Duration { return time.Since(r.cfg.Epoch) }
+func (r *run) Now() time.Duration { return time.Since(r.cfg.Epoch) }
+
+func (r *run) Release(p *request.Plan, released time.Duration) {
+	r.released.Add(1)
+	r.gate.Submit(p, released)
+}
 
 func (r *run) exec(_ context.Context, p *request.Plan, res *request.Result) {
-	r.cfg.Exec.Do(r.execCtx, p, res)
+	r.cfg.Client.Do(r.execCtx, p, res)
 }
 
-func (r *run) done(res *request.Result) {
+func (r *run) record(res *request.Result) {
 	r.cfg.Recorder.Record(res)
-	if r.cfg.OnResult != nil {
-		r.cfg.OnResult(res)
+	for _, s := range r.cfg.Sinks {
+		s.Record(res)
 	}
-}
-
-// dueNow counts the plans whose due time (shifted by pauses) has come.
-func (r *run) dueNow() int64 {
-	now := r.now() - r.pacer.Paused()
-	r.duesMu.Lock()
-	defer r.duesMu.Unlock()
-	i := 0
-	for i < len(r.dues) && r.dues[i] <= now {
-		i++
-	}
-	r.due += int64(i)
-	r.dues = append(r.dues[:0], r.dues[i:]...)
-	return r.due
 }
 
 func (r *run) run(ctx context.Context) (*record.Summary, error) {
@@ -250,23 +333,8 @@ func (r *run) run(ctx context.Context) (*record.Summary, error) {
 		cancelExec()
 	}()
 
-	plans := make(chan *request.Plan, 1024)
-	planErr := make(chan error, 1)
-	go func() { planErr <- r.plan(ctx, plans) }()
-
 	stopProgress := r.startProgress()
-
-	pacerErr := r.pacer.Run(ctx, plans, func(p *request.Plan, released time.Duration) {
-		r.released.Add(1)
-		r.gate.Submit(p, released)
-	})
-	// The pacer returns when plans is drained or ctx is done; in the latter
-	// case the planner may be blocked on the channel: unblock it.
-	go func() {
-		for range plans {
-		}
-	}()
-	err := <-planErr
+	err := cfg.Executor.Run(ctx, r)
 	if ctx.Err() != nil {
 		// A stop sends nothing new, including plans waiting at the gate.
 		r.unsent.Store(int64(r.gate.Discard()))
@@ -279,107 +347,25 @@ func (r *run) run(ctx context.Context) (*record.Summary, error) {
 	}
 
 	sum, closeErr := cfg.Recorder.Close()
-	if err == nil && pacerErr != nil && !errors.Is(pacerErr, context.Canceled) {
-		err = pacerErr
-	}
 	if err == nil {
 		err = closeErr
 	}
 	return sum, err
 }
 
-// plan reads rows, maps and builds them, and sends plans in due order. It
-// closes out when it stops, whatever the reason.
-func (r *run) plan(ctx context.Context, out chan<- *request.Plan) error {
-	defer close(out)
-	cfg := r.cfg
-	var wait *time.Timer
-	defer func() {
-		if wait != nil {
-			wait.Stop()
-		}
-	}()
-	for seq := int64(0); cfg.Limit == 0 || seq < cfg.Limit; seq++ {
-		row, err := cfg.Source.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("scenario %s: reading source: %w", cfg.Name, err)
-		}
-		due := cfg.Schedule.Due(row.At)
-		if due == pace.End { // the schedule has no more arrivals (stages, custom)
-			if f, ok := cfg.Schedule.(interface{ Err() error }); ok && f.Err() != nil {
-				return fmt.Errorf("scenario %s: arrivals: %w", cfg.Name, f.Err())
-			}
-			return nil
-		}
-		if cfg.Duration > 0 && due > cfg.Duration {
-			return nil
-		}
-		spec, err := cfg.Mapper.Map(row)
-		if err != nil {
-			return fmt.Errorf("scenario %s: request for row %d: %w", cfg.Name, seq, err)
-		}
-		p := &request.Plan{Seq: seq, Due: due, Scenario: cfg.Name, SourceLine: row.Line}
-		if err := cfg.Builder.Build(seq, &spec, p); err != nil {
-			return fmt.Errorf("scenario %s: request for row %d (line %d): %w", cfg.Name, seq, row.Line, err)
-		}
-		r.planned.Add(1)
-		r.duesMu.Lock()
-		r.dues = append(r.dues, due)
-		r.duesMu.Unlock()
-		now := r.now()
-		if late := now - due; late > 0 {
-			r.plannerLate.Add(1)
-			for {
-				old := r.plannerLag.Load()
-				if int64(late) <= old || r.plannerLag.CompareAndSwap(old, int64(late)) {
-					break
-				}
-			}
-		}
-		// Stay at most Lookahead ahead of the clock: bounded memory, and a
-		// live rate change (later) takes effect soon.
-		if ahead := due - now - cfg.Lookahead; ahead > 0 {
-			if wait == nil {
-				wait = time.NewTimer(ahead)
-			} else {
-				wait.Reset(ahead)
-			}
-			select {
-			case <-wait.C:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		select {
-		case out <- p:
-		case <-ctx.Done():
-			return nil
-		}
-	}
-	return nil
-}
-
 func (r *run) status(done bool) Status {
-	return Status{
-		Elapsed:     r.now(),
-		Planned:     r.planned.Load(),
-		Released:    r.released.Load(),
-		InFlight:    r.gate.InFlight(),
-		Queued:      r.gate.Queued(),
-		Dropped:     r.gate.Dropped(),
-		Due:         r.dueNow(),
-		Unsent:      r.unsent.Load(),
-		Paused:      r.pacer.IsPaused(),
-		PausedFor:   r.pacer.Paused(),
-		Total:       r.cfg.Limit,
-		PlannerLate: r.plannerLate.Load(),
-		PlannerLag:  time.Duration(r.plannerLag.Load()),
-		Done:        done,
-		Snapshot:    r.cfg.Recorder.Snapshot(),
+	st := Status{
+		Elapsed:  r.Now(),
+		Released: r.released.Load(),
+		InFlight: r.gate.InFlight(),
+		Queued:   r.gate.Queued(),
+		Dropped:  r.gate.Dropped(),
+		Unsent:   r.unsent.Load(),
+		Done:     done,
+		Snapshot: r.cfg.Recorder.Snapshot(),
 	}
+	r.cfg.Executor.Report(&st)
+	return st
 }
 
 // startProgress calls Progress every Every until the returned stop is

@@ -95,7 +95,7 @@ func newRun(t *testing.T, src trace.Source, srv *fakeServer, conc int) Config {
 	}
 	return Config{
 		Name: "t", Epoch: srv.epoch, Source: src, Schedule: pace.Replay(10),
-		Mapper: mapper{}, Builder: builder{}, Exec: srv, Recorder: rec,
+		Mapper: mapper{}, Builder: builder{}, Client: srv, Recorder: rec,
 		Concurrency: conc, OnFull: pace.Queue,
 	}
 }

@@ -146,3 +146,35 @@ func (d *dist) percentiles() Percentiles {
 }
 
 var windowQuantiles = [...]float64{50, 90, 95, 99}
+
+// Dist is a latency distribution for other packages' figures (the session
+// executor's think times and step costs): the recorder's HDR histogram
+// with exact moments. Not safe for concurrent use.
+type Dist struct{ d *dist }
+
+// NewDist returns an empty distribution (microsecond resolution, 3
+// significant digits, up to 24 h).
+func NewDist() *Dist { return &Dist{newDist()} }
+
+// Add records one value.
+func (d *Dist) Add(v time.Duration) { d.d.addDur(v) }
+
+// Stats summarises what was recorded.
+func (d *Dist) Stats() Stats { return d.d.stats() }
+
+// StatsMS is Stats in milliseconds, as other sections of summary.json
+// (sessions, turns) write a distribution.
+type StatsMS struct {
+	Count int64   `json:"count"`
+	Mean  float64 `json:"mean_ms"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+// MS converts s to milliseconds.
+func (s Stats) MS() StatsMS {
+	return StatsMS{Count: s.N, Mean: ms(s.Mean), P50: msd(s.P50), P90: msd(s.P90), P95: msd(s.P95), P99: msd(s.P99), Max: msd(s.Max)}
+}

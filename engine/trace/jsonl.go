@@ -325,6 +325,12 @@ func timeValue(s *jscan, unit time.Duration) (d time.Duration, what string, fiel
 		}
 		return d, "", nil, true
 	}
+	return durationValue(s, unit)
+}
+
+// durationValue reads a non-negative JSON number of unit.
+func durationValue(s *jscan, unit time.Duration) (d time.Duration, what string, field []byte, ok bool) {
+	start := s.i
 	text, _, ok := s.number()
 	if !ok {
 		field, ok = skipValue(s, start)

@@ -99,11 +99,12 @@ func (e *RowError) Unwrap() error { return ErrBadRow }
 // skipped rows when src is a SkipReporter, so wrapping a reader does not
 // hide them from the end-of-run report.
 func Limit(src Source, n int64) Source {
-	return &limited{src: src, left: n}
+	return &limited{src: src, reports: reports{src}, left: n}
 }
 
 type limited struct {
-	src  Source
+	src Source
+	reports
 	left int64
 }
 
@@ -119,24 +120,3 @@ func (l *limited) Next() (Row, error) {
 }
 
 func (l *limited) Close() error { return l.src.Close() }
-
-func (l *limited) Skipped() int64 {
-	if s, ok := l.src.(SkipReporter); ok {
-		return s.Skipped()
-	}
-	return 0
-}
-
-func (l *limited) SkipReasons() []string {
-	if s, ok := l.src.(SkipReporter); ok {
-		return s.SkipReasons()
-	}
-	return nil
-}
-
-func (l *limited) FailedSkipped() int64 {
-	if s, ok := l.src.(FailedReporter); ok {
-		return s.FailedSkipped()
-	}
-	return 0
-}

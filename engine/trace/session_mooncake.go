@@ -177,7 +177,7 @@ func prefixHashes(dst []uint64, ids []int) []uint64 {
 	dst = append(dst, h)
 	for _, id := range ids {
 		h = (h ^ uint64(id)) * 0x9E3779B97F4A7C15 // Fibonacci hashing; the 64-bit
-		h ^= h >> 29                               // golden-ratio multiplier mixes ids well
+		h ^= h >> 29                              // golden-ratio multiplier mixes ids well
 		dst = append(dst, h)
 	}
 	return dst

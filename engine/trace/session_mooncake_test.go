@@ -35,6 +35,23 @@ func drainSessions(t testing.TB, src SessionSource) ([]Session, error) {
 	}
 }
 
+// allSessions returns a function that takes what an open function
+// returns and gives all its sessions, failing the test on any error.
+func allSessions(t testing.TB) func(SessionSource, error) []Session {
+	return func(src SessionSource, err error) []Session {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		ss, err := drainSessions(t, src)
+		if err != io.EOF {
+			t.Fatalf("after %d sessions: %v", len(ss), err)
+		}
+		return ss
+	}
+}
+
 // writeLines writes lines as a file in a temporary directory.
 func writeLines(t testing.TB, name string, lines ...string) string {
 	t.Helper()
@@ -134,15 +151,7 @@ func TestMooncakeSessionsRule(t *testing.T) {
 		}, MooncakeSessionOptions{}, "1,3|2,4|5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, err := MooncakeSessions(writeLines(t, "m.jsonl", tc.rows...), tc.opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
-			ss, err := drainSessions(t, src)
-			if err != io.EOF {
-				t.Fatal(err)
-			}
+			ss := allSessions(t)(MooncakeSessions(writeLines(t, "m.jsonl", tc.rows...), tc.opt))
 			if got := shape(ss); got != tc.want {
 				t.Fatalf("sessions %s, want %s", got, tc.want)
 			}
@@ -316,15 +325,7 @@ func TestMooncakeSessionsSharedTraces(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			src, err := MooncakeSessions(testenv.SharedData(t, "mooncake/"+tc.file), MooncakeSessionOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
-			ss, err := drainSessions(t, src)
-			if err != io.EOF {
-				t.Fatal(err)
-			}
-			got := figuresOf(ss)
+			got := figuresOf(allSessions(t)(src, err))
 			m := src.(*mooncakeSessions)
 			got.extending, got.branch = m.extending, m.branches
 			if got != tc.want {

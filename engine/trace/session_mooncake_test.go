@@ -274,6 +274,7 @@ type sessionFigures struct {
 	medianTurnsMulti  float64 // over sessions of more than one turn
 	thinkMedian       time.Duration
 	thinkP90          time.Duration
+	notLonger         int // later turns whose input is no longer than the previous turn's
 	extending, branch int // Mooncake only: rows extending an earlier one, and branches among them
 }
 
@@ -289,8 +290,11 @@ func figuresOf(ss []Session) sessionFigures {
 			f.multiTurn++
 			multi = append(multi, float64(len(s.Turns)))
 		}
-		for _, t := range s.Turns[1:] {
+		for k, t := range s.Turns[1:] {
 			think = append(think, float64(t.Think))
+			if t.InputTokens <= s.Turns[k].InputTokens {
+				f.notLonger++
+			}
 		}
 	}
 	slices.Sort(lens)
@@ -318,10 +322,10 @@ func TestMooncakeSessionsSharedTraces(t *testing.T) {
 	}{
 		{"conversation_trace.jsonl", sessionFigures{sessions: 8099, turns: 12031, multiTurn: 2027, maxTurns: 43,
 			medianTurns: 1, medianTurnsMulti: 2, thinkMedian: 123 * time.Second, thinkP90: 474 * time.Second,
-			extending: 3975, branch: 43}},
+			notLonger: 97, extending: 3975, branch: 43}},
 		{"synthetic_trace.jsonl", sessionFigures{sessions: 2660, turns: 3993, multiTurn: 335, maxTurns: 24,
 			medianTurns: 1, medianTurnsMulti: 4, thinkMedian: 45835 * time.Millisecond, thinkP90: 258_179_999_999, // 258.18 s less float rounding
-			extending: 1444, branch: 111}},
+			notLonger: 671, extending: 1444, branch: 111}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			src, err := MooncakeSessions(testenv.SharedData(t, "mooncake/"+tc.file), MooncakeSessionOptions{})

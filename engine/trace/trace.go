@@ -7,6 +7,11 @@
 // row stops the read with an error naming file:line, unless Options.SkipBad
 // asks for malformed rows to be counted and skipped.
 //
+// Sessions (multi-turn conversations, session.go) come from a session
+// JSON-lines file, streamed, or are rebuilt from a Mooncake trace, which
+// is read whole (bounded) because a turn's earlier turn may be anywhere
+// before it.
+//
 // Formats and the figures behind the synthetic source are described in
 // docs/traces.md.
 package trace

@@ -152,15 +152,8 @@ func (r *JSONLReader) Next() (Row, error) {
 		}
 		if !r.first {
 			r.first = true
-			if t := trimLeftSpace(b); len(t) == 0 || t[0] != '{' {
-				hint := "want one JSON object per line"
-				if isAzureHeader(b) {
-					hint = "the file is an Azure LLM inference trace: use llm.trace.azure"
-				} else if len(t) > 0 && t[0] != '[' && !digit(t[0]) && t[0] != '"' {
-					hint = "the file looks like CSV: use llm.trace.csv or llm.trace.burstgpt"
-				}
-				return Row{}, r.fail(fmt.Errorf("%s:%d: %w: the line is %s, not a JSON object; %s",
-					r.name, r.line, ErrFormat, quote(b), hint))
+			if err := notJSONObjectLine(r.name, r.line, b); err != nil {
+				return Row{}, r.fail(err)
 			}
 		}
 		row, p := r.parse(b)
@@ -172,6 +165,22 @@ func (r *JSONLReader) Next() (Row, error) {
 			return Row{}, err
 		}
 	}
+}
+
+// notJSONObjectLine returns the ErrFormat error of a first line b that
+// does not start a JSON object (the file is something else), or nil.
+func notJSONObjectLine(name string, line int, b []byte) error {
+	t := trimLeftSpace(b)
+	if len(t) > 0 && t[0] == '{' {
+		return nil
+	}
+	hint := "want one JSON object per line"
+	if isAzureHeader(b) {
+		hint = "the file is an Azure LLM inference trace: use llm.trace.azure"
+	} else if len(t) > 0 && t[0] != '[' && !digit(t[0]) && t[0] != '"' {
+		hint = "the file looks like CSV: use llm.trace.csv or llm.trace.burstgpt"
+	}
+	return fmt.Errorf("%s:%d: %w: the line is %s, not a JSON object; %s", name, line, ErrFormat, quote(b), hint)
 }
 
 func trimLeftSpace(b []byte) []byte {
@@ -262,85 +271,111 @@ func (r *JSONLReader) member(s *jscan, key []byte, esc bool) bool {
 	name := [4]string{r.cfg.Timestamp, r.cfg.ContextTokens, r.cfg.GeneratedTokens, r.cfg.HashIDs}[k]
 	r.found[k] = true
 	r.probs[k] = fieldProblem{}
-	if k == keyIDs {
-		return r.hashIDs(s, name)
-	}
-	start := s.i
-	if s.i < len(s.b) && s.b[s.i] == '"' && k == keyTime {
-		body, esc, ok := s.str()
-		if !ok {
-			return false
-		}
-		var d time.Duration
-		var what string
-		if esc {
-			what = string(tsShape)
-		} else {
-			d, what = parseTime(body, r.cfg.TimeUnit)
-			if what == "" && !(len(body) >= 19 && body[4] == '-') {
-				what = "is a string; want a number or a date string" // numbers are given as JSON numbers
-			}
-		}
-		if what != "" {
-			r.probs[k] = fieldProblem{what: what, col: name, field: s.b[start:s.i]}
-		}
-		r.row.At = d
-		return true
-	}
-	text, integer, ok := s.number()
-	if !ok {
-		s.i = start
-		v, ok := s.value(0)
-		if !ok {
-			return false
-		}
-		want := whatNotNumber
-		if k != keyTime {
-			want = "is not a whole number"
-		}
-		r.probs[k] = fieldProblem{what: want, col: name, field: v}
-		return true
-	}
+	var what string
+	var field []byte
+	ok := true
 	switch k {
+	case keyIDs:
+		var bad bool
+		r.ids, bad, field, ok = idsValue(s, r.ids[:0])
+		r.nIDs = len(r.ids)
+		if bad {
+			r.nIDs, what = 0, whatNotList
+		}
 	case keyTime:
-		d, what := parseDuration(text, r.cfg.TimeUnit)
-		if what != "" {
-			r.probs[k] = fieldProblem{what: what, col: name, field: text}
-		}
-		r.row.At = d
-	case keyCtx, keyGen:
-		n, what := 0, ""
-		if !integer {
-			what = "is not a whole number"
-		} else {
-			n, what = parseCount(text)
-		}
-		if what != "" {
-			r.probs[k] = fieldProblem{what: what, col: name, field: text}
-		}
-		if k == keyCtx {
-			r.row.ContextTokens = n
-		} else {
-			r.row.GeneratedTokens = n
-		}
+		r.row.At, what, field, ok = timeValue(s, r.cfg.TimeUnit)
+	case keyCtx:
+		r.row.ContextTokens, what, field, ok = countValue(s)
+	case keyGen:
+		r.row.GeneratedTokens, what, field, ok = countValue(s)
 	}
-	return true
+	if what != "" {
+		r.probs[k] = fieldProblem{what: what, col: name, field: field}
+	}
+	return ok
 }
 
-// hashIDs reads the hash id list into r.ids.
-func (r *JSONLReader) hashIDs(s *jscan, name string) bool {
-	r.nIDs = 0
+// The values the JSON-lines readers convert. Each reads the value at s
+// and returns it, or the problem with it (what, and field: the value's
+// text); ok is false only on a JSON syntax error.
+
+const (
+	whatNotWhole   = "is not a whole number"
+	whatDateString = "is a string; want a number or a date string" // numbers are given as JSON numbers
+)
+
+// timeValue reads an instant: a JSON number of unit, or a date string as
+// the Azure traces write it (2023-11-16 18:17:03.98).
+func timeValue(s *jscan, unit time.Duration) (d time.Duration, what string, field []byte, ok bool) {
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '"' {
+		body, esc, ok := s.str()
+		if !ok {
+			return 0, "", nil, false
+		}
+		if esc {
+			return 0, string(tsShape), s.b[start:s.i], true
+		}
+		d, what = parseTime(body, unit)
+		if what == "" && !(len(body) >= 19 && body[4] == '-') {
+			what = whatDateString
+		}
+		if what != "" {
+			return 0, what, s.b[start:s.i], true
+		}
+		return d, "", nil, true
+	}
+	return durationValue(s, unit)
+}
+
+// durationValue reads a non-negative JSON number of unit.
+func durationValue(s *jscan, unit time.Duration) (d time.Duration, what string, field []byte, ok bool) {
+	start := s.i
+	text, _, ok := s.number()
+	if !ok {
+		field, ok = skipValue(s, start)
+		return 0, whatNotNumber, field, ok
+	}
+	if d, what = parseDuration(text, unit); what != "" {
+		return 0, what, text, true
+	}
+	return d, "", nil, true
+}
+
+// countValue reads a whole number >= 0, such as a token count.
+func countValue(s *jscan) (n int, what string, field []byte, ok bool) {
+	start := s.i
+	text, integer, ok := s.number()
+	if !ok {
+		field, ok = skipValue(s, start)
+		return 0, whatNotWhole, field, ok
+	}
+	if !integer {
+		return 0, whatNotWhole, text, true
+	}
+	if n, what = parseCount(text); what != "" {
+		return 0, what, text, true
+	}
+	return n, "", nil, true
+}
+
+// skipValue rewinds s to start and skips the value there, for the message
+// about a value of the wrong type.
+func skipValue(s *jscan, start int) ([]byte, bool) {
+	s.i = start
+	return s.value(0)
+}
+
+// idsValue appends a list of hash ids (whole numbers >= 0) to ids. bad
+// means the value is not such a list (field is its text; ids then holds
+// what was read before the bad element and is to be dropped).
+func idsValue(s *jscan, ids []int) (out []int, bad bool, field []byte, ok bool) {
 	start := s.i
 	if s.i >= len(s.b) || s.b[s.i] != '[' {
 		v, ok := s.value(0)
-		if !ok {
-			return false
-		}
-		r.probs[keyIDs] = fieldProblem{what: whatNotList, col: name, field: v}
-		return true
+		return ids, true, v, ok
 	}
-	bad := false
-	ok := s.array(1, func(s *jscan) bool {
+	ok = s.array(1, func(s *jscan) bool {
 		text, integer, ok := s.number()
 		if !ok {
 			if _, ok := s.value(1); !ok {
@@ -354,22 +389,10 @@ func (r *JSONLReader) hashIDs(s *jscan, name string) bool {
 			bad = true
 			return true
 		}
-		if r.nIDs < len(r.ids) {
-			r.ids[r.nIDs] = id
-		} else {
-			r.ids = append(r.ids, id)
-		}
-		r.nIDs++
+		ids = append(ids, id)
 		return true
 	})
-	if !ok {
-		return false
-	}
-	if bad {
-		r.nIDs = 0
-		r.probs[keyIDs] = fieldProblem{what: whatNotList, col: name, field: s.b[start:s.i]}
-	}
-	return true
+	return ids, bad, s.b[start:s.i], ok
 }
 
 // parseID reads a hash id: a whole number in [0, MaxInt64].

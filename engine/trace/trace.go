@@ -7,6 +7,11 @@
 // row stops the read with an error naming file:line, unless Options.SkipBad
 // asks for malformed rows to be counted and skipped.
 //
+// Sessions (multi-turn conversations, session.go) come from a session
+// JSON-lines file, streamed, or are rebuilt from a Mooncake trace, which
+// is read whole (bounded) because a turn's earlier turn may be anywhere
+// before it.
+//
 // Formats and the figures behind the synthetic source are described in
 // docs/traces.md.
 package trace
@@ -99,11 +104,12 @@ func (e *RowError) Unwrap() error { return ErrBadRow }
 // skipped rows when src is a SkipReporter, so wrapping a reader does not
 // hide them from the end-of-run report.
 func Limit(src Source, n int64) Source {
-	return &limited{src: src, left: n}
+	return &limited{src: src, reports: reports{src}, left: n}
 }
 
 type limited struct {
-	src  Source
+	src Source
+	reports
 	left int64
 }
 
@@ -119,24 +125,3 @@ func (l *limited) Next() (Row, error) {
 }
 
 func (l *limited) Close() error { return l.src.Close() }
-
-func (l *limited) Skipped() int64 {
-	if s, ok := l.src.(SkipReporter); ok {
-		return s.Skipped()
-	}
-	return 0
-}
-
-func (l *limited) SkipReasons() []string {
-	if s, ok := l.src.(SkipReporter); ok {
-		return s.SkipReasons()
-	}
-	return nil
-}
-
-func (l *limited) FailedSkipped() int64 {
-	if s, ok := l.src.(FailedReporter); ok {
-		return s.FailedSkipped()
-	}
-	return 0
-}

@@ -12,26 +12,35 @@ import (
 // Source they are not safe for concurrent use.
 
 // wrapped forwards Close and the reporters to the inner source.
-type wrapped struct{ src Source }
+type wrapped struct {
+	src Source
+	reports
+}
+
+func wrap(src Source) wrapped { return wrapped{src, reports{src}} }
 
 func (w wrapped) Close() error { return w.src.Close() }
 
-func (w wrapped) Skipped() int64 {
-	if s, ok := w.src.(SkipReporter); ok {
+// reports forwards the SkipReporter and FailedReporter counts of the
+// source a wrapper owns (zero when it has none).
+type reports struct{ inner any }
+
+func (r reports) Skipped() int64 {
+	if s, ok := r.inner.(SkipReporter); ok {
 		return s.Skipped()
 	}
 	return 0
 }
 
-func (w wrapped) SkipReasons() []string {
-	if s, ok := w.src.(SkipReporter); ok {
+func (r reports) SkipReasons() []string {
+	if s, ok := r.inner.(SkipReporter); ok {
 		return s.SkipReasons()
 	}
 	return nil
 }
 
-func (w wrapped) FailedSkipped() int64 {
-	if s, ok := w.src.(FailedReporter); ok {
+func (r reports) FailedSkipped() int64 {
+	if s, ok := r.inner.(FailedReporter); ok {
 		return s.FailedSkipped()
 	}
 	return 0
@@ -40,7 +49,7 @@ func (w wrapped) FailedSkipped() int64 {
 // Skip returns a source that leaves out the first n rows of src (none when
 // n <= 0) and then yields the rest.
 func Skip(src Source, n int64) Source {
-	return &skipper{wrapped: wrapped{src}, left: n}
+	return &skipper{wrapped: wrap(src), left: n}
 }
 
 type skipper struct {
@@ -65,7 +74,7 @@ func (s *skipper) Next() (Row, error) {
 // window ends at the first row at or past first+to and the rest of the
 // file is not read. to <= 0 means no end.
 func Window(src Source, from, to time.Duration) Source {
-	return &window{wrapped: wrapped{src}, from: from, to: to}
+	return &window{wrapped: wrap(src), from: from, to: to}
 }
 
 type window struct {
@@ -107,7 +116,7 @@ func Shard(src Source, i, n int64) Source {
 	if n < 1 || i < 0 || i >= n {
 		panic(fmt.Sprintf("trace.Shard(%d, %d): want 0 <= i < n", i, n))
 	}
-	return &shard{wrapped: wrapped{src}, i: i, n: n}
+	return &shard{wrapped: wrap(src), i: i, n: n}
 }
 
 type shard struct {

@@ -23,10 +23,19 @@ import (
 // The per-token path must not allocate: rendering a chunk appends into the
 // request's reused buffer.
 func BenchmarkRenderChunk(b *testing.B) {
-	for _, chat := range []bool{true, false} {
-		b.Run(map[bool]string{true: "chat", false: "completion"}[chat], func(b *testing.B) {
+	tools, _ := parseTools([]byte(`[{"function":{"name":"search","parameters":{"properties":{"query":{}}}}}]`))
+	for _, kind := range []string{"chat", "completion", "tool-call"} {
+		b.Run(kind, func(b *testing.B) {
+			chat := kind != "completion"
 			s := &Server{modelJSON: []byte(`"meta-llama/Llama-3.1-8B-Instruct"`)}
-			r := &request{s: s, g: &genRequest{chat: chat, continuousUsage: true, promptTokens: 1000}, out: newOutput(1, 1<<30, 0, true)}
+			g := &genRequest{chat: chat, continuousUsage: true, promptTokens: 1000, maxTokens: 1 << 30, tools: tools}
+			out := newOutput(1, 1<<30, 0, true)
+			if kind == "tool-call" {
+				g.toolChoice.mode = choiceRequired
+				cfg := Config{ToolCallsMax: 1, ToolArgsTokens: 1 << 29}
+				out = newAnswer(1, g, &cfg)
+			}
+			r := &request{s: s, g: g, out: out}
 			r.head = s.renderHead(nil, "chatcmpl-0123456789abcdef0123456789abcdef", 1700000000, chat)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

@@ -24,7 +24,10 @@ type Config struct {
 	NumGPUBlocks        int           // KV capacity in blocks
 	MaxModelLen         int           // prompt + max_tokens at most; longer requests get a 400
 	PrefixCaching       bool          // automatic prefix caching (vLLM V1 default: on)
-	Seed                int64         // seeds generated text and stop lengths
+	Seed                int64         // seeds generated text, tool calls and stop lengths
+	ToolCallRate        float64       // chance that a chat request with tools is answered with tool calls
+	ToolCallsMax        int           // parallel tool calls in one answer at most
+	ToolArgsTokens      int           // tokens of each tool call's arguments
 }
 
 // DefaultNumGPUBlocks is the KV capacity vLLM finds for Llama-3.1-8B (BF16)
@@ -47,6 +50,9 @@ func DefaultConfig() Config {
 		MaxModelLen:         131072,
 		PrefixCaching:       true,
 		Seed:                0,
+		ToolCallRate:        0.5,
+		ToolCallsMax:        1,
+		ToolArgsTokens:      24,
 	}
 }
 
@@ -64,7 +70,10 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.IntVar(&c.NumGPUBlocks, "num-gpu-blocks", c.NumGPUBlocks, "profile "+ProfileH100+": KV cache capacity in blocks")
 	fs.IntVar(&c.MaxModelLen, "max-model-len", c.MaxModelLen, "longest prompt + max_tokens accepted; longer requests get HTTP 400")
 	fs.BoolVar(&c.PrefixCaching, "enable-prefix-caching", c.PrefixCaching, "profile "+ProfileH100+": automatic prefix caching")
-	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for generated text and natural stop lengths")
+	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for generated text, tool calls and natural stop lengths (same seed and request body: same answer)")
+	fs.Float64Var(&c.ToolCallRate, "tool-call-rate", c.ToolCallRate, "chance (0..1) that a chat request with tools and tool_choice auto is answered with tool calls instead of text")
+	fs.IntVar(&c.ToolCallsMax, "tool-calls-max", c.ToolCallsMax, "parallel tool calls in one answer at most (each answer makes 1 to this many, from the seed)")
+	fs.IntVar(&c.ToolArgsTokens, "tool-args-tokens", c.ToolArgsTokens, "tokens of each tool call's arguments (a JSON object string); at least 2")
 	return &c
 }
 
@@ -89,6 +98,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--block-size must be at least 1, got %d", c.BlockSize)
 	case c.NumGPUBlocks < 1:
 		return fmt.Errorf("--num-gpu-blocks must be at least 1, got %d", c.NumGPUBlocks)
+	case !(c.ToolCallRate >= 0 && c.ToolCallRate <= 1):
+		return fmt.Errorf("--tool-call-rate must be a probability between 0 and 1, got %v", c.ToolCallRate)
+	case c.ToolCallsMax < 1:
+		return fmt.Errorf("--tool-calls-max must be at least 1, got %d", c.ToolCallsMax)
+	case c.ToolArgsTokens < 2:
+		return fmt.Errorf(`--tool-args-tokens must be at least 2 (the {"key": piece and one word), got %d`, c.ToolArgsTokens)
 	}
 	if c.Profile == ProfileH100 {
 		if capTokens := int64(c.NumGPUBlocks) * int64(c.BlockSize); int64(c.MaxModelLen) > capTokens {

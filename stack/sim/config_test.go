@@ -2,6 +2,7 @@ package sim
 
 import (
 	"flag"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +16,13 @@ func TestRegisterFlags(t *testing.T) {
 	}
 	err := fs.Parse([]string{"--model", "m", "--profile", "fixed", "--ttft", "5ms", "--itl", "2ms", "--max-num-seqs", "8",
 		"--max-num-batched-tokens", "512", "--block-size", "32", "--num-gpu-blocks", "100", "--max-model-len", "3200",
-		"--seed", "9", "--enable-prefix-caching=false"})
+		"--seed", "9", "--enable-prefix-caching=false", "--tool-call-rate", "0.25", "--tool-calls-max", "3", "--tool-args-tokens", "40"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Model: "m", Profile: "fixed", TTFT: 5 * time.Millisecond, ITL: 2 * time.Millisecond, MaxNumSeqs: 8,
-		MaxNumBatchedTokens: 512, BlockSize: 32, NumGPUBlocks: 100, MaxModelLen: 3200, Seed: 9}
+		MaxNumBatchedTokens: 512, BlockSize: 32, NumGPUBlocks: 100, MaxModelLen: 3200, Seed: 9,
+		ToolCallRate: 0.25, ToolCallsMax: 3, ToolArgsTokens: 40}
 	if *c != want {
 		t.Fatalf("parsed %+v, want %+v", *c, want)
 	}
@@ -44,6 +46,10 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(c *Config) { c.NumGPUBlocks = 0 }, "--num-gpu-blocks"},
 		{func(c *Config) { c.MaxModelLen = 1 }, "--max-model-len"},
 		{func(c *Config) { c.NumGPUBlocks = 10 }, "--max-model-len (131072) exceeds the KV cache"},
+		{func(c *Config) { c.ToolCallRate = 1.5 }, "--tool-call-rate"},
+		{func(c *Config) { c.ToolCallRate = math.NaN() }, "--tool-call-rate"},
+		{func(c *Config) { c.ToolCallsMax = 0 }, "--tool-calls-max"},
+		{func(c *Config) { c.ToolArgsTokens = 1 }, "--tool-args-tokens"},
 	} {
 		cfg := DefaultConfig()
 		c.mod(&cfg)

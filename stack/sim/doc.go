@@ -13,6 +13,12 @@
 //   - "h100-llama3-8b": a vLLM V1 continuous-batching engine (package
 //     engine) whose step times are calibrated to Llama-3.1-8B on one H100.
 //
+// Chat requests that carry tools are answered with tool calls at
+// --tool-call-rate (tools.go). Answers are a pure function of the seed and
+// the request body, and a conversation that sends each answer back as it was
+// streamed re-tokenizes to the earlier prompt plus that answer, so it stays
+// in the prefix cache as it would on vLLM.
+//
 // /metrics exposes vLLM's V1 metric names, DCGM-style GPU power and energy,
 // and the simulator's own lag, so a test can tell when the simulator rather
 // than the client was the bottleneck. docs/sim.md is the user documentation.

@@ -50,10 +50,12 @@ func appendJSONString(dst []byte, s string) []byte {
 }
 
 // rawMessage is a chat message as sent; content is a string, null or an
-// array of content parts.
+// array of content parts. An assistant message may carry tool_calls; a tool
+// message's tool_call_id is not part of the template and is not read.
 type rawMessage struct {
-	Role    *string         `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role      *string         `json:"role"`
+	Content   json.RawMessage `json:"content"`
+	ToolCalls json.RawMessage `json:"tool_calls"`
 }
 
 type rawStreamOptions struct {
@@ -77,6 +79,8 @@ type rawRequest struct {
 	N                   *int              `json:"n"`
 	AddGenerationPrompt *bool             `json:"add_generation_prompt"`
 	AddSpecialTokens    *bool             `json:"add_special_tokens"`
+	Tools               json.RawMessage   `json:"tools"`
+	ToolChoice          json.RawMessage   `json:"tool_choice"`
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -106,6 +110,10 @@ func parseMessages(raw json.RawMessage) ([]message, *apiError) {
 			return nil, invalidBody("messages[%d].role: field required", i)
 		}
 		out[i].role = *m.Role
+		var aerr *apiError
+		if out[i].toolCalls, aerr = parseSentToolCalls(m.ToolCalls, i); aerr != nil {
+			return nil, aerr
+		}
 		c := bytes.TrimSpace(m.Content)
 		switch {
 		case isNull(c):
@@ -133,6 +141,20 @@ func parseMessages(raw json.RawMessage) ([]message, *apiError) {
 		}
 	}
 	return out, nil
+}
+
+// parseChat reads a chat request's messages, tools and tool_choice.
+func parseChat(r *rawRequest) ([]message, []toolDef, toolChoice, *apiError) {
+	msgs, aerr := parseMessages(r.Messages)
+	if aerr != nil {
+		return nil, nil, toolChoice{}, aerr
+	}
+	tools, aerr := parseTools(r.Tools)
+	if aerr != nil {
+		return nil, nil, toolChoice{}, aerr
+	}
+	choice, aerr := parseToolChoice(r.ToolChoice, tools)
+	return msgs, tools, choice, aerr
 }
 
 // prompt is a completion prompt: text or token ids.
@@ -206,6 +228,8 @@ type genRequest struct {
 	ignoreEOS       bool
 	promptTokens    int
 	promptIDs       []int32 // nil unless asked for (the batching engine hashes them)
+	tools           []toolDef
+	toolChoice      toolChoice
 }
 
 // parseGenerate validates a chat (chat == true) or completion request body
@@ -261,7 +285,7 @@ func parseGenerate(body []byte, chat, ids bool, cfg *Config) (*genRequest, *apiE
 			return nil, invalidBody("messages: field required")
 		}
 		var aerr *apiError
-		if msgs, aerr = parseMessages(r.Messages); aerr != nil {
+		if msgs, g.tools, g.toolChoice, aerr = parseChat(r); aerr != nil {
 			return nil, aerr
 		}
 	} else {
@@ -277,7 +301,7 @@ func parseGenerate(body []byte, chat, ids bool, cfg *Config) (*genRequest, *apiE
 	switch {
 	case chat:
 		gen := r.AddGenerationPrompt == nil || *r.AddGenerationPrompt
-		g.promptIDs, g.promptTokens = chatTokens(msgs, gen, ids)
+		g.promptIDs, g.promptTokens = chatTokens(g.tools, msgs, gen, ids)
 	case p.isText:
 		bos := r.AddSpecialTokens == nil || *r.AddSpecialTokens
 		if ids {
@@ -331,9 +355,10 @@ func parseTokenize(body []byte, cfg *Config) ([]int32, *apiError) {
 		return nil, aerr
 	}
 	var msgs []message
+	var tools []toolDef
 	chat := !isNull(r.Messages)
 	if chat {
-		if msgs, aerr = parseMessages(r.Messages); aerr != nil {
+		if msgs, tools, _, aerr = parseChat(r); aerr != nil {
 			return nil, aerr
 		}
 	} else if isNull(r.Prompt) {
@@ -350,7 +375,7 @@ func parseTokenize(body []byte, cfg *Config) ([]int32, *apiError) {
 	}
 	if chat {
 		gen := r.AddGenerationPrompt == nil || *r.AddGenerationPrompt
-		ids, _ := chatTokens(msgs, gen, true)
+		ids, _ := chatTokens(tools, msgs, gen, true)
 		// The template already starts with BOS; add_special_tokens (default
 		// false for chat) would add another one.
 		if r.AddSpecialTokens != nil && *r.AddSpecialTokens {

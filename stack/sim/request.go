@@ -182,7 +182,7 @@ func (r *request) appendFinish(b []byte, last bool) []byte {
 		return append(b, `null`...)
 	}
 	b = append(b, '"')
-	b = append(b, r.out.finishReason()...)
+	b = append(b, r.out.apiFinishReason()...)
 	return append(b, '"')
 }
 
@@ -192,6 +192,10 @@ func (r *request) appendFinish(b []byte, last bool) []byte {
 func (r *request) renderChunks(from, to int, fin bool) {
 	b := r.buf
 	g := r.g
+	if r.out.tools != nil {
+		r.renderToolChunks(from, to, fin)
+		return
+	}
 	if g.chat && from == 0 {
 		// vLLM sends the role on its own when the first output arrives.
 		b = append(b, r.head...)
@@ -232,16 +236,45 @@ func (r *request) renderChunks(from, to int, fin bool) {
 		}
 		b = append(b, "}\n\n"...)
 	}
-	if fin {
-		if g.includeUsage {
-			b = append(b, r.head...)
-			b = append(b, `],"usage":`...)
-			b = r.appendUsage(b, r.out.n, false)
-			b = append(b, "}\n\n"...)
-		}
-		b = append(b, "data: [DONE]\n\n"...)
+	r.buf = r.appendEnd(b, fin)
+}
+
+// appendEnd appends, when fin, the usage chunk (if asked for) and [DONE].
+func (r *request) appendEnd(b []byte, fin bool) []byte {
+	if !fin {
+		return b
 	}
-	r.buf = b
+	if r.g.includeUsage {
+		b = append(b, r.head...)
+		b = append(b, `],"usage":`...)
+		b = r.appendUsage(b, r.out.n, false)
+		b = append(b, "}\n\n"...)
+	}
+	return append(b, "data: [DONE]\n\n"...)
+}
+
+// renderToolChunks is renderChunks for a tool-call answer: one chunk per
+// token, the role in the first call's header (OpenAI's shape).
+func (r *request) renderToolChunks(from, to int, fin bool) {
+	b := r.buf
+	for k := from; k < to; k++ {
+		last := fin && k == r.out.n-1
+		b = append(b, r.head...)
+		b = append(b, `{"index":0,"delta":`...)
+		b = r.appendToolDelta(b, k)
+		b = append(b, `,"logprobs":null,"finish_reason":`...)
+		b = r.appendFinish(b, last)
+		if last {
+			b = append(b, `,"stop_reason":null`...)
+		}
+		b = append(b, "}]"...)
+		if r.g.continuousUsage {
+			b = append(b, `,"usage":`...)
+			b = r.appendUsage(b, k+1, false)
+		}
+		b = append(b, "}\n\n"...)
+	}
+	r.buf = r.appendEnd(b, fin)
 }
 
 // renderFull is the non-streaming response body.
@@ -258,17 +291,18 @@ func (r *request) renderFull(id string, created int64) []byte {
 	b = strconv.AppendInt(b, created, 10)
 	b = append(b, `,"model":`...)
 	b = append(b, r.s.modelJSON...)
-	if r.g.chat {
+	switch {
+	case r.out.tools != nil:
+		b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null,"annotations":null,"audio":null,"function_call":null,"tool_calls":`...)
+		b = r.appendToolCalls(b, n)
+		b = append(b, `,"reasoning_content":null},"logprobs":null,"finish_reason":`...)
+	case r.g.chat:
 		b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
-	} else {
-		b = append(b, `,"choices":[{"index":0,"text":"`...)
-	}
-	for k := range n {
-		b = append(b, r.out.text(k)...)
-	}
-	if r.g.chat {
+		b = r.appendText(b, n)
 		b = append(b, `","refusal":null,"annotations":null,"audio":null,"function_call":null,"tool_calls":[],"reasoning_content":null},"logprobs":null,"finish_reason":`...)
-	} else {
+	default:
+		b = append(b, `,"choices":[{"index":0,"text":"`...)
+		b = r.appendText(b, n)
 		b = append(b, `","logprobs":null,"finish_reason":`...)
 	}
 	b = r.appendFinish(b, true)
@@ -282,4 +316,11 @@ func (r *request) renderFull(id string, created int64) []byte {
 		b = append(b, `,"prompt_logprobs":null`...)
 	}
 	return append(b, `,"kv_transfer_params":null}`...)
+}
+
+func (r *request) appendText(b []byte, n int) []byte {
+	for k := range n {
+		b = append(b, r.out.text(k)...)
+	}
+	return b
 }

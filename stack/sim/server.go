@@ -288,7 +288,7 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, chat bool) {
 	r := &request{
 		s:       s,
 		g:       g,
-		out:     newOutput(requestSeed(s.cfg.Seed, body), g.maxTokens, g.minTokens, g.ignoreEOS),
+		out:     newAnswer(requestSeed(s.cfg.Seed, body), g, &s.cfg),
 		arrival: arrival,
 		wake:    make(chan struct{}, 1),
 	}
@@ -400,15 +400,20 @@ func (s *Server) abort(r *request) {
 // newID returns a vLLM-style request id: a prefix and 32 hex digits.
 func (s *Server) newID(chat bool) string {
 	n := s.idSeq.Add(1)
+	if chat {
+		return "chatcmpl-" + hex32(s.idBase+n)
+	}
+	return "cmpl-" + hex32(s.idBase+n)
+}
+
+// hex32 is 32 hex digits (a uuid4().hex's shape) mixed from x.
+func hex32(x uint64) string {
 	var raw [16]byte
-	a, b := splitmix64(s.idBase+n), splitmix64(^(s.idBase + n))
+	a, b := splitmix64(x), splitmix64(^x)
 	for i := range 8 {
 		raw[i], raw[8+i] = byte(a>>(8*i)), byte(b>>(8*i))
 	}
-	if chat {
-		return "chatcmpl-" + hex.EncodeToString(raw[:])
-	}
-	return "cmpl-" + hex.EncodeToString(raw[:])
+	return hex.EncodeToString(raw[:])
 }
 
 func (s *Server) renderHead(b []byte, id string, created int64, chat bool) []byte {

@@ -13,14 +13,22 @@ import (
 //   - text: one token per whitespace-separated word (strings.Fields), id =
 //     FNV-1a-32(word) % 128000 + 1000;
 //   - ids below 1000 are special tokens: BOS, the chat header markers, EOT;
-//   - chat template (Llama-3 shaped): BOS, then per message
-//     <start_header> role <end_header> content... <eot>, then
-//     <start_header> assistant <end_header> as the generation prompt.
+//   - chat template (Llama-3 shaped): BOS, then the request's tool
+//     definitions if any (<start_header> <tools> <end_header>, per tool its
+//     name token and the words of its description and of the strings in its
+//     parameters, <eot>), then per message
+//     <start_header> role <end_header> content... [per tool call: name
+//     token, arguments words] <eot>, then
+//     <start_header> assistant <end_header> as the generation prompt;
+//   - a function name is always one token (the id of the whole name), so a
+//     tool call costs the same whether the name is generated or replayed.
 //
-// Because generated text is one word per token and the generation prompt has
-// the same three tokens as an assistant message header, a follow-up turn that
-// replays the previous answer re-tokenizes to exactly the earlier prompt and
-// output: multi-turn traffic hits the prefix cache as it would on vLLM.
+// Because generated text is one word per token, generated tool calls are a
+// name token then argument words (tools.go), and the generation prompt has
+// the same three tokens as an assistant message header, a follow-up turn
+// that replays the previous answer re-tokenizes to exactly the earlier
+// prompt and output: multi-turn traffic hits the prefix cache as it would
+// on vLLM.
 const (
 	tokBOS         int32 = 1
 	tokStartHeader int32 = 2
@@ -33,6 +41,7 @@ const (
 	tokRoleTool      int32 = 13
 	tokRoleDeveloper int32 = 14
 	tokRoleOther     int32 = 15
+	tokToolDefs      int32 = 16 // header of the tool definitions block
 
 	firstWordID = 1000
 	numWordIDs  = 128000
@@ -136,18 +145,42 @@ func countText(text string) int {
 
 // message is one chat message reduced to what the template needs.
 type message struct {
-	role  string
-	parts []string // text content parts
+	role      string
+	parts     []string       // text content parts
+	toolCalls []sentToolCall // an assistant message's tool calls
 }
 
-// chatTokens applies the chat template. With ids == false it only counts and
-// returns a nil slice.
-func chatTokens(msgs []message, genPrompt, ids bool) ([]int32, int) {
+// sentToolCall is a tool call as a client sends it back in an assistant
+// message.
+type sentToolCall struct {
+	name      string
+	arguments string // the JSON text, tokenized as words
+}
+
+// nameID is the token of a function name: the whole name is one token, so
+// that a generated name (one token, see toolOutput) re-tokenizes to itself.
+func nameID(name string) int32 { return wordID(name) }
+
+// chatTokens applies the chat template to a request's tool definitions and
+// messages. With ids == false it only counts and returns a nil slice.
+func chatTokens(tools []toolDef, msgs []message, genPrompt, ids bool) ([]int32, int) {
 	n := 1
+	if len(tools) > 0 {
+		n += chatPerMessage
+		for _, t := range tools {
+			n++
+			for _, p := range t.text {
+				n += countText(p)
+			}
+		}
+	}
 	for _, m := range msgs {
 		n += chatPerMessage
 		for _, p := range m.parts {
 			n += countText(p)
+		}
+		for _, c := range m.toolCalls {
+			n += 1 + countText(c.arguments)
 		}
 	}
 	if genPrompt {
@@ -158,10 +191,24 @@ func chatTokens(msgs []message, genPrompt, ids bool) ([]int32, int) {
 	}
 	out := make([]int32, 0, n)
 	out = append(out, tokBOS)
+	if len(tools) > 0 {
+		out = append(out, tokStartHeader, tokToolDefs, tokEndHeader)
+		for _, t := range tools {
+			out = append(out, nameID(t.name))
+			for _, p := range t.text {
+				out = appendText(out, p)
+			}
+		}
+		out = append(out, tokEOT)
+	}
 	for _, m := range msgs {
 		out = append(out, tokStartHeader, roleToken(m.role), tokEndHeader)
 		for _, p := range m.parts {
 			out = appendText(out, p)
+		}
+		for _, c := range m.toolCalls {
+			out = append(out, nameID(c.name))
+			out = appendText(out, c.arguments)
 		}
 		out = append(out, tokEOT)
 	}
@@ -207,9 +254,10 @@ func splitmix64(x uint64) uint64 {
 // output is a request's generated sequence, a pure function of its seed:
 // nothing is stored per token.
 type output struct {
-	seed uint64
-	n    int  // tokens to generate
-	stop bool // the last token is EOS (finish_reason "stop"), else "length"
+	seed  uint64
+	n     int         // tokens to generate
+	stop  bool        // the last token is EOS (finish_reason "stop"), else "length"
+	tools *toolAnswer // non-nil: the answer is tool calls (tools.go), not text
 }
 
 func (o *output) wordIndex(i int) int {
@@ -226,17 +274,30 @@ func (o *output) text(i int) string {
 
 // tokenID is the id of token i, consistent with the tokenizer.
 func (o *output) tokenID(i int) int32 {
+	if o.tools != nil {
+		return o.toolTokenID(i)
+	}
 	if o.stop && i == o.n-1 {
 		return tokEOT
 	}
 	return wordIDs[o.wordIndex(i)]
 }
 
+// finishReason is the engine's reason, vLLM's finished_reason metric label.
 func (o *output) finishReason() string {
 	if o.stop {
 		return "stop"
 	}
 	return "length"
+}
+
+// apiFinishReason is the response's finish_reason: a tool-call answer that
+// reached its EOS ends with "tool_calls".
+func (o *output) apiFinishReason() string {
+	if o.stop && o.tools != nil {
+		return "tool_calls"
+	}
+	return o.finishReason()
 }
 
 // Natural output lengths (requests without ignore_eos) are log-normal with

@@ -160,7 +160,7 @@ func (r *JSONLReader) Next() (Row, error) {
 					hint = "the file looks like CSV: use llm.trace.csv or llm.trace.burstgpt"
 				}
 				return Row{}, r.fail(fmt.Errorf("%s:%d: %w: the line is %s, not a JSON object; %s",
-					r.name, r.line, ErrFormat, quote(b), hint))
+					r.name, r.line, ErrFormat, quoteLine(b), hint))
 			}
 		}
 		row, p := r.parse(b)

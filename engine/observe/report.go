@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/llmload/llmload/engine/record"
+
+	"github.com/llmload/llmload/engine/redact"
 )
 
 // Report is what an Observer saw over the whole run, from the baseline
@@ -53,7 +55,7 @@ func (o *Observer) buildReport() *Report {
 		answeredAtLeastOnce: a.answered > 0,
 	}
 	for _, t := range o.cfg.Targets {
-		r.Targets = append(r.Targets, t.URL)
+		r.Targets = append(r.Targets, redact.URL(t.URL))
 	}
 	if o.writeErr != nil {
 		r.WriteError = o.writeErr.Error()

@@ -45,7 +45,7 @@ func TestTraceReadIsConfined(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, call, want string
-		env          Env
+		env              Env
 	}{
 		{"environ", csv("/proc/self/environ"), "may never read /proc", Env{}},
 		{"environ allowed /", csv("/proc/self/environ"), "may never read /proc", Env{AllowRead: []string{"/"}}},

@@ -252,3 +252,16 @@ func TestSettingsLimit(t *testing.T) {
 		t.Errorf("--limit 3 over llmload.toml: %d", e.limit)
 	}
 }
+
+// TestHelpSpellsOptionsAsFlags: --help lists a script's ttft_slo as the
+// flag --ttft-slo, the spelling errors use and the parser takes.
+func TestHelpSpellsOptionsAsFlags(t *testing.T) {
+	var f runFlags
+	fs := newRunFlagSet(&f)
+	var b bytes.Buffer
+	t.Chdir(testenv.ModuleRoot(t))
+	runHelp(&b, fs, "scenarios/azure_code.lua")
+	if !strings.Contains(b.String(), "--ttft-slo") || strings.Contains(b.String(), "--ttft_slo") {
+		t.Errorf("help:\n%s", b.String())
+	}
+}

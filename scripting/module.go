@@ -132,7 +132,7 @@ func (s *Script) ltraceAzure(L *lua.LState) int {
 	if s.env.Help {
 		return s.newSource(L, nil, desc)
 	}
-	r, err := trace.OpenAzure(string(path), opt)
+	r, err := trace.OpenAzure(s.allowedPath(L, fn, string(path)), opt)
 	if err != nil {
 		s.raise(L, true, err) // the reader's errors name the trace and the file
 	}

@@ -13,8 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +26,7 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/llmload/llmload/engine/pace"
+	"github.com/llmload/llmload/engine/pathguard"
 	"github.com/llmload/llmload/engine/record"
 	"github.com/llmload/llmload/engine/threshold"
 	"github.com/llmload/llmload/engine/trace"
@@ -55,6 +59,11 @@ type Env struct {
 	// opened (a missing file is not an error) and Scenario.Source may be
 	// nil for them.
 	Help bool
+	// AllowRead are directories, beyond the working directory and the
+	// script's own, under which llm.trace.* may open files (the command
+	// line's --allow-read). /proc, /sys and /dev are never readable; see
+	// engine/pathguard.
+	AllowRead []string
 	// AllowUnsafe opens Lua's io, os, package (require of Lua files),
 	// coroutine and debug libraries and dofile/loadfile. Off by default:
 	// scenarios are shared and run by people who did not write them.
@@ -106,7 +115,8 @@ type Script struct {
 	pcg     *rand.PCG // math.random's generator, seeded from Env.Seed
 	rng     *rand.Rand
 	mt      metatables
-	x       extState // arrivals, hooks, custom metrics (ext.go)
+	guard   *pathguard.Guard // the files llm.trace.* may open
+	x       extState         // arrivals, hooks, custom metrics (ext.go)
 
 	// The Go error behind the last Lua error a module function raised.
 	raised    error
@@ -160,6 +170,17 @@ func load(path string, env Env, wantScenarios bool) (_ *Script, err error) {
 		pcg:   rand.NewPCG(env.Seed, rngStream),
 	}
 	s.rng = rand.New(s.pcg)
+	if !env.Help {
+		// A scenario is code from someone else: it reads traces beside
+		// itself or the user's, not the user's keys (docs/scripting.md).
+		// Files the user named as option values (--csv /data/x.csv) are
+		// theirs to give.
+		g, err := pathguard.New(append([]string{".", filepath.Dir(path)}, env.AllowRead...)...)
+		if err != nil {
+			return nil, err
+		}
+		s.guard = g.WithFiles(slices.Collect(maps.Values(env.Args))...)
+	}
 	s.opts = newOptionSet(s, env.Args)
 	s.ls = lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer func() {

@@ -176,7 +176,7 @@ func TestHelpListsOptions(t *testing.T) {
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want a not-exist error", err)
 	}
-	prefix := fmt.Sprintf("%s:%d: azure trace: open no/such/file.csv:", azureConv, lineOf(t, azureConv, "llm.trace.azure("))
+	prefix := fmt.Sprintf("%s:%d: llm.trace.azure: no/such/file.csv:", azureConv, lineOf(t, azureConv, "llm.trace.azure("))
 	if !strings.HasPrefix(err.Error(), prefix) {
 		t.Errorf("err = %q, want prefix %q", err, prefix)
 	}

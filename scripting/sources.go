@@ -79,13 +79,25 @@ func (s *Script) traceOpts(L *lua.LState, fn string, arg int, required bool, kno
 	return opt
 }
 
-// tracePath reads the path argument of an llm.trace.* call.
+// tracePath reads the path argument of an llm.trace.* call. The path is
+// not checked here: see allowedPath, called only when the file is opened.
 func (s *Script) tracePath(L *lua.LState, fn, what string) string {
 	path, ok := L.Get(1).(lua.LString)
 	if !ok || path == "" {
 		s.raisef(L, "%s takes the path of %s, got %s", fn, what, describe(L.Get(1)))
 	}
 	return string(path)
+}
+
+// allowedPath returns the path to open for a trace a script names, or
+// raises an error when the script may not read it (outside the working
+// directory, the script's directory and --allow-read; /proc, /sys, /dev).
+func (s *Script) allowedPath(L *lua.LState, fn, path string) string {
+	resolved, err := s.guard.Check(path)
+	if err != nil {
+		s.raise(L, true, fmt.Errorf("%s: %w", fn, err))
+	}
+	return resolved
 }
 
 // openedSource pushes the source a reader's open function returned, or
@@ -118,7 +130,7 @@ func (s *Script) ltraceBurstGPT(L *lua.LState) int {
 	if s.env.Help {
 		return s.newSource(L, nil, desc)
 	}
-	r, err := trace.OpenBurstGPT(path, b, opt)
+	r, err := trace.OpenBurstGPT(s.allowedPath(L, fn, path), b, opt)
 	return s.openedSource(L, r, err, desc)
 }
 
@@ -139,7 +151,7 @@ func (s *Script) ltraceMooncake(L *lua.LState) int {
 	if s.env.Help {
 		return s.newSource(L, nil, desc)
 	}
-	r, err := trace.OpenMooncake(path, m, opt)
+	r, err := trace.OpenMooncake(s.allowedPath(L, fn, path), m, opt)
 	return s.openedSource(L, r, err, desc)
 }
 
@@ -185,7 +197,7 @@ func (s *Script) ltraceCSV(L *lua.LState) int {
 	if s.env.Help {
 		return s.newSource(L, nil, desc)
 	}
-	r, err := trace.OpenCSV(path, cfg, opt)
+	r, err := trace.OpenCSV(s.allowedPath(L, fn, path), cfg, opt)
 	return s.openedSource(L, r, err, desc)
 }
 
@@ -223,7 +235,7 @@ func (s *Script) ltraceJSONL(L *lua.LState) int {
 	if s.env.Help {
 		return s.newSource(L, nil, desc)
 	}
-	r, err := trace.OpenJSONL(path, cfg, opt)
+	r, err := trace.OpenJSONL(s.allowedPath(L, fn, path), cfg, opt)
 	return s.openedSource(L, r, err, desc)
 }
 

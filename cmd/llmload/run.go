@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,14 +23,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/llmload/llmload/engine/client"
+	"github.com/llmload/llmload/engine/credentials"
+	"github.com/llmload/llmload/engine/fdlimit"
 	"github.com/llmload/llmload/engine/observe"
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/pace"
 	"github.com/llmload/llmload/engine/prompt"
 	"github.com/llmload/llmload/engine/record"
+	"github.com/llmload/llmload/engine/redact"
 	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/resultsdir"
 	"github.com/llmload/llmload/engine/runner"
 	"github.com/llmload/llmload/engine/threshold"
+	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/urlcheck"
 	"github.com/llmload/llmload/scripting"
 	"github.com/llmload/llmload/stack/sim"
 )
@@ -62,6 +67,10 @@ type runFlags struct {
 	metricsAddr   string
 	metricsLinger time.Duration
 
+	allowRead         []string // --allow-read: more directories llm.trace.* may open
+	serverMetricsAuth bool     // send the API key to a --server-metrics of another origin
+	overwrite         bool     // reuse a non-empty --out, replacing llmload's files in it
+
 	blockSize                              int
 	noUI                                   bool
 	plotWindow                             time.Duration
@@ -73,9 +82,11 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.url, "url", "", "endpoint: a base URL (http://host:8000) or a full one (.../v1/chat/completions); empty = start the built-in simulator")
 	fs.StringVar(&f.model, "model", "", "model name sent in requests; empty = the first model the server lists at /v1/models")
-	fs.StringVar(&f.apiKey, "api-key", "", "API key sent as a bearer token (or set api_key_env in llmload.toml)")
+	fs.StringVar(&f.apiKey, "api-key", "", "API key sent as a bearer token (or set api_key_env in llmload.toml; default: $LLMLOAD_API_KEY, else $OPENAI_API_KEY)")
 	fs.StringVar(&f.config, "config", "llmload.toml", "settings file with defaults for these flags (missing is fine unless given)")
-	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>)")
+	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>); a non-empty one needs --overwrite")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "reuse a non-empty --out: remove llmload's result files in it first (nothing else)")
+	fs.Var(listFlag{&f.allowRead}, "allow-read", "a directory whose files the scenario's llm.trace.* may open, beyond the working and the script's directories (repeatable or comma-separated)")
 	durationVar(fs, &f.timeout, "timeout", 120*time.Second, "whole-request timeout (e.g. 120 or 2m)")
 	durationVar(fs, &f.stallTimeout, "stall-timeout", 30*time.Second, "fail a request when no byte arrives for this long")
 	durationVar(fs, &f.logEvery, "log-every", time.Second, "progress line interval")
@@ -94,6 +105,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	durationVar(fs, &f.simTTFT, "sim-ttft", 50*time.Millisecond, "built-in simulator TTFT for --sim-profile fixed")
 	durationVar(fs, &f.simITL, "sim-itl", 10*time.Millisecond, "built-in simulator ITL for --sim-profile fixed")
 	fs.StringVar(&f.serverMetrics, "server-metrics", "auto", "the server's Prometheus /metrics to sample (vLLM, DCGM series): auto (the endpoint's base URL + /metrics), off, or a URL")
+	fs.BoolVar(&f.serverMetricsAuth, "server-metrics-auth", false, "send the API key to a --server-metrics URL on another host or port than --url too (by default only to the endpoint's own origin)")
 	fs.StringVar(&f.gpuMetrics, "gpu-metrics", "", "comma-separated NVIDIA DCGM exporter URLs (http://gpu-node:9400/metrics) for power and energy per token")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve the run's own Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); empty = off")
 	durationVar(fs, &f.metricsLinger, "metrics-linger", 0, "after the run, keep serving --metrics-addr this long so Prometheus scrapes the final counts")
@@ -142,7 +154,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 
 	var reserved []string
 	fs.VisitAll(func(fl *flag.Flag) { reserved = append(reserved, fl.Name) })
-	scr, err := scripting.Load(script, scripting.Env{Args: options, SkipBad: f.skipBad, Seed: f.seed, Reserved: reserved})
+	scr, err := scripting.Load(script, scripting.Env{Args: options, SkipBad: f.skipBad, Seed: f.seed, Reserved: reserved, AllowRead: f.allowRead})
 	if err != nil {
 		fmt.Fprintf(stderr, "llmload run: %v\n", err)
 		return exitConfig
@@ -153,11 +165,19 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	effs := make([]effective, len(scr.Scenarios))
+	var need uint64
 	for i, sc := range scr.Scenarios {
 		if effs[i], err = resolve(f, set, settings, sc); err != nil {
 			fmt.Fprintf(stderr, "llmload run: %v\n", err)
 			return exitConfig
 		}
+		need += fdlimit.Need(effs[i].concurrency, effs[i].url == "")
+	}
+	// A socket per request in flight: a low `ulimit -n` fails requests as
+	// connect errors, so lift it, and warn when it is still short.
+	fdlimit.Raise()
+	if w := fdlimit.Shortfall(need); w != "" {
+		fmt.Fprintf(stderr, "llmload run: warning: %s\n", w)
 	}
 
 	// The exporter is one per run, not per scenario: flag, then
@@ -261,6 +281,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		if len(scr.Scenarios) > 1 {
 			out = filepath.Join(outBase, sc.Name)
 		}
+		if err := resultsdir.Prepare(out, f.overwrite); err != nil {
+			fmt.Fprintf(stderr, "llmload run: scenario %s: %v\n", sc.Name, err)
+			return exitConfig
+		}
 		sr, err := prepareScenario(ctx, f, sc, effs[i], out, epoch, promptSeed, scr.CustomMetrics, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "llmload run: scenario %s: %v\n", sc.Name, err)
@@ -274,9 +298,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		sr.rec.SetMeta("scenario_file", script)
-		sr.rec.SetMeta("args", append([]string{"run"}, args...))
+		sr.rec.SetMeta("args", redact.Args(append([]string{"run"}, args...), func(name string) bool {
+			fl := fs.Lookup(name)
+			return fl != nil && isBoolFlag(fl)
+		}))
 		runs[i] = sr
-		fmt.Fprintf(stdout, "scenario %s -> %s (model %s, concurrency %d, results in %s)\n", sc.Name, sr.eff.url, sr.eff.model, sr.eff.concurrency, out)
+		fmt.Fprintf(stdout, "scenario %s -> %s (model %s, concurrency %d, results in %s)\n", sc.Name, redact.URL(sr.eff.url), sr.eff.model, sr.eff.concurrency, out)
 	}
 
 	var dash *dashboardRun
@@ -392,6 +419,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "llmload run: %v\n", sr.err)
 			fmt.Fprintf(stderr, "results measured so far are in %s\n", sr.out)
 			code = max(code, exitConfig)
+		case sr.sum != nil && sr.sum.Completed == 0 && sr.sum.Failed == 0 && !interrupted.Load():
+			fmt.Fprintf(stderr, "llmload run: scenario %s: no request was sent: its source gave no rows (a trace with only a header, or a :limit, :window, :filter, --limit or --duration that keeps none); check the trace and those settings\n", sr.sc.Name)
+			code = max(code, exitConfig)
 		case sr.sum != nil && sr.sum.Completed == 0 && sr.sum.Failed > 0:
 			fmt.Fprintf(stderr, "llmload run: scenario %s: every request failed; see errors in %s\n", sr.sc.Name, sr.out)
 			code = max(code, exitAllFailed)
@@ -459,10 +489,11 @@ func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, ef
 				MeanTTFT: time.Duration(s.TTFT.Mean), MeanE2E: time.Duration(s.E2EL.Mean), Scenarios: sr.shared,
 			})
 			s.Extra = map[string]any{"thresholds": sr.checks, "custom": custom(),
-				"server": sr.observed.Server, "energy": sr.observed.Energy}
+				"server": sr.observed.Server, "energy": sr.observed.Energy,
+				"skipped_rows": trace.SkipsOf(sc.Source)}
 		},
 		Meta: map[string]any{
-			"url": eff.url, "model": eff.model,
+			"url": redact.URL(eff.url), "model": eff.model,
 			"concurrency": eff.concurrency, "on_full": eff.onFull.String(),
 			"version": version, "seed": f.seed, "prompt_seed": promptSeed,
 		},
@@ -471,7 +502,7 @@ func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, ef
 		sr.client.Close()
 		return nil, fmt.Errorf("--out: %w", err)
 	}
-	sr.frames = newFrameBuilder(sc.Name, eff.url, eff.model, f.plotWindow)
+	sr.frames = newFrameBuilder(sc.Name, redact.URL(eff.url), eff.model, f.plotWindow)
 	// The baseline scrape happens here, before the first request.
 	if targets := observeTargets(eff); len(targets) > 0 {
 		sr.obs, err = observe.Start(observe.Config{
@@ -493,7 +524,7 @@ func observeTargets(e effective) []observe.Target {
 	add := func(role, u, key string) {
 		if u != "" && !seen[u] {
 			seen[u] = true
-			ts = append(ts, observe.Target{Role: role, URL: u, APIKey: key})
+			ts = append(ts, observe.Target{Role: role, URL: u, APIKey: key, KeyOrigin: e.url, KeyAnyOrigin: e.serverMetricsAuth})
 		}
 	}
 	switch e.serverMetrics {
@@ -556,21 +587,23 @@ type effective struct {
 	onFull                   pace.OnFull
 
 	serverMetrics, gpuMetrics string
+	serverMetricsAuth         bool
 }
 
 func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scenario) (effective, error) {
 	e := effective{
 		url: pickStr(set["url"], f.url, sc.URL, s.URL), model: pickStr(set["model"], f.model, sc.Model, s.Model),
 		apiKey: pickStr(set["api-key"], f.apiKey, "", s.APIKey), out: pickStr(set["out"], f.out, "", s.Out),
-		timeout:        pickDur(set["timeout"], f.timeout, 0, s.Timeout.Duration),
-		stallTimeout:   pickDur(set["stall-timeout"], f.stallTimeout, 0, s.StallTimeout.Duration),
-		logEvery:       pickDur(set["log-every"], f.logEvery, 0, s.LogEvery.Duration),
-		sampleInterval: pickDur(set["sample-interval"], f.sampleInterval, 0, s.SampleInterval.Duration),
-		drainTimeout:   pickDur(set["drain-timeout"], f.drainTimeout, 0, s.DrainTimeout.Duration),
-		duration:       pickDur(set["duration"], f.duration, sc.Duration, 0),
-		limit:          f.limit,
-		serverMetrics:  pickStr(set["server-metrics"], f.serverMetrics, "", s.ServerMetrics),
-		gpuMetrics:     pickStr(set["gpu-metrics"], f.gpuMetrics, "", s.GPUMetrics),
+		timeout:           pickDur(set["timeout"], f.timeout, 0, s.Timeout.Duration),
+		stallTimeout:      pickDur(set["stall-timeout"], f.stallTimeout, 0, s.StallTimeout.Duration),
+		logEvery:          pickDur(set["log-every"], f.logEvery, 0, s.LogEvery.Duration),
+		sampleInterval:    pickDur(set["sample-interval"], f.sampleInterval, 0, s.SampleInterval.Duration),
+		drainTimeout:      pickDur(set["drain-timeout"], f.drainTimeout, 0, s.DrainTimeout.Duration),
+		duration:          pickDur(set["duration"], f.duration, sc.Duration, 0),
+		limit:             f.limit,
+		serverMetrics:     pickStr(set["server-metrics"], f.serverMetrics, "", s.ServerMetrics),
+		serverMetricsAuth: f.serverMetricsAuth,
+		gpuMetrics:        pickStr(set["gpu-metrics"], f.gpuMetrics, "", s.GPUMetrics),
 	}
 	if e.serverMetrics == "" {
 		e.serverMetrics = "auto"
@@ -578,8 +611,36 @@ func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scen
 	if e.apiKey == "" && s.APIKeyEnv != "" {
 		e.apiKey = os.Getenv(s.APIKeyEnv)
 	}
-	if !set["limit"] && sc.Limit > 0 {
+	// The environment's key goes only to an endpoint the user chose
+	// (--url, llmload.toml, the built-in simulator), not to a URL the
+	// scenario's author wrote into it.
+	if e.apiKey == "" && s.APIKeyEnv == "" && (set["url"] || sc.URL == "") {
+		e.apiKey, _ = credentials.FromEnv(os.Getenv)
+	}
+	switch {
+	case set["limit"]:
+	case sc.Limit > 0:
 		e.limit = sc.Limit
+	case s.Limit > 0:
+		e.limit = s.Limit
+	}
+	// A value the user gave that the defaults below would replace (0) or
+	// that means nothing (negative) is an error naming the flag.
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		ok   bool
+		want string
+	}{
+		{"timeout", f.timeout, f.timeout > 0, "> 0"},
+		{"stall-timeout", f.stallTimeout, f.stallTimeout > 0, "> 0"},
+		{"drain-timeout", f.drainTimeout, f.drainTimeout >= 0, ">= 0"},
+		{"duration", f.duration, f.duration >= 0, ">= 0 (0 = no limit)"},
+		{"sample-interval", f.sampleInterval, f.sampleInterval >= 100*time.Millisecond, "at least 100ms"},
+	} {
+		if set[d.name] && !d.ok {
+			return e, fmt.Errorf("--%s must be %s, got %s", d.name, d.want, d.v)
+		}
 	}
 	switch {
 	case set["concurrency"]:
@@ -627,23 +688,26 @@ func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scen
 	default:
 		return e, fmt.Errorf("scenario %s: on_full must be \"queue\" or \"drop\", got %q", sc.Name, sc.OnFull)
 	}
-	if e.url != "" && !strings.HasPrefix(e.url, "http://") && !strings.HasPrefix(e.url, "https://") {
-		return e, fmt.Errorf("--url %q: want http://host:port[/v1/...]", e.url)
+	// Validated before anything is sent: no probe goes out with the key
+	// to a URL that is then refused.
+	if e.url != "" {
+		if err := urlcheck.HTTP("--url", e.url, "http://host:8000 or http://host:8000/v1/chat/completions"); err != nil {
+			return e, err
+		}
 	}
-	if m := e.serverMetrics; m != "auto" && m != "off" && !isHTTPURL(m) {
-		return e, fmt.Errorf("--server-metrics %q: want auto, off or a URL such as http://host:8000/metrics", m)
+	if m := e.serverMetrics; m != "auto" && m != "off" {
+		if err := urlcheck.HTTP("--server-metrics", m, "http://host:8000/metrics (or auto, off)"); err != nil {
+			return e, err
+		}
 	}
 	for _, u := range strings.Split(e.gpuMetrics, ",") {
-		if u = strings.TrimSpace(u); u != "" && !isHTTPURL(u) {
-			return e, fmt.Errorf("--gpu-metrics: %q is not a URL; want comma-separated URLs such as http://gpu-node:9400/metrics", u)
+		if u = strings.TrimSpace(u); u != "" {
+			if err := urlcheck.HTTP("--gpu-metrics", u, "comma-separated http://gpu-node:9400/metrics"); err != nil {
+				return e, err
+			}
 		}
 	}
 	return e, nil
-}
-
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func pickStr(flagSet bool, flagVal, scenario, file string) string {
@@ -680,7 +744,10 @@ func startBuiltinSim(f runFlags, model string) (addr string, closeFn func(), err
 	cfg.TTFT, cfg.ITL = f.simTTFT, f.simITL
 	srv, err := sim.New(cfg, prometheus.NewRegistry())
 	if err != nil {
-		return "", nil, err
+		// The simulator names its own flags (--profile, --ttft); here they
+		// are --sim-profile, --sim-ttft and --sim-itl.
+		msg := strings.NewReplacer("--profile", "--sim-profile", "--ttft", "--sim-ttft", "--itl", "--sim-itl").Replace(err.Error())
+		return "", nil, errors.New(msg)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -722,18 +789,15 @@ func firstModel(ctx context.Context, rawURL, apiKey string) (string, error) {
 }
 
 func reportSkipped(w io.Writer, src any) {
-	if fr, ok := src.(interface{ FailedSkipped() int64 }); ok && fr.FailedSkipped() > 0 {
-		fmt.Fprintf(w, "skipped %d trace rows the trace marks as failed (zero output tokens)\n", fr.FailedSkipped())
+	sk := trace.SkipsOf(src)
+	if sk.Failed > 0 {
+		fmt.Fprintf(w, "skipped %d trace rows the trace marks as failed (zero output tokens)\n", sk.Failed)
 	}
-	sk, ok := src.(interface {
-		Skipped() int64
-		SkipReasons() []string
-	})
-	if !ok || sk.Skipped() == 0 {
+	if sk.Malformed == 0 {
 		return
 	}
-	fmt.Fprintf(w, "skipped %d malformed trace rows (--skip-bad-rows); first ones:\n", sk.Skipped())
-	for _, r := range sk.SkipReasons() {
+	fmt.Fprintf(w, "skipped %d malformed trace rows (--skip-bad-rows); first ones:\n", sk.Malformed)
+	for _, r := range sk.Reasons {
 		fmt.Fprintf(w, "  %s\n", r)
 	}
 }
@@ -755,7 +819,7 @@ func runHelp(w io.Writer, fs *flag.FlagSet, script string) {
 	opts := append([]scripting.Option(nil), scr.Options...)
 	sort.Slice(opts, func(i, j int) bool { return opts[i].Name < opts[j].Name })
 	for _, o := range opts {
-		fmt.Fprintf(w, "  --%s %s\n    \t%s (default %v)\n", o.Name, o.Type, o.Help, o.Default)
+		fmt.Fprintf(w, "  %s %s\n    \t%s (default %v)\n", o.Flag, o.Type, o.Help, o.Default)
 	}
 }
 

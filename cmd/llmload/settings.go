@@ -24,6 +24,7 @@ type fileSettings struct {
 	Timeout        duration `toml:"timeout"`
 	StallTimeout   duration `toml:"stall_timeout"`
 	Concurrency    int      `toml:"concurrency"`
+	Limit          int64    `toml:"limit"`
 	Out            string   `toml:"out"`
 	LogEvery       duration `toml:"log_every"`
 	SampleInterval duration `toml:"sample_interval"`

@@ -163,6 +163,11 @@ type accumulator struct {
 	energyFirst      time.Duration // first and last round with GPU data
 	energyLast       time.Duration
 	energyHasSpan    bool
+	// intervalPowerMax is the highest mean power of one scrape interval,
+	// from the energy counted in it: the sampled power gauge misses the
+	// peaks between scrapes that the energy counter integrates, so without
+	// it the run's mean power could exceed its "maximum".
+	intervalPowerMax gaugeAgg
 	maxGPUs          int
 }
 
@@ -380,6 +385,9 @@ func (a *accumulator) addGPUs(s *Sample, t time.Duration, tick map[string]*gpuRe
 		s.EnergyJ = known(energy)
 		a.energyJ += energy
 		a.energyOK = true
+		if a.energyHasSpan && t > a.energyLast {
+			a.intervalPowerMax.add(known(energy / (t - a.energyLast).Seconds()))
+		}
 	}
 	if len(order) > 0 {
 		if !a.energyHasSpan {

@@ -17,11 +17,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/llmload/llmload/engine/redact"
 )
 
 // ServerFile is the per-scrape log written in Config.OutDir.
@@ -35,7 +40,38 @@ const MaxInterval = 2 * time.Second
 type Target struct {
 	Role   string // what it is, for messages: "server" or "gpu"
 	URL    string // e.g. http://host:8000/metrics
-	APIKey string // sent as a bearer token when set
+	APIKey string // sent as a bearer token when set (see KeyOrigin)
+	// KeyOrigin is the URL the APIKey was given for (the load endpoint).
+	// When set, the key goes only to a URL of the same origin (scheme,
+	// host and port), unless KeyAnyOrigin: a --server-metrics on another
+	// host must not receive the inference server's key by accident.
+	KeyOrigin    string
+	KeyAnyOrigin bool
+}
+
+// keyAllowed reports whether t's APIKey may be sent to t.URL.
+func (t Target) keyAllowed() bool {
+	return t.APIKey == "" || t.KeyOrigin == "" || t.KeyAnyOrigin || SameOrigin(t.URL, t.KeyOrigin)
+}
+
+// SameOrigin reports whether two URLs have the same scheme, host and port
+// (an absent port is the scheme's default), as browsers judge origins.
+func SameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil || ua.Host == "" {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Hostname(), ub.Hostname()) && port(ua) == port(ub)
 }
 
 // Fetcher gets one scrape's body. It must be safe for concurrent use. An
@@ -117,6 +153,16 @@ func Start(cfg Config) (*Observer, error) {
 	}
 	if o.cfg.Log == nil {
 		o.cfg.Log = io.Discard
+	}
+	o.cfg.Targets = slices.Clone(cfg.Targets)
+	for i, t := range o.cfg.Targets {
+		if !t.keyAllowed() {
+			o.cfg.Targets[i].APIKey = ""
+			note := fmt.Sprintf("%s metrics %s: not sending the API key, since it is another origin than the endpoint %s (pass --server-metrics-auth to send it)",
+				t.Role, redact.URL(t.URL), redact.URL(t.KeyOrigin))
+			o.notes = append(o.notes, note)
+			fmt.Fprintln(o.cfg.Log, note)
+		}
 	}
 	if cfg.OutDir != "" {
 		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
@@ -230,14 +276,14 @@ func (o *Observer) round(ph phase) {
 		switch {
 		case errors.Is(a.err, ErrNoMetrics):
 			o.disabled[i] = true
-			note := fmt.Sprintf("%s metrics %s: %v; not scraping it (set --%s-metrics to its /metrics URL, or off)", tg.Role, tg.URL, a.err, tg.Role)
+			note := redact.Text(fmt.Sprintf("%s metrics %s: %v; not scraping it (set --%s-metrics to its /metrics URL, or off)", tg.Role, tg.URL, a.err, tg.Role))
 			o.notes = append(o.notes, note)
 			fmt.Fprintln(o.cfg.Log, note)
 			continue
 		case a.err != nil:
 			o.failures++
 			if o.firstError == "" {
-				o.firstError = fmt.Sprintf("%s metrics %s at %.1fs: %v", tg.Role, tg.URL, t.Seconds(), a.err)
+				o.firstError = redact.Text(fmt.Sprintf("%s metrics %s at %.1fs: %v", tg.Role, tg.URL, t.Seconds(), a.err))
 			}
 		default:
 			sc.ok = true

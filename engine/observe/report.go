@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/llmload/llmload/engine/record"
+
+	"github.com/llmload/llmload/engine/redact"
 )
 
 // Report is what an Observer saw over the whole run, from the baseline
@@ -38,7 +40,7 @@ type Report struct {
 	EnergyJ             Value
 	EnergySpan          time.Duration
 	MeanPowerW          Value // EnergyJ / EnergySpan
-	MaxPowerW           Value
+	MaxPowerW           Value // the highest sampled power or mean power of one scrape interval (from the energy counter), so MeanPowerW <= MaxPowerW
 	MeanGPUUtilPct      Value
 	MaxFBUsedMiB        Value
 	JPerGenerationToken Value
@@ -53,7 +55,7 @@ func (o *Observer) buildReport() *Report {
 		answeredAtLeastOnce: a.answered > 0,
 	}
 	for _, t := range o.cfg.Targets {
-		r.Targets = append(r.Targets, t.URL)
+		r.Targets = append(r.Targets, redact.URL(t.URL))
 	}
 	if o.writeErr != nil {
 		r.WriteError = o.writeErr.Error()
@@ -85,7 +87,7 @@ func (o *Observer) buildReport() *Report {
 	r.MeanWaiting, r.MaxWaiting = a.waiting[i].mean(), a.waiting[i].maximum()
 	r.MeanKVUsage, r.MaxKVUsage = a.kv[i].mean(), a.kvMax[i].maximum()
 
-	r.MaxPowerW, r.MeanGPUUtilPct, r.MaxFBUsedMiB = a.power.maximum(), a.util.mean(), a.fb.maximum()
+	r.MaxPowerW, r.MeanGPUUtilPct, r.MaxFBUsedMiB = maxOf(a.power.maximum(), a.intervalPowerMax.maximum()), a.util.mean(), a.fb.maximum()
 	if a.energyOK {
 		r.EnergyJ = known(a.energyJ)
 		r.EnergySpan = a.energyLast - a.energyFirst

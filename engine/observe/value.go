@@ -99,3 +99,14 @@ func (g *gaugeAgg) maximum() Value {
 	}
 	return known(g.max)
 }
+
+// maxOf is the larger of the known values; unknown when neither is.
+func maxOf(a, b Value) Value {
+	switch {
+	case !a.OK:
+		return b
+	case !b.OK || a.V >= b.V:
+		return a
+	}
+	return b
+}

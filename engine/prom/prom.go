@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/llmload/llmload/engine/record"
+	"github.com/llmload/llmload/engine/redact"
 	"github.com/llmload/llmload/engine/request"
 )
 
@@ -185,7 +186,9 @@ func (e *Exporter) Scenario(info Info) (*Scenario, error) {
 			s.itl.Observe(v)
 		}
 	}
-	e.info.WithLabelValues(n, info.URL, info.Model, info.Version).Set(1)
+	// A key in the URL (?api_key=) must not become a label: labels are
+	// stored by every Prometheus that scrapes the run.
+	e.info.WithLabelValues(n, redact.URL(info.URL), info.Model, info.Version).Set(1)
 	e.live.add(s, info.TargetRate)
 	return s, nil
 }

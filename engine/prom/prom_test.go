@@ -338,3 +338,13 @@ func checkHist(t *testing.T, g prometheus.Gatherer, name string, count int64, su
 		t.Errorf("%s: count %d sum %.9f, want %d and %.9f", name, h.GetSampleCount(), h.GetSampleSum(), count, sum)
 	}
 }
+
+// TestInfoURLRedacted: a key in the endpoint URL never becomes a label.
+func TestInfoURLRedacted(t *testing.T) {
+	reg, _, _ := newTest(t, Info{Name: "chat", URL: "http://u:pw@h:8000/v1?api_key=sk-label", Model: "m", Version: "v1"})
+	mf := family(t, reg, NameInfo)
+	got := label(mf.Metric[0], "url")
+	if strings.Contains(got, "sk-label") || strings.Contains(got, "pw") || got != "http://REDACTED@h:8000/v1?api_key=REDACTED" {
+		t.Errorf("llmload_info url label = %q", got)
+	}
+}

@@ -24,8 +24,6 @@ const (
 	maxReasons = 10
 	// maxTokens bounds a token count; more is certainly a corrupt row.
 	maxTokens = math.MaxInt32
-	// maxQuoted bounds how much of an offending field an error quotes.
-	maxQuoted = 48
 )
 
 // AzureReader streams an Azure LLM inference trace (the 2023 release and
@@ -148,7 +146,7 @@ func (r *AzureReader) readHeader() error {
 		hint = "use a trace from the Azure LLM inference dataset (2023 or 2024)"
 	}
 	r.err = fmt.Errorf("%s:1: %w: the header is %s, want %s; %s",
-		r.name, ErrNotAzure, quote(b), azureHeader, hint)
+		r.name, ErrNotAzure, quoteLine(b), azureHeader, hint)
 	return r.err
 }
 
@@ -210,14 +208,6 @@ func byteSize(n int) string {
 		return strconv.Itoa(n>>20) + " MiB"
 	}
 	return strconv.Itoa(n) + " bytes"
-}
-
-// quote renders a field for an error message, cut short if long.
-func quote(b []byte) string {
-	if len(b) > maxQuoted {
-		return strconv.Quote(string(b[:maxQuoted])) + "..."
-	}
-	return strconv.Quote(string(b))
 }
 
 // parseAzureRow parses TIMESTAMP,ContextTokens,GeneratedTokens in place.

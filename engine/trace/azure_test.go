@@ -145,8 +145,8 @@ func TestAzureBadHeader(t *testing.T) {
 		{"no header", "2023-11-16 18:15:46.6805900,374,44\r\n",
 			`h.csv:1: not an Azure LLM inference trace: the header is "2023-11-16 18:15:46.6805900,374,44", ` + want + "; the file has no header row; add TIMESTAMP,ContextTokens,GeneratedTokens as its first line"},
 		{"jsonl", `{"timestamp": 0, "input_length": 10, "output_length": 2, "hash_ids": [1]}` + "\n",
-			`h.csv:1: not an Azure LLM inference trace: the header is "{\"timestamp\": 0, \"input_length\": 10, \"output_len"..., ` + want + "; the file looks like JSON lines (Mooncake?), not an Azure CSV"},
-		{"extra column", "TIMESTAMP,ContextTokens,GeneratedTokens,Model\n", `the header is "TIMESTAMP,ContextTokens,GeneratedTokens,Model"`},
+			`h.csv:1: not an Azure LLM inference trace: the header is "{\"timestamp\": 0, \"input_length\": 10, \"ou"..., ` + want + "; the file looks like JSON lines (Mooncake?), not an Azure CSV"},
+		{"extra column", "TIMESTAMP,ContextTokens,GeneratedTokens,Model\n", `the header is "TIMESTAMP,ContextTokens,GeneratedTokens,"...`},
 		{"missing column", "TIMESTAMP,ContextTokens\n", `the header is "TIMESTAMP,ContextTokens"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -183,7 +182,7 @@ func (r *CSVReader) readHeader() error {
 		}
 		if at < 0 {
 			return -1, fmt.Errorf("%s:1: %w: the header has no column %q for the %s; its columns are %s%s",
-				r.name, ErrFormat, col, role, quoteList(r.names), r.headerHint(b))
+				r.name, ErrFormat, col, role, quoteColumns(b, r.names), r.headerHint(b))
 		}
 		return at, nil
 	}
@@ -211,15 +210,6 @@ func (r *CSVReader) headerHint(b []byte) string {
 		return "; the file seems to have no header row: add one naming the columns"
 	}
 	return ""
-}
-
-// quoteList renders column names for messages.
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = strconv.Quote(n)
-	}
-	return strings.Join(q, ", ")
 }
 
 // Next returns the next row, io.EOF after the last one, or an error naming

@@ -154,7 +154,7 @@ func TestBurstGPTHeaderErrors(t *testing.T) {
 	for _, tc := range []struct{ name, data, want string }{
 		{"empty", "", "x.csv:1: not a trace of the expected format: the file is empty"},
 		{"azure", "TIMESTAMP,ContextTokens,GeneratedTokens\n", `the header has no column "Request tokens" for the context tokens; its columns are "TIMESTAMP", "ContextTokens", "GeneratedTokens"; the file is an Azure LLM inference trace: use llm.trace.azure`},
-		{"json", `{"timestamp": 1}` + "\n", `its columns are "{\"timestamp\": 1}"; the file looks like JSON lines`},
+		{"json", `{"timestamp": 1}` + "\n", `its columns are not shown (the first line is not CSV text); the file looks like JSON lines`},
 		{"no header", "1,ChatGPT,2,3,5,API log\n", "the file seems to have no header row"},
 		{"twice", "Timestamp,Request tokens,Response tokens,timestamp\n", `names column "Timestamp" twice (columns 1 and 4)`},
 		{"quote", "\"Timestamp,Request tokens\n", "the header has a quoted field without its closing quote"},

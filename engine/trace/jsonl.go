@@ -180,7 +180,7 @@ func notJSONObjectLine(name string, line int, b []byte) error {
 	} else if len(t) > 0 && t[0] != '[' && !digit(t[0]) && t[0] != '"' {
 		hint = "the file looks like CSV: use llm.trace.csv or llm.trace.burstgpt"
 	}
-	return fmt.Errorf("%s:%d: %w: the line is %s, not a JSON object; %s", name, line, ErrFormat, quote(b), hint)
+	return fmt.Errorf("%s:%d: %w: the line is %s, not a JSON object; %s", name, line, ErrFormat, quoteLine(b), hint)
 }
 
 func trimLeftSpace(b []byte) []byte {

@@ -125,3 +125,25 @@ func (l *limited) Next() (Row, error) {
 }
 
 func (l *limited) Close() error { return l.src.Close() }
+
+// SkipCounts is summary.json's "skipped_rows": the rows of a source that
+// were read but not replayed.
+type SkipCounts struct {
+	Malformed int64    `json:"malformed"`         // skipped under --skip-bad-rows / skip_bad
+	Failed    int64    `json:"failed"`            // rows the trace marks as failed requests
+	Reasons   []string `json:"reasons,omitempty"` // the first few malformed rows, file:line and why
+}
+
+// SkipsOf reads a source's skip counts (zero for a source that skips
+// nothing). Call it after the source's last Next: it reads the counters
+// of a source that is not safe for concurrent use.
+func SkipsOf(src any) SkipCounts {
+	var c SkipCounts
+	if r, ok := src.(SkipReporter); ok {
+		c.Malformed, c.Reasons = r.Skipped(), r.SkipReasons()
+	}
+	if r, ok := src.(FailedReporter); ok {
+		c.Failed = r.FailedSkipped()
+	}
+	return c
+}

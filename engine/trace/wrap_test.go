@@ -158,3 +158,19 @@ func TestWrappersReport(t *testing.T) {
 		t.Fatalf("reporters lost through wrappers: %v %v", ok1, ok2)
 	}
 }
+
+func TestSkipsOf(t *testing.T) {
+	src := Limit(NewAzureReader(strings.NewReader("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,2,3\nx,2,3\n2023-11-16 18:15:47.6805900,3,4\n"), "a.csv", Options{SkipBad: true}), 10)
+	for {
+		if _, err := src.Next(); err != nil {
+			break
+		}
+	}
+	c := SkipsOf(src)
+	if c.Malformed != 1 || len(c.Reasons) != 1 || !strings.HasPrefix(c.Reasons[0], "a.csv:3:") {
+		t.Errorf("SkipsOf = %+v, want one malformed row at a.csv:3", c)
+	}
+	if c := SkipsOf(42); c.Malformed != 0 || c.Failed != 0 || c.Reasons != nil {
+		t.Error("a non-source has skips")
+	}
+}

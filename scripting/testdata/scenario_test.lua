@@ -30,7 +30,7 @@ function Test_sources()
   local e = llmtest.expect_error
   e("llm.trace.azure takes the path of an Azure trace CSV, got nil", llm.trace.azure)
   e("llm.trace.azure: unknown field skip (did you mean skip_bad?)", llm.trace.azure, "testdata/azure_small.csv", { skip = true })
-  e(":33: azure trace: open testdata/missing.csv: no such file or directory", llm.trace.azure, "testdata/missing.csv")
+  e(":33: llm.trace.azure: testdata/missing.csv: no such file or directory", llm.trace.azure, "testdata/missing.csv")
   e("llm.synth.azure_conv: rate must be a number > 0", llm.synth.azure_conv, { rate = -1 })
 end
 

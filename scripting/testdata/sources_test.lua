@@ -20,7 +20,7 @@ function Test_reader_errors()
   e("llm.trace.burstgpt: unknown field keep_fail (did you mean keep_failed?)", llm.trace.burstgpt, "testdata/burstgpt_small.csv", { keep_fail = true })
   e("llm.trace.burstgpt: keep_failed must be true or false, got number 1", llm.trace.burstgpt, "testdata/burstgpt_small.csv", { keep_failed = 1 })
   e("llm.trace.burstgpt: argument 2 must be a table of options", llm.trace.burstgpt, "testdata/burstgpt_small.csv", "x")
-  e("BurstGPT trace: open testdata/missing.csv: no such file or directory; check the path", llm.trace.burstgpt, "testdata/missing.csv")
+  e("llm.trace.burstgpt: testdata/missing.csv: no such file or directory; check the path", llm.trace.burstgpt, "testdata/missing.csv")
   -- The wrong format is refused at the call, with a hint.
   e('testdata/azure_small.csv:1: not a trace of the expected format: the header has no column "Request tokens"',
     llm.trace.burstgpt, "testdata/azure_small.csv")

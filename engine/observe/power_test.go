@@ -1,0 +1,49 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// peakyGPU reads like a GPU whose power peaks between scrapes: the power
+// gauge, sampled at each scrape, says 50 W, while the energy counter (mJ)
+// grows at 200 W on average, and at 400 W in every third second.
+type peakyGPU struct{ start time.Time }
+
+func (g peakyGPU) Fetch(ctx context.Context, t Target) ([]byte, error) {
+	el := time.Since(g.start).Seconds()
+	whole := float64(int(el))
+	// 200 J per second, plus 200 J more in seconds 3, 6, 9, ...
+	e := 200e3*el + 200e3*float64(int(whole/3))
+	return fmt.Appendf(nil, "DCGM_FI_DEV_POWER_USAGE{UUID=\"GPU-0\"} 50\nDCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{UUID=\"GPU-0\"} %g\n", e), nil
+}
+
+// TestMeanPowerNeverAboveMax: the run's mean power, from the energy
+// counter, must not exceed its maximum power.
+func TestMeanPowerNeverAboveMax(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o, err := Start(Config{Targets: []Target{{Role: "gpu", URL: "g"}}, Epoch: time.Now(),
+			Interval: time.Second, Fetcher: peakyGPU{start: time.Now()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(9500 * time.Millisecond)
+		r := o.Stop()
+		if !r.MeanPowerW.OK || !r.MaxPowerW.OK {
+			t.Fatalf("mean %v, max %v: want both", r.MeanPowerW, r.MaxPowerW)
+		}
+		if r.MeanPowerW.V > r.MaxPowerW.V {
+			t.Errorf("mean power %g W > max power %g W", r.MeanPowerW.V, r.MaxPowerW.V)
+		}
+		if r.MeanPowerW.V <= 200 {
+			t.Errorf("mean power %g W: the peaks are lost", r.MeanPowerW.V)
+		}
+		// The interval that holds a 400 W second is the maximum.
+		if r.MaxPowerW.V != 400 {
+			t.Errorf("max power %g W, want 400 (the peak interval's mean)", r.MaxPowerW.V)
+		}
+	})
+}

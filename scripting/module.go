@@ -80,6 +80,7 @@ func (s *Script) newModule(L *lua.LState) *lua.LTable {
 	}))
 	s.extendModule(L, mod)  // arrivals.stages/custom, synth.azure_code, counter, trend, set_rate (ext.go)
 	s.extendSources(L, mod) // trace.burstgpt/mooncake/csv/jsonl, llm.source, source methods (sources.go)
+	s.extendSessions(L, mod) // llm.users, trace.mooncake_sessions/sessions, session objects (session.go)
 	null := L.NewUserData()
 	null.Value = nullValue{}
 	null.Metatable = s.mt.null
@@ -236,7 +237,7 @@ func (s *Script) larrivalsGamma(L *lua.LState) int {
 
 var (
 	scenarioFields = append([]string{"name", "source", "arrivals", "concurrency", "on_full", "limit", "duration",
-		"request", "thresholds", "url", "model"}, extScenarioFields...)
+		"request", "thresholds", "url", "model"}, append(extScenarioFields, sessionScenarioFields...)...)
 	scenarioNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 )
 
@@ -251,6 +252,7 @@ func (s *Script) lscenario(L *lua.LState) int {
 	var src *sourceUD
 	var sch *scheduleUD
 	var request *lua.LFunction
+	var sess sessionFields
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
 		switch lua.LVAsString(k) {
 		case "name":
@@ -302,10 +304,14 @@ func (s *Script) lscenario(L *lua.LState) int {
 		case "model":
 			sc.Model = s.toString(L, fn, "model", v)
 		default:
-			if !s.scenarioField(L, fn, sc, k, v) { // slo, warmup, hooks (ext.go)
+			// slo, warmup, hooks (ext.go); session fields (session.go)
+			if !s.scenarioField(L, fn, sc, k, v) && !s.sessionField(L, fn, &sess, lua.LVAsString(k), v) {
 				s.unknownField(L, fn, k, scenarioFields)
 			}
 		}
+	}
+	if sess.any {
+		return s.sessionScenario(L, fn, sc, &sess, src, sch, request, line)
 	}
 	if src == nil {
 		s.raisef(L, "%s: source is required (llm.trace.azure(path) or llm.synth.azure_conv())", fn)

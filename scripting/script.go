@@ -115,6 +115,10 @@ type Script struct {
 	pcg     *rand.PCG // math.random's generator, seeded from Env.Seed
 	rng     *rand.Rand
 	mt      metatables
+
+	sessionMT      *lua.LTable   // session objects (session.go)
+	replayFn       *lua.LFunction // the session function of trace replays
+	sessionSources []trace.SessionSource
 	guard   *pathguard.Guard // the files llm.trace.* may open
 	x       extState         // arrivals, hooks, custom metrics (ext.go)
 
@@ -182,7 +186,10 @@ func load(path string, env Env, wantScenarios bool) (_ *Script, err error) {
 		s.guard = g.WithFiles(slices.Collect(maps.Values(env.Args))...)
 	}
 	s.opts = newOptionSet(s, env.Args)
-	s.ls = lua.NewState(lua.Options{SkipOpenLibs: true})
+	// Each session runs in a coroutine (a thread of this state): a small
+	// registry that grows and a call stack that grows keep thousands of
+	// sessions cheap.
+	s.ls = lua.NewState(lua.Options{SkipOpenLibs: true, RegistrySize: 1024, RegistryMaxSize: 1 << 20, MinimizeStackMemory: true})
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -241,6 +248,11 @@ func (s *Script) Close() error {
 			if err := src.src.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("%s: closing %s: %w", s.Path, src.desc, err))
 			}
+		}
+	}
+	for _, src := range s.sessionSources {
+		if err := src.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: closing sessions: %w", s.Path, err))
 		}
 	}
 	if s.callTimer != nil {
@@ -414,4 +426,7 @@ type Scenario struct {
 	URL, Model     string
 	Line           int // line of llm.scenario{...} in the script
 	Mapper         Mapper
+	// Session is set for session scenarios (session, users, sessions):
+	// the executor runs them instead of Source and Mapper, which are nil.
+	Session *SessionSpec
 }

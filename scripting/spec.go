@@ -41,7 +41,18 @@ func (s *Script) buildSpec(L *lua.LState, ep request.Endpoint) int {
 	if ep == request.Completions {
 		fn, known = "llm.completion", completionFields
 	}
-	t := s.argTable(L, fn, false)
+	sp := s.specFromTable(L, fn, s.argTable(L, fn, false), ep, known, true)
+	ud := L.NewUserData()
+	ud.Value = sp
+	ud.Metatable = s.mt.spec
+	L.Push(ud)
+	return 1
+}
+
+// specFromTable reads a llm.chat / llm.completion table. needPrompt false
+// lets a chat spec leave its prompt out (a session's s:chat sends the
+// conversation so far).
+func (s *Script) specFromTable(L *lua.LState, fn string, t *lua.LTable, ep request.Endpoint, known []string, needPrompt bool) *openai.Spec {
 	sp := &openai.Spec{Endpoint: ep}
 	hasTokens := false
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
@@ -96,7 +107,7 @@ func (s *Script) buildSpec(L *lua.LState, ep request.Endpoint) int {
 			other = "prompt"
 		}
 		s.raisef(L, "%s: give prompt_tokens or %s, not both", fn, other)
-	case !hasTokens && ep == request.Chat && len(sp.Messages) == 0:
+	case !hasTokens && ep == request.Chat && len(sp.Messages) == 0 && needPrompt:
 		s.raisef(L, "%s: needs prompt_tokens (a synthetic prompt of that length) or messages", fn)
 	case !hasTokens && ep == request.Completions && sp.Prompt == "":
 		s.raisef(L, "%s: needs prompt_tokens (a synthetic prompt of that length) or prompt", fn)
@@ -105,11 +116,7 @@ func (s *Script) buildSpec(L *lua.LState, ep request.Endpoint) int {
 	case sp.MinTokens > 0 && sp.MaxTokens > 0 && sp.MinTokens > sp.MaxTokens:
 		s.raisef(L, "%s: min_tokens (%d) is more than max_tokens (%d)", fn, sp.MinTokens, sp.MaxTokens)
 	}
-	ud := L.NewUserData()
-	ud.Value = sp
-	ud.Metatable = s.mt.spec
-	L.Push(ud)
-	return 1
+	return sp
 }
 
 var messageFields = []string{"role", "content"}

@@ -34,6 +34,7 @@ import (
 	"github.com/llmload/llmload/engine/request"
 	"github.com/llmload/llmload/engine/resultsdir"
 	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/engine/session"
 	"github.com/llmload/llmload/engine/threshold"
 	"github.com/llmload/llmload/engine/trace"
 	"github.com/llmload/llmload/engine/urlcheck"
@@ -285,7 +286,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "llmload run: scenario %s: %v\n", sc.Name, err)
 			return exitConfig
 		}
-		sr, err := prepareScenario(ctx, f, sc, effs[i], out, epoch, promptSeed, scr.CustomMetrics, stderr)
+		sr, err := prepareScenario(ctx, f, scr, sc, effs[i], out, epoch, promptSeed, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "llmload run: scenario %s: %v\n", sc.Name, err)
 			return exitConfig
@@ -447,6 +448,8 @@ type scenarioRun struct {
 	rec     *record.Recorder
 	frames  *frameBuilder
 
+	sessions *session.Executor // session scenarios; nil for open-loop ones
+
 	handle atomic.Pointer[runner.Handle]
 	sum    *record.Summary
 	err    error
@@ -461,7 +464,8 @@ type scenarioRun struct {
 	shared    int               // scenarios of this run against the same server
 }
 
-func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, eff effective, out string, epoch time.Time, promptSeed uint64, custom func() map[string]any, stderr io.Writer) (*scenarioRun, error) {
+func prepareScenario(ctx context.Context, f runFlags, scr *scripting.Script, sc *scripting.Scenario, eff effective, out string, epoch time.Time, promptSeed uint64, stderr io.Writer) (*scenarioRun, error) {
+	custom := scr.CustomMetrics
 	sr := &scenarioRun{sc: sc, eff: eff, out: out, epoch: epoch}
 	sr.cals = calibrate(ctx, f.calibrate, eff, stderr)
 	var err error
@@ -471,6 +475,11 @@ func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, ef
 	}, sr.cals...)
 	if err != nil {
 		return nil, fmt.Errorf("--url: %w", err)
+	}
+	if sc.Session != nil {
+		if sr.sessions, err = newSessions(scr, sc, eff, sr.builder, f.seed); err != nil {
+			return nil, err
+		}
 	}
 	sr.client, err = client.New(client.Config{
 		Epoch: epoch, MaxConns: eff.concurrency + 8,
@@ -491,6 +500,9 @@ func prepareScenario(ctx context.Context, f runFlags, sc *scripting.Scenario, ef
 			s.Extra = map[string]any{"thresholds": sr.checks, "custom": custom(),
 				"server": sr.observed.Server, "energy": sr.observed.Energy,
 				"skipped_rows": trace.SkipsOf(sc.Source)}
+			if sr.sessions != nil {
+				s.Extra["sessions"] = sr.sessions.Summary()
+			}
 		},
 		Meta: map[string]any{
 			"url": redact.URL(eff.url), "model": eff.model,
@@ -547,11 +559,31 @@ func (sr *scenarioRun) stopObserver() {
 	}
 }
 
+// executor is the scenario's session executor, or nil for the open-loop
+// schedule (the runner builds it).
+func (sr *scenarioRun) executor() runner.Executor {
+	if sr.sessions == nil {
+		return nil
+	}
+	return sr.sessions
+}
+
+// newSessions builds the executor of a session scenario.
+func newSessions(scr *scripting.Script, sc *scripting.Scenario, eff effective, b *openai.Builder, seed uint64) (*session.Executor, error) {
+	sp := sc.Session
+	return session.New(session.Config{
+		Name: sc.Name, Program: scr.SessionProgram(sc, b, seed), Builder: b,
+		Users: sp.Users, Stages: sp.Stages, StartUsers: sp.StartUsers, Iterations: sp.Iterations,
+		Starts: sp.Starts, Trace: sp.Trace,
+		Duration: eff.duration, Limit: eff.limit, SessionHeader: sp.Header,
+	})
+}
+
 // config is the runner configuration of the scenario, without progress.
 func (sr *scenarioRun) config(abort <-chan struct{}, stderr io.Writer) runner.Config {
 	sc, eff := sr.sc, sr.eff
 	return runner.Config{
-		Name: sc.Name, Epoch: sr.epoch, Source: sc.Source, Schedule: sc.Schedule,
+		Name: sc.Name, Epoch: sr.epoch, Executor: sr.executor(), Source: sc.Source, Schedule: sc.Schedule,
 		Mapper: sc.Mapper, Builder: sr.builder, Client: sr.client, Recorder: sr.rec,
 		Concurrency: eff.concurrency, OnFull: eff.onFull,
 		Limit: eff.limit, Duration: eff.duration,

@@ -23,6 +23,12 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	b = jsonesc.AppendString(b, r.Scenario)
 	b = append(b, `,"source_line":`...)
 	b = strconv.AppendInt(b, int64(r.SourceLine), 10)
+	if r.Session.ID != "" {
+		b = append(b, `,"session_id":`...)
+		b = jsonesc.AppendString(b, r.Session.ID)
+		b = appendIntKey(b, "user_id", int64(r.Session.User))
+		b = appendIntKey(b, "turn", int64(r.Session.Turn))
+	}
 
 	b = appendMsKey(b, "scheduled_ms", r.Scheduled, true)
 	b = appendMsKey(b, "released_ms", r.Released, true)

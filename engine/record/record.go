@@ -87,6 +87,7 @@ type Recorder struct {
 	ttft, tpot, itl, e2el      *dist
 	ttftSched, e2elSched       *dist
 	queue, lag                 *dist
+	turns                      []*turnAcc // by session turn index - 1 (turns.go)
 
 	all                int64 // every result, dropped included
 	minDue, maxDue     time.Duration
@@ -265,6 +266,7 @@ func (r *Recorder) add(res *request.Result) {
 	r.e2el.addDur(res.E2E())
 	r.e2elSched.addDur(res.E2EFromSchedule())
 	EachITL(res, r.itl.add)
+	r.addTurn(res.Session.Turn, float64(res.TTFT()), float64(res.E2E()), res.FirstToken != 0)
 }
 
 // rotateTo makes window idx the current one, finishing the current window

@@ -63,6 +63,10 @@ type Summary struct {
 	InputLenMaxAbs  int64   // tokens
 	InputLenMeanRel float64 // mean of |reported-requested|/requested
 
+	// ByTurn: TTFT and E2EL by turn index, for session scenarios (turn 1
+	// pays the whole prefill; later turns should hit the prefix cache).
+	ByTurn []TurnStats
+
 	BytesSent, BytesRecv int64
 	RequestsLogDropped   int64 // requests.jsonl lines lost to a stalled disk
 	Windows              int64
@@ -87,7 +91,7 @@ func (r *Recorder) buildSummary() *Summary {
 		Truncated: r.truncated, CompletedWithUsage: r.usageCompleted,
 		InputLenChecked: r.inChecked, InputLenMaxAbs: r.inAbsMax,
 		BytesSent: r.bytesSent, BytesRecv: r.bytesRecv,
-		Windows: r.windowsWritten, Meta: r.cfg.Meta,
+		Windows: r.windowsWritten, Meta: r.cfg.Meta, ByTurn: r.turnStats(),
 		ErrorsByClass: map[string]int64{},
 	}
 	for k, v := range r.errors {
@@ -213,6 +217,9 @@ func (s *Summary) MarshalJSON() ([]byte, error) {
 	o.add("mean_input_len_abs_error", s.InputLenMeanAbs)
 	o.add("max_input_len_abs_error", s.InputLenMaxAbs)
 	o.add("mean_input_len_rel_error", s.InputLenMeanRel)
+	if len(s.ByTurn) > 0 {
+		o.add("by_turn", s.ByTurn)
+	}
 	o.add("bytes_sent", s.BytesSent)
 	o.add("bytes_recv", s.BytesRecv)
 	o.add("requests_log_dropped", s.RequestsLogDropped)
@@ -350,6 +357,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 	} else {
 		row("Input length error:", "unknown (no usage.prompt_tokens)")
 	}
+	s.writeTurnTable(w)
 	if len(s.ErrorsByClass) > 0 {
 		ruleLine(w, "Errors")
 		for _, k := range slices.Sorted(maps.Keys(s.ErrorsByClass)) {

@@ -151,6 +151,17 @@ func New(cfg Config) (*Executor, error) {
 // Run implements runner.Executor.
 func (e *Executor) Run(ctx context.Context, d runner.Dispatcher) error {
 	e.d = d
+	// The run's clock starts at its epoch, which the runner may set a
+	// moment ahead; nothing is sent before it.
+	if early := -d.Now(); early > 0 {
+		t := time.NewTimer(early)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		}
+	}
 	e.stats.begin(d.Now())
 	defer func() { e.stats.end(d.Now()) }()
 	var timer *time.Timer

@@ -53,7 +53,7 @@ func (m *memRecorder) Record(res *request.Result) {
 	m.all = append(m.all, res)
 	m.mu.Unlock()
 }
-func (m *memRecorder) Snapshot() *record.Snapshot       { return nil }
+func (m *memRecorder) Snapshot() *record.Snapshot      { return nil }
 func (m *memRecorder) Close() (*record.Summary, error) { return &record.Summary{}, nil }
 
 // chat is a Program: turns of one user message each, a think time
@@ -315,6 +315,6 @@ func TestEmptySessionIsAnError(t *testing.T) {
 
 type emptyProgram struct{}
 
-func (emptyProgram) Begin(*Session) (Step, error)                  { return Step{Kind: End}, nil }
+func (emptyProgram) Begin(*Session) (Step, error)                 { return Step{Kind: End}, nil }
 func (emptyProgram) Next(*Session, *request.Result) (Step, error) { return Step{Kind: End}, nil }
 func (emptyProgram) Stop(*Session)                                {}

@@ -1,0 +1,61 @@
+-- chat_sessions.lua: closed-loop chat users carrying real answers.
+--
+-- Each user runs a conversation: a system prompt, then --turns turns of a
+-- user message (synthetic text of about --prompt tokens) and the model's
+-- whole answer, which joins the conversation, so turn k+1 sends
+-- everything said so far: the server's prefix cache sees exactly the reuse
+-- a real chat has. Between turns the user reads and types for a random
+-- think time (exponential, mean --think seconds). When a conversation
+-- ends the user starts the next one at once (k6's constant-vus).
+--
+-- With --session-rate R, sessions instead start on their own (Poisson, R
+-- per second) whatever the server does, and only the turns inside each
+-- session wait for answers: open-loop sessions, closed-loop turns.
+--
+-- Usage:
+--   llmload run scenarios/chat_sessions.lua --users 64 --turns 8
+--   llmload run scenarios/chat_sessions.lua --session-rate 2
+--   llmload run scenarios/chat_sessions.lua --users 8 --turns 4 --think 0.5 --duration 60
+--
+-- summary.json then has a "sessions" section (sessions, turns per session,
+-- think time, the Lua step cost, turn rate against the zero-latency turn
+-- rate) and "by_turn" (TTFT and E2E percentiles by turn index: turn 1
+-- pays the whole prefill, later turns should not).
+
+local llm = require("llmload")
+
+local opt = llm.options {
+  users = { default = 16, help = "closed-loop users (each runs conversations one after another)" },
+  session_rate = { default = 0, help = "start sessions open-loop at this rate per second (Poisson) instead of --users" },
+  turns = { default = 6, help = "turns per conversation" },
+  prompt = { default = 120, help = "tokens of each user message" },
+  answer = { default = 96, help = "max_tokens of each answer" },
+  think = { default = 2, help = "mean think time between turns, seconds (exponential)" },
+  iterations = { default = 0, help = "conversations per user (0 = until the run ends)" },
+}
+
+local function conversation(s)
+  s:system("You are a concise assistant. Answer in a few sentences.")
+  for turn = 1, opt.turns do
+    s:user { tokens = opt.prompt }
+    local r = s:chat { max_tokens = opt.answer }
+    if not r.ok then return end -- a failed turn ends the conversation
+    if turn < opt.turns then s:think { mean = opt.think } end
+  end
+end
+
+local sc = {
+  name = "chat_sessions",
+  session = conversation,
+  duration = "40s",
+  slo = { ttft = "1s", tpot = "100ms" },
+  thresholds = { "error_rate < 1%" },
+}
+if opt.session_rate > 0 then
+  sc.arrivals = llm.arrivals.poisson { rate = opt.session_rate }
+  sc.concurrency = 256
+else
+  sc.users = opt.users
+  if opt.iterations > 0 then sc.iterations = opt.iterations end
+end
+return llm.scenario(sc)

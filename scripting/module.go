@@ -78,8 +78,8 @@ func (s *Script) newModule(L *lua.LState) *lua.LTable {
 		"poisson":  s.larrivalsPoisson,
 		"gamma":    s.larrivalsGamma,
 	}))
-	s.extendModule(L, mod)  // arrivals.stages/custom, synth.azure_code, counter, trend, set_rate (ext.go)
-	s.extendSources(L, mod) // trace.burstgpt/mooncake/csv/jsonl, llm.source, source methods (sources.go)
+	s.extendModule(L, mod)   // arrivals.stages/custom, synth.azure_code, counter, trend, set_rate (ext.go)
+	s.extendSources(L, mod)  // trace.burstgpt/mooncake/csv/jsonl, llm.source, source methods (sources.go)
 	s.extendSessions(L, mod) // llm.users, trace.mooncake_sessions/sessions, session objects (session.go)
 	null := L.NewUserData()
 	null.Value = nullValue{}

@@ -2,6 +2,7 @@ package scripting
 
 import (
 	"errors"
+	"github.com/llmload/llmload/engine/session"
 	"io"
 	"path/filepath"
 	"testing"
@@ -31,6 +32,10 @@ func TestScenarioFiles(t *testing.T) {
 			}
 			s := mustLoad(t, file, Env{Seed: 1})
 			for _, sc := range s.Scenarios {
+				if sc.Session != nil {
+					drySession(t, s, sc, b)
+					continue
+				}
 				hashIDs := 0
 				for i := range 8 {
 					row, err := sc.Source.Next()
@@ -63,5 +68,50 @@ func TestScenarioFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// drySession runs one session of a session scenario against answers made
+// up here (text, and a tool call when the request offers tools), building
+// every request it sends: the session function, its fields and its
+// requests must all be valid.
+func drySession(t *testing.T, s *Script, sc *Scenario, b *openai.Builder) {
+	t.Helper()
+	prog := s.SessionProgram(sc, b, 1)
+	sess := &session.Session{ID: sc.Name + "-1", User: 1, Iteration: 1}
+	if src := sc.Session.Trace; src != nil {
+		tr, err := src.NextSession()
+		if err != nil {
+			t.Fatalf("scenario %s: first session: %v", sc.Name, err)
+		}
+		sess.ID, sess.Trace = tr.ID, &tr
+	}
+	st, err := prog.Begin(sess)
+	sends := 0
+	for i := 0; err == nil && st.Kind != session.End && i < 200; i++ {
+		var res *request.Result
+		if st.Kind == session.Send {
+			var p request.Plan
+			p.Scenario = sc.Name
+			if err := b.Build(int64(sends), &st.Spec, &p); err != nil {
+				t.Fatalf("scenario %s: session request %d: %v", sc.Name, sends+1, err)
+			}
+			sends++
+			sess.Turn++
+			res = &request.Result{Status: 200, Session: request.SessionRef{ID: sess.ID, User: 1, Turn: sess.Turn},
+				Answer: &request.Answer{Text: "an answer"}, CompletionTokens: 2, FinishReason: "stop"}
+			if _, ok := st.Spec.Extra["tools"]; ok && sends%2 == 1 {
+				res.Answer = &request.Answer{ToolCalls: []request.ToolCall{{ID: "call-1", Name: "search", Arguments: `{"query":"x"}`}}}
+				res.FinishReason = "tool_calls"
+			}
+		}
+		st, err = prog.Next(sess, res)
+	}
+	prog.Stop(sess)
+	if err != nil {
+		t.Fatalf("scenario %s: %v", sc.Name, err)
+	}
+	if sends == 0 {
+		t.Fatalf("scenario %s: the session sent no request", sc.Name)
 	}
 }

@@ -116,11 +116,11 @@ type Script struct {
 	rng     *rand.Rand
 	mt      metatables
 
-	sessionMT      *lua.LTable   // session objects (session.go)
+	sessionMT      *lua.LTable    // session objects (session.go)
 	replayFn       *lua.LFunction // the session function of trace replays
 	sessionSources []trace.SessionSource
-	guard   *pathguard.Guard // the files llm.trace.* may open
-	x       extState         // arrivals, hooks, custom metrics (ext.go)
+	guard          *pathguard.Guard // the files llm.trace.* may open
+	x              extState         // arrivals, hooks, custom metrics (ext.go)
 
 	// The Go error behind the last Lua error a module function raised.
 	raised    error

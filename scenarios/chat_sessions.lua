@@ -32,10 +32,11 @@ local opt = llm.options {
   answer = { default = 96, help = "max_tokens of each answer" },
   think = { default = 2, help = "mean think time between turns, seconds (exponential)" },
   iterations = { default = 0, help = "conversations per user (0 = until the run ends)" },
+  system = { default = "You are a concise assistant. Answer in a few sentences.", help = "system prompt (\"\" = none); every session shares it, so the server caches it once" },
 }
 
 local function conversation(s)
-  s:system("You are a concise assistant. Answer in a few sentences.")
+  if opt.system ~= "" then s:system(opt.system) end
   for turn = 1, opt.turns do
     s:user { tokens = opt.prompt }
     local r = s:chat { max_tokens = opt.answer }
@@ -47,7 +48,7 @@ end
 local sc = {
   name = "chat_sessions",
   session = conversation,
-  duration = "40s",
+  duration = "40s", -- --duration overrides it; --duration 0 runs until the iterations end
   slo = { ttft = "1s", tpot = "100ms" },
   thresholds = { "error_rate < 1%" },
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/llmload/llmload/engine/record"
 	"github.com/llmload/llmload/engine/runner"
 	"github.com/llmload/llmload/engine/threshold"
-	"github.com/llmload/llmload/scripting"
 	"github.com/llmload/llmload/ui"
 	"github.com/llmload/llmload/ui/chart"
 )
@@ -281,14 +280,13 @@ func TestDashboardScenarios(t *testing.T) {
 		}
 		return out
 	}
-	one := []*scenarioRun{{sc: &scripting.Scenario{Name: "a", Thresholds: ths("ttft p95 < 1s")}}}
+	one := []dashScenario{{name: "a", thresholds: ths("ttft p95 < 1s")}}
 	if opt := dashboardScenarios(one); opt.Scenarios != nil || opt.Thresholds[ui.SeriesTTFTP95].Fail != 1000 {
 		t.Errorf("one scenario: %+v", opt)
 	}
-	obs := &observe.Observer{}
-	two := []*scenarioRun{
-		{sc: &scripting.Scenario{Name: "code", Thresholds: ths("ttft p95 < 2s")}, obs: obs, shared: 2},
-		{sc: &scripting.Scenario{Name: "conv", Thresholds: ths("ttft p95 < 1s")}, shared: 2},
+	two := []dashScenario{
+		{name: "code", thresholds: ths("ttft p95 < 2s"), observed: true, shared: 2},
+		{name: "conv", thresholds: ths("ttft p95 < 1s"), shared: 2},
 	}
 	opt := dashboardScenarios(two)
 	if len(opt.Scenarios) != 2 || opt.Scenarios[0].Name != "code" || opt.Scenarios[1].Name != "conv" ||

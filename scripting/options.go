@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/llmload/llmload/engine/didyoumean"
 )
 
 // optionSet collects the options a script declares and gives them the
@@ -114,7 +116,7 @@ func (o *optionSet) parseDecl(L *lua.LState, name string, v lua.LValue) Option {
 				opt.Help = string(h)
 			default:
 				s.raisef(L, "llm.options: %s has unknown field %s%s (fields: default, help)",
-					name, describe(k), suggest(lua.LVAsString(k), []string{"default", "help"}))
+					name, describe(k), didyoumean.Suggest(lua.LVAsString(k), []string{"default", "help"}))
 			}
 		}
 		if def == lua.LNil {

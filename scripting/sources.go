@@ -12,6 +12,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/llmload/llmload/engine/didyoumean"
 	"github.com/llmload/llmload/engine/trace"
 )
 
@@ -654,7 +655,7 @@ func tableRow(t *lua.LTable, from trace.Row) (trace.Row, error) {
 			if _, isStr := k.(lua.LString); !isStr {
 				name = describe(k)
 			}
-			err = fmt.Errorf("has an unknown field %s%s (fields: %s)", name, suggest(name, rowFields), strings.Join(rowFields, ", "))
+			err = fmt.Errorf("has an unknown field %s%s (fields: %s)", name, didyoumean.Suggest(name, rowFields), strings.Join(rowFields, ", "))
 		}
 	})
 	if err != nil {

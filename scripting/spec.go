@@ -7,6 +7,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/llmload/llmload/engine/didyoumean"
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/request"
 )
@@ -203,7 +204,7 @@ func (s *Script) specIndex(L *lua.LState) int {
 	default:
 		known := append([]string{"endpoint"}, chatFields...)
 		known = append(known, "prompt")
-		s.raisef(L, "a request spec has no field %s%s", key, suggest(key, known))
+		s.raisef(L, "a request spec has no field %s%s", key, didyoumean.Suggest(key, known))
 	}
 	return 1
 }

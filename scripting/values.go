@@ -9,6 +9,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/llmload/llmload/engine/didyoumean"
 	"github.com/llmload/llmload/engine/openai"
 )
 
@@ -61,7 +62,7 @@ func (s *Script) unknownField(L *lua.LState, fn string, key lua.LValue, known []
 	if !ok {
 		s.raisef(L, "%s: fields are named, got key %s (fields: %s)", fn, describe(key), strings.Join(known, ", "))
 	}
-	s.raisef(L, "%s: unknown field %s%s (fields: %s)", fn, string(name), suggest(string(name), known), strings.Join(known, ", "))
+	s.raisef(L, "%s: unknown field %s%s (fields: %s)", fn, string(name), didyoumean.Suggest(string(name), known), strings.Join(known, ", "))
 }
 
 // argTable returns the table argument of fn{...}; an absent argument is an
@@ -226,47 +227,4 @@ func secondsDuration(f float64) (time.Duration, error) {
 		return 0, fmt.Errorf("%v seconds is not a duration >= 0", f)
 	}
 	return time.Duration(f * float64(time.Second)), nil
-}
-
-// suggest returns ` (did you mean "x"?)` for the known word nearest to
-// word, when one is close enough to be a typo.
-func suggest(word string, known []string) string {
-	best, bestD := "", 3
-	if len(word) <= 4 {
-		bestD = 2
-	}
-	for _, k := range known {
-		d := editDistance(word, k)
-		if len(word) >= 3 && (strings.HasPrefix(k, word) || strings.HasPrefix(word, k)) {
-			d = 1 // "skip" for "skip_bad"
-		}
-		if d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -152,58 +152,13 @@ func (s *Script) toStringMap(L *lua.LState, fn, field string, v lua.LValue) map[
 // nullValue is the Go side of llm.null, JSON null in extra fields.
 type nullValue struct{}
 
-// maxJSONDepth bounds toJSON, which also catches tables that contain
-// themselves.
-const maxJSONDepth = 32
-
-// toJSON converts a Lua value into a JSON-encodable Go value: a table with
-// keys 1..n becomes a list, any other table an object (an empty table is
-// {}), llm.null is null.
-func (s *Script) toJSON(L *lua.LState, fn, path string, v lua.LValue, depth int) any {
-	if depth > maxJSONDepth {
-		s.raisef(L, "%s: %s is nested more than %d deep (does a table contain itself?)", fn, path, maxJSONDepth)
+// toJSON converts v with luaToGo, raising its error as fn's.
+func (s *Script) toJSON(L *lua.LState, fn, path string, v lua.LValue) any {
+	x, err := luaToGo(v, path, 0)
+	if err != nil {
+		s.raisef(L, "%s: %v", fn, err)
 	}
-	switch v := v.(type) {
-	case lua.LString:
-		return string(v)
-	case lua.LNumber:
-		f := float64(v)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			s.fieldErr(L, fn, path, "a finite number (JSON has no NaN or infinity)", v)
-		}
-		return f
-	case lua.LBool:
-		return bool(v)
-	case *lua.LUserData:
-		if _, ok := v.Value.(nullValue); ok {
-			return nil
-		}
-	case *lua.LTable:
-		n := v.Len()
-		count := 0
-		for k, _ := v.Next(lua.LNil); k != lua.LNil; k, _ = v.Next(k) {
-			count++
-		}
-		if n > 0 && n == count {
-			list := make([]any, n)
-			for i := 1; i <= n; i++ {
-				list[i-1] = s.toJSON(L, fn, fmt.Sprintf("%s[%d]", path, i), v.RawGetInt(i), depth+1)
-			}
-			return list
-		}
-		obj := make(map[string]any, count)
-		for k, val := v.Next(lua.LNil); k != lua.LNil; k, val = v.Next(k) {
-			key, ok := k.(lua.LString)
-			if !ok {
-				s.raisef(L, "%s: %s mixes list items and named fields, or has a key that is not a string (%s); JSON objects need string keys",
-					fn, path, describe(k))
-			}
-			obj[string(key)] = s.toJSON(L, fn, path+"."+string(key), val, depth+1)
-		}
-		return obj
-	}
-	s.fieldErr(L, fn, path, "a string, number, boolean, table or llm.null", v)
-	return nil
+	return x
 }
 
 // parseDuration reads "1m30s" (Go syntax) or bare seconds ("90", "0.5").

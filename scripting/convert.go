@@ -23,12 +23,6 @@ const maxJSONDepth = 32
 // run), nil and anything else become nil.
 func goToLua(L *lua.LState, v any) lua.LValue {
 	switch v := v.(type) {
-	case string:
-		return lua.LString(v)
-	case float64:
-		return lua.LNumber(v)
-	case bool:
-		return lua.LBool(v)
 	case []any:
 		t := L.CreateTable(len(v), 0)
 		for i, e := range v {
@@ -46,6 +40,19 @@ func goToLua(L *lua.LState, v any) lua.LValue {
 			t.RawSetString(k, goToLua(L, v[k]))
 		}
 		return t
+	}
+	return scalarToLua(v)
+}
+
+// scalarToLua converts a string, float64 or bool; anything else is nil.
+func scalarToLua(v any) lua.LValue {
+	switch v := v.(type) {
+	case string:
+		return lua.LString(v)
+	case float64:
+		return lua.LNumber(v)
+	case bool:
+		return lua.LBool(v)
 	}
 	return lua.LNil
 }

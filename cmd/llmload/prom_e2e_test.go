@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // TestRunMetricsPrometheus runs a two-scenario `llmload run --metrics-addr`

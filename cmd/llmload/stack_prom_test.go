@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
 	"github.com/llmload/llmload/internal/simtest"
+	"github.com/llmload/llmload/internal/testenv"
 	"github.com/llmload/llmload/stack/compose"
 	"github.com/llmload/llmload/stack/sim"
 )

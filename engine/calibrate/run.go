@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/llmload/llmload/engine/jitter"
 	"github.com/llmload/llmload/engine/launch"
+	"github.com/llmload/llmload/engine/monoclock"
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/pace"
 	"github.com/llmload/llmload/engine/record"
@@ -231,7 +231,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 		}
 		defer probe.stop() // a no-op once stopped below
 	}
-	monoStart := jitter.MonoNow()
+	monoStart := monoclock.Now()
 	before, err := scrapeSim(ctx, sv.URL())
 	if err != nil {
 		return nil, err
@@ -293,7 +293,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 	res := &StepResult{Step: s, Concurrency: limit}
 	res.fill(sum, acc, smp, start, end, simDelta, sv.PID())
 	if probe != nil {
-		res.fillStalls(ctx, probe, sv.URL(), monoStart, jitter.MonoNow())
+		res.fillStalls(ctx, probe, sv.URL(), monoStart, monoclock.Now())
 	}
 	if runErr != nil {
 		res.problem("the run ended with an error: %v", runErr)

@@ -9,7 +9,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/trace"
 )
 
 var stagesFields = []string{"start_rate", "poisson", "seed"}
@@ -226,28 +225,4 @@ func (s *Script) scenarioNames() []string {
 		out[i] = sc.Name
 	}
 	return out
-}
-
-// lsynthAzureCode implements llm.synth.azure_code{seed = n, rate = r}.
-func (s *Script) lsynthAzureCode(L *lua.LState) int {
-	const fn = "llm.synth.azure_code"
-	s.loadTime(L, fn)
-	cfg := trace.SynthConfig{Seed: s.env.Seed}
-	if t := s.argTable(L, fn, true); t != nil {
-		for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
-			switch lua.LVAsString(k) {
-			case "seed":
-				cfg.Seed = s.toSeed(L, fn, v)
-			case "rate":
-				cfg.Rate = s.toNumber(L, fn, "rate", v, true)
-			default:
-				s.unknownField(L, fn, k, []string{"seed", "rate"})
-			}
-		}
-	}
-	desc := fmt.Sprintf("synthetic azure-code, seed %d", cfg.Seed)
-	if cfg.Rate > 0 {
-		desc += fmt.Sprintf(", %g req/s", cfg.Rate)
-	}
-	return s.newSource(L, trace.SynthAzureCode(cfg), desc)
 }

@@ -2,6 +2,8 @@ package scripting
 
 import (
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/llmload/llmload/engine/trace"
 )
 
 // extState is the Script's state for arrivals, hooks and custom metrics.
@@ -24,7 +26,7 @@ func (s *Script) extendModule(L *lua.LState, mod *lua.LTable) {
 		arr.RawSetString("custom", L.NewFunction(s.larrivalsCustom))
 	}
 	if syn, ok := mod.RawGetString("synth").(*lua.LTable); ok {
-		syn.RawSetString("azure_code", L.NewFunction(s.lsynthAzureCode))
+		syn.RawSetString("azure_code", L.NewFunction(s.lsynth("azure_code", trace.SynthAzureCode)))
 	}
 	for name, f := range map[string]lua.LGFunction{
 		"counter": s.lcounter, "trend": s.ltrend,

@@ -95,7 +95,7 @@ func (h *Hooks) Teardown(sum *record.Summary) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return fmt.Errorf("scenario %s: teardown: decoding the summary: %w", h.sc.Name, err)
 	}
-	_, err = h.run(h.teardown, "teardown", h.s.env.LoadTimeout, func(L *lua.LState) lua.LValue { return jsonToLua(L, v) })
+	_, err = h.run(h.teardown, "teardown", h.s.env.LoadTimeout, func(L *lua.LState) lua.LValue { return goToLua(L, v) })
 	return err
 }
 
@@ -226,30 +226,4 @@ func windowTable(L *lua.LState, w *record.Window) *lua.LTable {
 		num("mean_"+m.name+"_ms", m.p.Mean/1e6)
 	}
 	return t
-}
-
-// jsonToLua converts a decoded JSON value: objects and arrays become
-// tables, null is nil.
-func jsonToLua(L *lua.LState, v any) lua.LValue {
-	switch v := v.(type) {
-	case map[string]any:
-		t := L.CreateTable(0, len(v))
-		for k, x := range v {
-			t.RawSetString(k, jsonToLua(L, x))
-		}
-		return t
-	case []any:
-		t := L.CreateTable(len(v), 0)
-		for i, x := range v {
-			t.RawSetInt(i+1, jsonToLua(L, x))
-		}
-		return t
-	case float64:
-		return lua.LNumber(v)
-	case string:
-		return lua.LString(v)
-	case bool:
-		return lua.LBool(v)
-	}
-	return lua.LNil
 }

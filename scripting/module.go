@@ -71,7 +71,7 @@ func (s *Script) newModule(L *lua.LState) *lua.LTable {
 		"scenario":   s.lscenario,
 	})
 	mod.RawSetString("trace", fns(map[string]lua.LGFunction{"azure": s.ltraceAzure}))
-	mod.RawSetString("synth", fns(map[string]lua.LGFunction{"azure_conv": s.lsynthAzureConv}))
+	mod.RawSetString("synth", fns(map[string]lua.LGFunction{"azure_conv": s.lsynth("azure_conv", trace.SynthAzureConv)}))
 	mod.RawSetString("arrivals", fns(map[string]lua.LGFunction{
 		"replay":   s.larrivalsReplay,
 		"constant": s.larrivalsConstant,
@@ -138,30 +138,6 @@ func (s *Script) ltraceAzure(L *lua.LState) int {
 		s.raise(L, true, err) // the reader's errors name the trace and the file
 	}
 	return s.newSource(L, r, desc)
-}
-
-// lsynthAzureConv implements llm.synth.azure_conv{seed = n, rate = r}.
-func (s *Script) lsynthAzureConv(L *lua.LState) int {
-	const fn = "llm.synth.azure_conv"
-	s.loadTime(L, fn)
-	cfg := trace.SynthConfig{Seed: s.env.Seed}
-	if t := s.argTable(L, fn, true); t != nil {
-		for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
-			switch lua.LVAsString(k) {
-			case "seed":
-				cfg.Seed = s.toSeed(L, fn, v)
-			case "rate":
-				cfg.Rate = s.toNumber(L, fn, "rate", v, true)
-			default:
-				s.unknownField(L, fn, k, []string{"seed", "rate"})
-			}
-		}
-	}
-	desc := fmt.Sprintf("synthetic azure-conv, seed %d", cfg.Seed)
-	if cfg.Rate > 0 {
-		desc += fmt.Sprintf(", %g req/s", cfg.Rate)
-	}
-	return s.newSource(L, trace.SynthAzureConv(cfg), desc)
 }
 
 func (s *Script) newSchedule(L *lua.LState, sch pace.Schedule, desc string) int {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/llmload/llmload/engine/didyoumean"
 )
 
 // optionSet collects the options a script declares and gives them the
@@ -114,7 +116,7 @@ func (o *optionSet) parseDecl(L *lua.LState, name string, v lua.LValue) Option {
 				opt.Help = string(h)
 			default:
 				s.raisef(L, "llm.options: %s has unknown field %s%s (fields: default, help)",
-					name, describe(k), suggest(lua.LVAsString(k), []string{"default", "help"}))
+					name, describe(k), didyoumean.Suggest(lua.LVAsString(k), []string{"default", "help"}))
 			}
 		}
 		if def == lua.LNil {
@@ -142,26 +144,14 @@ func (o *optionSet) value(opt *Option) (lua.LValue, error) {
 	opt.Value = opt.Default
 	raw, given := o.args[strings.TrimPrefix(opt.Flag, "--")]
 	if !given {
-		return toLua(opt.Default), nil
+		return scalarToLua(opt.Default), nil
 	}
 	v, err := parseOptionValue(opt.Type, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %q %v (%s:%d)", opt.Flag, raw, err, o.s.Path, opt.Line)
 	}
 	opt.Value = v
-	return toLua(v), nil
-}
-
-func toLua(v any) lua.LValue {
-	switch v := v.(type) {
-	case string:
-		return lua.LString(v)
-	case float64:
-		return lua.LNumber(v)
-	case bool:
-		return lua.LBool(v)
-	}
-	return lua.LNil
+	return scalarToLua(v), nil
 }
 
 // parseOptionValue parses a command-line value as an option of type typ.

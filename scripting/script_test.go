@@ -17,8 +17,8 @@ import (
 
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/testenv"
 	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 const azureConv = "scenarios/azure_conv.lua"

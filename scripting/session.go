@@ -597,7 +597,7 @@ func (s *Script) lsChat(L *lua.LState) int {
 		if sp.Extra == nil {
 			sp.Extra = map[string]any{}
 		}
-		sp.Extra[f.key] = s.toJSON(L, fn, f.key, f.v, 0)
+		sp.Extra[f.key] = s.toJSON(L, fn, f.key, f.v)
 	}
 	ls.step = session.Step{Kind: session.Send, Spec: *sp}
 	return L.Yield()

@@ -6,12 +6,12 @@ import (
 	"io"
 	"math"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/llmload/llmload/engine/didyoumean"
 	"github.com/llmload/llmload/engine/trace"
 )
 
@@ -571,7 +571,7 @@ func (rt *rowTable) fill(L *lua.LState, row trace.Row) *lua.LTable {
 		t.RawSetString("block_size", lua.LNil)
 	}
 	if row.Fields != nil {
-		t.RawSetString("fields", fieldValue(L, row.Fields))
+		t.RawSetString("fields", goToLua(L, row.Fields))
 	} else {
 		t.RawSetString("fields", lua.LNil)
 	}
@@ -587,32 +587,6 @@ func (rt *rowTable) fill(L *lua.LState, row trace.Row) *lua.LTable {
 		rt.hashLen = len(row.HashIDs)
 	}
 	return t
-}
-
-// fieldValue converts a Row.Fields value (as the trace readers make them)
-// into Lua: maps and lists become tables, JSON null is nil.
-func fieldValue(L *lua.LState, v any) lua.LValue {
-	switch v := v.(type) {
-	case map[string]any:
-		t := L.CreateTable(0, len(v))
-		for k, x := range v {
-			t.RawSetString(k, fieldValue(L, x))
-		}
-		return t
-	case []any:
-		t := L.CreateTable(len(v), 0)
-		for i, x := range v {
-			t.RawSetInt(i+1, fieldValue(L, x))
-		}
-		return t
-	case string:
-		return lua.LString(v)
-	case float64:
-		return lua.LNumber(v)
-	case bool:
-		return lua.LBool(v)
-	}
-	return lua.LNil
 }
 
 var rowFields = []string{"timestamp", "context_tokens", "generated_tokens", "hash_ids", "block_size", "failed", "fields", "line"}
@@ -666,7 +640,7 @@ func tableRow(t *lua.LTable, from trace.Row) (trace.Row, error) {
 			if _, isStr := k.(lua.LString); !isStr {
 				name = describe(k)
 			}
-			err = fmt.Errorf("has an unknown field %s%s (fields: %s)", name, suggest(name, rowFields), strings.Join(rowFields, ", "))
+			err = fmt.Errorf("has an unknown field %s%s (fields: %s)", name, didyoumean.Suggest(name, rowFields), strings.Join(rowFields, ", "))
 		}
 	})
 	if err != nil {
@@ -738,9 +712,9 @@ func luaFields(v lua.LValue) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("has fields = %s; want a table", describe(v))
 	}
-	x, err := luaValue(t, "fields", 0)
+	x, err := luaToGo(t, "fields", 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("has %w", err)
 	}
 	if m, ok := x.(map[string]any); ok {
 		return m, nil
@@ -758,54 +732,29 @@ func (s *Script) toHashIDs(L *lua.LState, fn string, v lua.LValue) []int {
 	return ids
 }
 
-// luaValue converts a Lua value into what a trace reader puts into
-// Row.Fields (string, float64, bool, []any, map[string]any).
-func luaValue(v lua.LValue, path string, depth int) (any, error) {
-	if depth > maxJSONDepth {
-		return nil, fmt.Errorf("has %s nested more than %d deep", path, maxJSONDepth)
-	}
-	switch v := v.(type) {
-	case lua.LString:
-		return string(v), nil
-	case lua.LNumber:
-		return float64(v), nil
-	case lua.LBool:
-		return bool(v), nil
-	case *lua.LTable:
-		n, count := v.Len(), 0
-		v.ForEach(func(lua.LValue, lua.LValue) { count++ })
-		if n > 0 && n == count {
-			list := make([]any, n)
-			for i := 1; i <= n; i++ {
-				x, err := luaValue(v.RawGetInt(i), fmt.Sprintf("%s[%d]", path, i), depth+1)
-				if err != nil {
-					return nil, err
+// lsynth is llm.synth.<name>{seed = n, rate = r}: a synthetic source
+// made by newSource (trace.SynthAzureConv, trace.SynthAzureCode).
+func (s *Script) lsynth(name string, newSource func(trace.SynthConfig) trace.Source) lua.LGFunction {
+	fn := "llm.synth." + name
+	return func(L *lua.LState) int {
+		s.loadTime(L, fn)
+		cfg := trace.SynthConfig{Seed: s.env.Seed}
+		if t := s.argTable(L, fn, true); t != nil {
+			for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
+				switch lua.LVAsString(k) {
+				case "seed":
+					cfg.Seed = s.toSeed(L, fn, v)
+				case "rate":
+					cfg.Rate = s.toNumber(L, fn, "rate", v, true)
+				default:
+					s.unknownField(L, fn, k, []string{"seed", "rate"})
 				}
-				list[i-1] = x
 			}
-			return list, nil
 		}
-		m := make(map[string]any, count)
-		var keys []string
-		v.ForEach(func(k, _ lua.LValue) {
-			if ks, ok := k.(lua.LString); ok {
-				keys = append(keys, string(ks))
-			}
-		})
-		if len(keys) != count {
-			return nil, fmt.Errorf("has %s with a key that is not a string", path)
+		desc := fmt.Sprintf("synthetic %s, seed %d", strings.ReplaceAll(name, "_", "-"), cfg.Seed)
+		if cfg.Rate > 0 {
+			desc += fmt.Sprintf(", %g req/s", cfg.Rate)
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			x, err := luaValue(v.RawGetString(k), path+"."+k, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			m[k] = x
-		}
-		return m, nil
-	case *lua.LNilType:
-		return nil, nil
+		return s.newSource(L, newSource(cfg), desc)
 	}
-	return nil, fmt.Errorf("has %s = %s; want strings, numbers, booleans or tables", path, describe(v))
 }

@@ -2,11 +2,11 @@ package scripting
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/llmload/llmload/engine/didyoumean"
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/request"
 )
@@ -73,7 +73,7 @@ func (s *Script) specFromTable(L *lua.LState, fn string, t *lua.LTable, ep reque
 		case "model":
 			sp.Model = s.toString(L, fn, "model", v)
 		case "extra":
-			obj, ok := s.toJSON(L, fn, "extra", v, 0).(map[string]any)
+			obj, ok := s.toJSON(L, fn, "extra", v).(map[string]any)
 			if !ok {
 				s.fieldErr(L, fn, "extra", "a table of named fields {top_p = 0.9}", v)
 			}
@@ -198,7 +198,7 @@ func (s *Script) specIndex(L *lua.LState) int {
 		}
 		L.Push(t)
 	case "extra":
-		L.Push(fromJSON(L, sp.Extra))
+		L.Push(goToLua(L, sp.Extra))
 	case "hash_ids":
 		t := L.CreateTable(len(sp.HashIDs), 0)
 		for _, id := range sp.HashIDs {
@@ -210,39 +210,9 @@ func (s *Script) specIndex(L *lua.LState) int {
 	default:
 		known := append([]string{"endpoint"}, chatFields...)
 		known = append(known, "prompt")
-		s.raisef(L, "a request spec has no field %s%s", key, suggest(key, known))
+		s.raisef(L, "a request spec has no field %s%s", key, didyoumean.Suggest(key, known))
 	}
 	return 1
-}
-
-// fromJSON is the inverse of toJSON for reading extra back.
-func fromJSON(L *lua.LState, v any) lua.LValue {
-	switch v := v.(type) {
-	case string:
-		return lua.LString(v)
-	case float64:
-		return lua.LNumber(v)
-	case bool:
-		return lua.LBool(v)
-	case []any:
-		t := L.CreateTable(len(v), 0)
-		for _, e := range v {
-			t.Append(fromJSON(L, e))
-		}
-		return t
-	case map[string]any:
-		t := L.CreateTable(0, len(v))
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			t.RawSetString(k, fromJSON(L, v[k]))
-		}
-		return t
-	}
-	return lua.LNil
 }
 
 // specString implements tostring(spec).

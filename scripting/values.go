@@ -9,6 +9,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/llmload/llmload/engine/didyoumean"
 	"github.com/llmload/llmload/engine/openai"
 )
 
@@ -61,7 +62,7 @@ func (s *Script) unknownField(L *lua.LState, fn string, key lua.LValue, known []
 	if !ok {
 		s.raisef(L, "%s: fields are named, got key %s (fields: %s)", fn, describe(key), strings.Join(known, ", "))
 	}
-	s.raisef(L, "%s: unknown field %s%s (fields: %s)", fn, string(name), suggest(string(name), known), strings.Join(known, ", "))
+	s.raisef(L, "%s: unknown field %s%s (fields: %s)", fn, string(name), didyoumean.Suggest(string(name), known), strings.Join(known, ", "))
 }
 
 // argTable returns the table argument of fn{...}; an absent argument is an
@@ -151,58 +152,13 @@ func (s *Script) toStringMap(L *lua.LState, fn, field string, v lua.LValue) map[
 // nullValue is the Go side of llm.null, JSON null in extra fields.
 type nullValue struct{}
 
-// maxJSONDepth bounds toJSON, which also catches tables that contain
-// themselves.
-const maxJSONDepth = 32
-
-// toJSON converts a Lua value into a JSON-encodable Go value: a table with
-// keys 1..n becomes a list, any other table an object (an empty table is
-// {}), llm.null is null.
-func (s *Script) toJSON(L *lua.LState, fn, path string, v lua.LValue, depth int) any {
-	if depth > maxJSONDepth {
-		s.raisef(L, "%s: %s is nested more than %d deep (does a table contain itself?)", fn, path, maxJSONDepth)
+// toJSON converts v with luaToGo, raising its error as fn's.
+func (s *Script) toJSON(L *lua.LState, fn, path string, v lua.LValue) any {
+	x, err := luaToGo(v, path, 0)
+	if err != nil {
+		s.raisef(L, "%s: %v", fn, err)
 	}
-	switch v := v.(type) {
-	case lua.LString:
-		return string(v)
-	case lua.LNumber:
-		f := float64(v)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			s.fieldErr(L, fn, path, "a finite number (JSON has no NaN or infinity)", v)
-		}
-		return f
-	case lua.LBool:
-		return bool(v)
-	case *lua.LUserData:
-		if _, ok := v.Value.(nullValue); ok {
-			return nil
-		}
-	case *lua.LTable:
-		n := v.Len()
-		count := 0
-		for k, _ := v.Next(lua.LNil); k != lua.LNil; k, _ = v.Next(k) {
-			count++
-		}
-		if n > 0 && n == count {
-			list := make([]any, n)
-			for i := 1; i <= n; i++ {
-				list[i-1] = s.toJSON(L, fn, fmt.Sprintf("%s[%d]", path, i), v.RawGetInt(i), depth+1)
-			}
-			return list
-		}
-		obj := make(map[string]any, count)
-		for k, val := v.Next(lua.LNil); k != lua.LNil; k, val = v.Next(k) {
-			key, ok := k.(lua.LString)
-			if !ok {
-				s.raisef(L, "%s: %s mixes list items and named fields, or has a key that is not a string (%s); JSON objects need string keys",
-					fn, path, describe(k))
-			}
-			obj[string(key)] = s.toJSON(L, fn, path+"."+string(key), val, depth+1)
-		}
-		return obj
-	}
-	s.fieldErr(L, fn, path, "a string, number, boolean, table or llm.null", v)
-	return nil
+	return x
 }
 
 // parseDuration reads "1m30s" (Go syntax) or bare seconds ("90", "0.5").
@@ -226,47 +182,4 @@ func secondsDuration(f float64) (time.Duration, error) {
 		return 0, fmt.Errorf("%v seconds is not a duration >= 0", f)
 	}
 	return time.Duration(f * float64(time.Second)), nil
-}
-
-// suggest returns ` (did you mean "x"?)` for the known word nearest to
-// word, when one is close enough to be a typo.
-func suggest(word string, known []string) string {
-	best, bestD := "", 3
-	if len(word) <= 4 {
-		bestD = 2
-	}
-	for _, k := range known {
-		d := editDistance(word, k)
-		if len(word) >= 3 && (strings.HasPrefix(k, word) || strings.HasPrefix(word, k)) {
-			d = 1 // "skip" for "skip_bad"
-		}
-		if d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

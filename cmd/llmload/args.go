@@ -66,7 +66,11 @@ func splitArgs(fs *flag.FlagSet, args []string) (script string, engine []string,
 	return script, engine, options, nil
 }
 
+// boolFlag is the method the flag package itself looks for to let a flag
+// stand without a value (flag.boolFlag is unexported).
+type boolFlag interface{ IsBoolFlag() bool }
+
 func isBoolFlag(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	b, ok := f.Value.(boolFlag)
 	return ok && b.IsBoolFlag()
 }

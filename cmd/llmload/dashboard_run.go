@@ -9,7 +9,10 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"golang.org/x/term"
 
+	"github.com/llmload/llmload/engine/launch"
+	"github.com/llmload/llmload/engine/redact"
 	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/engine/threshold"
 	"github.com/llmload/llmload/ui"
 )
 
@@ -31,15 +34,32 @@ type dashboardRun struct {
 	ended  chan struct{}
 }
 
+// dashScenario is what the dashboard's tabs show of a scenario.
+type dashScenario struct {
+	name       string
+	thresholds []threshold.Threshold
+	observed   bool // its server's /metrics are scraped
+	shared     int  // scenarios of the run against the same server
+}
+
+func dashScenarios(runs []*launch.ScenarioRun) []dashScenario {
+	ds := make([]dashScenario, len(runs))
+	for i, sr := range runs {
+		sc := sr.Scenario()
+		ds[i] = dashScenario{name: sc.Name, thresholds: sc.Thresholds, observed: sr.Observer() != nil, shared: sr.Shared()}
+	}
+	return ds
+}
+
 // dashboardScenarios names the run's scenarios for the dashboard, each with
 // the chart colours of its own thresholds. One scenario needs no tabs.
-func dashboardScenarios(runs []*scenarioRun) (opt ui.Options) {
+func dashboardScenarios(runs []dashScenario) (opt ui.Options) {
 	if len(runs) == 1 {
-		return ui.Options{Thresholds: chartThresholds(runs[0].sc.Thresholds)}
+		return ui.Options{Thresholds: chartThresholds(runs[0].thresholds)}
 	}
 	for _, sr := range runs {
-		sc := ui.Scenario{Name: sr.sc.Name, Thresholds: chartThresholds(sr.sc.Thresholds)}
-		if sr.obs != nil && sr.shared > 1 {
+		sc := ui.Scenario{Name: sr.name, Thresholds: chartThresholds(sr.thresholds)}
+		if sr.observed && sr.shared > 1 {
 			// The server's figures are the server's, not the scenario's:
 			// its tok/s next to the scenario's own would puzzle.
 			sc.Note = fmt.Sprintf("server panels: whole server, shared by %d scenarios", sr.shared)
@@ -49,7 +69,7 @@ func dashboardScenarios(runs []*scenarioRun) (opt ui.Options) {
 	return opt
 }
 
-func startDashboard(f runFlags, runs []*scenarioRun, stop, abort func(), pause func(paused bool)) (*dashboardRun, error) {
+func startDashboard(f runFlags, runs []*launch.ScenarioRun, stop, abort func()) (*dashboardRun, error) {
 	screen, err := tcell.NewScreen()
 	if err != nil {
 		return nil, err
@@ -62,13 +82,17 @@ func startDashboard(f runFlags, runs []*scenarioRun, stop, abort func(), pause f
 	if refresh <= 0 {
 		refresh = 0 // the dashboard's default
 	}
-	opt := dashboardScenarios(runs)
+	opt := dashboardScenarios(dashScenarios(runs))
 	opt.PlotWindow, opt.Refresh = f.plotWindow, refresh
 	opt.PlotRows, opt.PlotHeight, opt.SparkWidth, opt.YWidth = f.plotRows, f.plotHeight, f.sparkWidth, f.yWid
 	dr.d = ui.New(screen, opt, ui.Callbacks{
 		Stop:  stop,
 		Abort: abort,
-		Pause: pause,
+		Pause: func(paused bool) {
+			for _, sr := range runs {
+				sr.SetPaused(paused)
+			}
+		},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	dr.cancel = cancel
@@ -84,14 +108,19 @@ func startDashboard(f runFlags, runs []*scenarioRun, stop, abort func(), pause f
 // progress is the runner progress callback of scenario i of the run: it
 // builds the scenario's frames, with the server and GPU series of its
 // observer, and publishes them as that scenario's.
-func (dr *dashboardRun) progress(i int, sr *scenarioRun) func(runner.Status) {
-	sr.frames.observe(sr.obs)
-	return func(s runner.Status) { dr.d.PublishScenario(i, sr.frames.frame(s)) }
+func (dr *dashboardRun) progress(f runFlags, i int, sr *launch.ScenarioRun) func(runner.Status) {
+	sc := sr.Scenario()
+	frames := newFrameBuilder(sc.Name, redact.URL(sc.URL), sc.Model, f.plotWindow)
+	frames.observe(sr.Observer())
+	return func(s runner.Status) { dr.d.PublishScenario(i, frames.frame(s)) }
 }
 
-// finish closes the dashboard and gives the terminal back, so the summary
+// finish (no-op on nil: no dashboard) closes the dashboard and gives the terminal back, so the summary
 // table prints on a normal screen.
 func (dr *dashboardRun) finish() {
+	if dr == nil {
+		return
+	}
 	dr.cancel()
 	<-dr.ended
 	dr.screen.Fini()

@@ -9,9 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/llmload/llmload/engine/launch"
 	"github.com/llmload/llmload/engine/pace"
 	"github.com/llmload/llmload/engine/prom"
-	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/engine/request"
 )
 
 // metricsRun is the Prometheus exporter of `llmload run --metrics-addr`.
@@ -51,30 +52,30 @@ func startMetrics(f runFlags, stdout io.Writer) (*metricsRun, error) {
 	return &metricsRun{exp: exp, srv: srv, linger: f.metricsLinger}, nil
 }
 
-// attach labels the scenario's series, feeds them every result, and reads
-// in-flight and queued requests from the run's status at each scrape.
-func (m *metricsRun) attach(sr *scenarioRun, cfg *runner.Config) error {
+// attach labels the scenario's series and reads in-flight and queued
+// requests from the run's status at each scrape. It returns the observer
+// that feeds the series every result (nil when the exporter is off).
+func (m *metricsRun) attach(sr *launch.ScenarioRun) (func(*request.Result), error) {
 	if m == nil {
-		return nil
+		return nil, nil
 	}
-	info := prom.Info{Name: sr.sc.Name, URL: sr.eff.url, Model: sr.eff.model, Version: version, SLO: sr.sc.SLO}
-	if rs, ok := sr.sc.Schedule.(pace.RateSetter); ok {
+	sc := sr.Scenario()
+	info := prom.Info{Name: sc.Name, URL: sc.URL, Model: sc.Model, Version: version, SLO: sc.SLO}
+	if rs, ok := sc.Schedule.(pace.RateSetter); ok {
 		info.TargetRate = rs.Rate
 	}
 	ps, err := m.exp.Scenario(info)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ps.Watch(func() prom.Live {
-		h := sr.handle.Load()
-		if h == nil {
+		st, ok := sr.Status()
+		if !ok {
 			return prom.Live{}
 		}
-		st := h.Status()
 		return prom.Live{InFlight: st.InFlight, Queued: st.Queued}
 	})
-	cfg.Sinks = append(cfg.Sinks, runner.SinkFunc(ps.Observe))
-	return nil
+	return ps.Observe, nil
 }
 
 // finish keeps serving for --metrics-linger after the run, so Prometheus

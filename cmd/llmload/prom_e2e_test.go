@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // TestRunMetricsPrometheus runs a two-scenario `llmload run --metrics-addr`
@@ -53,64 +53,8 @@ func TestRunMetricsPrometheus(t *testing.T) {
 	// The linger line comes after the results are written.
 	lines.waitFor(t, ctx, "more (Ctrl-C to stop now)")
 
-	want := map[string]metricsSummary{}
-	for _, sc := range []string{"code", "conv"} {
-		var s metricsSummary
-		b, err := os.ReadFile(filepath.Join(out, sc, "summary.json"))
-		if err == nil {
-			err = json.Unmarshal(b, &s)
-		}
-		if err != nil || s.Completed == 0 {
-			t.Fatalf("scenario %s: summary.json: %v, completed %d\n%s", sc, err, s.Completed, lines.String())
-		}
-		want[sc] = s
-	}
-	// Poll until Prometheus has scraped the final counts (or ctx ends).
-	completed := map[string]float64{}
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
-		completed = promQueryBy(t, ctx, promURL, `llmload_requests_total{outcome="completed"}`, "scenario")
-		if completed["code"] == float64(want["code"].Completed) && completed["conv"] == float64(want["conv"].Completed) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond) // poll interval of an external process, not a timing assumption
-	}
-	for sc, s := range want {
-		if completed[sc] != float64(s.Completed) {
-			t.Fatalf("Prometheus has llmload_requests_total{outcome=completed,scenario=%s} %v, summary.json completed %d\n%s",
-				sc, completed[sc], s.Completed, lines.String())
-		}
-	}
-	checks := []struct {
-		query string
-		want  func(metricsSummary) float64
-	}{
-		{`llmload_output_tokens_total`, func(s metricsSummary) float64 { return float64(s.TotalOutputTokens) }},
-		{`llmload_input_tokens_total`, func(s metricsSummary) float64 { return float64(s.TotalInputTokens) }},
-		{`llmload_ttft_seconds_count`, func(s metricsSummary) float64 { return float64(s.Completed) }},
-		{`llmload_itl_seconds_count`, func(s metricsSummary) float64 { return float64(s.ITLCount) }},
-		{`llmload_good_requests_total`, func(s metricsSummary) float64 { return float64(s.GoodRequests) }},
-		{`sum by (scenario) (llmload_requests_total{outcome=~"failed|dropped"})`, func(s metricsSummary) float64 { return float64(s.Failed) }},
-		{`llmload_info{version!="",model!="",url=~"http://127.0.0.1:.*"}`, func(metricsSummary) float64 { return 1 }},
-		{`llmload_requests_in_flight + llmload_requests_queued`, func(metricsSummary) float64 { return 0 }},
-	}
-	for _, c := range checks {
-		got := promQueryBy(t, ctx, promURL, c.query, "scenario")
-		for sc, s := range want {
-			if v, ok := got[sc]; !ok || v != c.want(s) {
-				t.Errorf("%s{scenario=%s} = %v (present %v), want %v", c.query, sc, v, ok, c.want(s))
-			}
-		}
-	}
-	if up := promQueryBy(t, ctx, promURL, `up{job="llmload"}`, "scenario"); len(up) != 1 || up[""] != 1 {
-		t.Errorf("up{job=llmload} = %v, want one target, up", up)
-	}
-	// Mean TTFT from the histogram's sum and count equals the summary's.
-	for sc, s := range want {
-		mean := promQueryBy(t, ctx, promURL, `llmload_ttft_seconds_sum / llmload_ttft_seconds_count`, "scenario")[sc] * 1000
-		if d := mean - s.MeanTTFTms; d > 0.001 || d < -0.001 {
-			t.Errorf("scenario %s: mean TTFT %.4f ms in Prometheus, %.4f ms in summary.json", sc, mean, s.MeanTTFTms)
-		}
-	}
+	want := metricsWaitScraped(t, ctx, promURL, out, lines)
+	metricsCheckSeries(t, ctx, promURL, want)
 
 	// Ctrl-C ends the linger at once; the run's exit code stays 0.
 	start := time.Now()
@@ -202,5 +146,76 @@ func metricsWriteTargets(t *testing.T, path, host string) {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// metricsWaitScraped reads each scenario's summary.json and waits until
+// Prometheus has scraped the same completed counts.
+func metricsWaitScraped(t *testing.T, ctx context.Context, promURL, out string, lines *childProcess) map[string]metricsSummary {
+	t.Helper()
+	want := map[string]metricsSummary{}
+	for _, sc := range []string{"code", "conv"} {
+		var s metricsSummary
+		b, err := os.ReadFile(filepath.Join(out, sc, "summary.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &s)
+		}
+		if err != nil || s.Completed == 0 {
+			t.Fatalf("scenario %s: summary.json: %v, completed %d\n%s", sc, err, s.Completed, lines.String())
+		}
+		want[sc] = s
+	}
+	// Poll until Prometheus has scraped the final counts (or ctx ends).
+	completed := map[string]float64{}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		completed = promQueryBy(t, ctx, promURL, `llmload_requests_total{outcome="completed"}`, "scenario")
+		if completed["code"] == float64(want["code"].Completed) && completed["conv"] == float64(want["conv"].Completed) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // poll interval of an external process, not a timing assumption
+	}
+	for sc, s := range want {
+		if completed[sc] != float64(s.Completed) {
+			t.Fatalf("Prometheus has llmload_requests_total{outcome=completed,scenario=%s} %v, summary.json completed %d\n%s",
+				sc, completed[sc], s.Completed, lines.String())
+		}
+	}
+	return want
+}
+
+// metricsCheckSeries compares the exporter's series, as Prometheus
+// stored them, with each scenario's summary.json.
+func metricsCheckSeries(t *testing.T, ctx context.Context, promURL string, want map[string]metricsSummary) {
+	t.Helper()
+	checks := []struct {
+		query string
+		want  func(metricsSummary) float64
+	}{
+		{`llmload_output_tokens_total`, func(s metricsSummary) float64 { return float64(s.TotalOutputTokens) }},
+		{`llmload_input_tokens_total`, func(s metricsSummary) float64 { return float64(s.TotalInputTokens) }},
+		{`llmload_ttft_seconds_count`, func(s metricsSummary) float64 { return float64(s.Completed) }},
+		{`llmload_itl_seconds_count`, func(s metricsSummary) float64 { return float64(s.ITLCount) }},
+		{`llmload_good_requests_total`, func(s metricsSummary) float64 { return float64(s.GoodRequests) }},
+		{`sum by (scenario) (llmload_requests_total{outcome=~"failed|dropped"})`, func(s metricsSummary) float64 { return float64(s.Failed) }},
+		{`llmload_info{version!="",model!="",url=~"http://127.0.0.1:.*"}`, func(metricsSummary) float64 { return 1 }},
+		{`llmload_requests_in_flight + llmload_requests_queued`, func(metricsSummary) float64 { return 0 }},
+	}
+	for _, c := range checks {
+		got := promQueryBy(t, ctx, promURL, c.query, "scenario")
+		for sc, s := range want {
+			if v, ok := got[sc]; !ok || v != c.want(s) {
+				t.Errorf("%s{scenario=%s} = %v (present %v), want %v", c.query, sc, v, ok, c.want(s))
+			}
+		}
+	}
+	if up := promQueryBy(t, ctx, promURL, `up{job="llmload"}`, "scenario"); len(up) != 1 || up[""] != 1 {
+		t.Errorf("up{job=llmload} = %v, want one target, up", up)
+	}
+	// Mean TTFT from the histogram's sum and count equals the summary's.
+	for sc, s := range want {
+		mean := promQueryBy(t, ctx, promURL, `llmload_ttft_seconds_sum / llmload_ttft_seconds_count`, "scenario")[sc] * 1000
+		if d := mean - s.MeanTTFTms; d > 0.001 || d < -0.001 {
+			t.Errorf("scenario %s: mean TTFT %.4f ms in Prometheus, %.4f ms in summary.json", sc, mean, s.MeanTTFTms)
+		}
 	}
 }

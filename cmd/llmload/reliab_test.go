@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 	"github.com/llmload/llmload/scripting"
 )
 
@@ -244,12 +244,12 @@ func TestSettingsLimit(t *testing.T) {
 	var f runFlags
 	newRunFlagSet(&f)
 	e, err := resolve(f, map[string]bool{}, s, &scripting.Scenario{Name: "x"})
-	if err != nil || e.limit != 7 {
-		t.Fatalf("limit from llmload.toml: %d, %v", e.limit, err)
+	if err != nil || e.Limit != 7 {
+		t.Fatalf("limit from llmload.toml: %d, %v", e.Limit, err)
 	}
 	f.limit = 3
-	if e, _ := resolve(f, map[string]bool{"limit": true}, s, &scripting.Scenario{Name: "x"}); e.limit != 3 {
-		t.Errorf("--limit 3 over llmload.toml: %d", e.limit)
+	if e, _ := resolve(f, map[string]bool{"limit": true}, s, &scripting.Scenario{Name: "x"}); e.Limit != 3 {
+		t.Errorf("--limit 3 over llmload.toml: %d", e.Limit)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // TestScenarioLibrary runs every scenario under scenarios/ briefly against

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/simtest"
+	"github.com/llmload/llmload/internal/testenv"
 	"github.com/llmload/llmload/stack/compose"
 	"github.com/llmload/llmload/stack/sim"
 )
@@ -47,43 +43,7 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Now()
 
-	// The stack's own rendering, checked by promtool as the stack ships it.
-	stackDir := filepath.Join(dir, "stack")
-	if code, out, errs := runStack("init", "--dir", stackDir, "--scrape-interval", "1s"); code != exitOK {
-		t.Fatalf("init: %d %s %s", code, out, errs)
-	}
-	promtoolCheck(t, ctx, promtool, filepath.Join(stackDir, compose.PrometheusFile))
-
-	// The simulator stands in for vLLM and the DCGM exporter.
-	s, err := sim.New(sim.DefaultConfig(), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(simLn)
-	t.Cleanup(func() { s.Close() })
-	simAddr := simLn.Addr().String()
-
-	clientAddr := freeLoopbackAddr(t)
-	yml, err := compose.RenderPrometheus(compose.ScrapeTargets{
-		VLLM: []string{simAddr}, DCGM: []string{simAddr}, Client: []string{clientAddr}, Interval: time.Second,
-	}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, yml, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	promtoolCheck(t, ctx, promtool, cfg)
-	promURL := startPrometheus(t, ctx, promBin, cfg, filepath.Join(dir, "tsdb"))
-
-	// Prometheus answers /-/ready before its scrape manager has started
-	// (that waits for a 5 s reload tick): send traffic only once it scrapes.
-	stackWaitFor(t, ctx, promURL, `count(up{job=~"vllm|dcgm"} == 1)`, func(v float64) bool { return v == 2 })
+	stackDir, simAddr, clientAddr, promURL := stackStartPrometheus(t, ctx, dir, promBin, promtool)
 
 	// Four seconds of short streamed chat requests from the real client;
 	// every third shares its first block, so the prefix cache hits.
@@ -124,42 +84,7 @@ func TestStackDashboardQueriesAgainstPrometheus(t *testing.T) {
 		}
 	}
 
-	// $__rate_interval as Grafana computes it: max(4 x scrape interval, step + scrape interval).
-	expand := strings.NewReplacer("$scenario", ".*", "$model_name", ".*", "$gpu", ".*", "$__rate_interval", "4s")
-	end := time.Now()
-	for _, q := range queries {
-		expr := expand.Replace(q.expr)
-		if strings.Contains(expr, "$") {
-			t.Errorf("%s: unexpanded variable in %s", q.panel, expr)
-			continue
-		}
-		series, finite, err := promQueryRange(ctx, promURL, expr, t0, end)
-		if err != nil {
-			t.Errorf("panel %q: %s: %v", q.panel, expr, err)
-			continue
-		}
-		skipData := false
-		for _, name := range notFromSim {
-			skipData = skipData || strings.Contains(expr, name)
-		}
-		switch {
-		case skipData:
-			if series != 0 {
-				t.Errorf("panel %q: %d series for a metric the simulator does not serve", q.panel, series)
-			}
-		case finite == 0:
-			t.Errorf("panel %q: no finite value between %s and %s (%d series): %s", q.panel, t0.Format(time.TimeOnly), end.Format(time.TimeOnly), series, expr)
-		}
-	}
-	for name, v := range variables {
-		values := promLabelValues(t, ctx, promURL, v.label, v.match)
-		if len(values) == 0 {
-			t.Errorf("variable %s (%s) lists no value", name, v.query)
-		}
-		if name == "scenario" && (len(values) != 1 || values[0] != "stack-test") {
-			t.Errorf("variable scenario lists %v, want [stack-test]", values)
-		}
-	}
+	stackCheckPanels(t, ctx, promURL, queries, variables, t0)
 
 	// Spot-check one number across the three sources: the client and the
 	// server saw the same output tokens (the simulator is scraped twice,
@@ -271,28 +196,81 @@ func countQueries() int {
 	return n
 }
 
-func promtoolCheck(t *testing.T, ctx context.Context, promtool, cfg string) {
+// stackCheckPanels runs every panel query and variable of the dashboard
+// against Prometheus over the test's span: each must give data, except
+// those on metrics the simulator does not serve.
+func stackCheckPanels(t *testing.T, ctx context.Context, promURL string, queries []dashQuery, variables map[string]dashVariable, t0 time.Time) {
 	t.Helper()
-	out, err := exec.CommandContext(ctx, promtool, "check", "config", cfg).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check config %s: %v\n%s", cfg, err, out)
+	// $__rate_interval as Grafana computes it: max(4 x scrape interval, step + scrape interval).
+	expand := strings.NewReplacer("$scenario", ".*", "$model_name", ".*", "$gpu", ".*", "$__rate_interval", "4s")
+	end := time.Now()
+	for _, q := range queries {
+		expr := expand.Replace(q.expr)
+		if strings.Contains(expr, "$") {
+			t.Errorf("%s: unexpanded variable in %s", q.panel, expr)
+			continue
+		}
+		series, finite, err := promQueryRange(ctx, promURL, expr, t0, end)
+		if err != nil {
+			t.Errorf("panel %q: %s: %v", q.panel, expr, err)
+			continue
+		}
+		skipData := false
+		for _, name := range notFromSim {
+			skipData = skipData || strings.Contains(expr, name)
+		}
+		switch {
+		case skipData:
+			if series != 0 {
+				t.Errorf("panel %q: %d series for a metric the simulator does not serve", q.panel, series)
+			}
+		case finite == 0:
+			t.Errorf("panel %q: no finite value between %s and %s (%d series): %s", q.panel, t0.Format(time.TimeOnly), end.Format(time.TimeOnly), series, expr)
+		}
+	}
+	for name, v := range variables {
+		values := promLabelValues(t, ctx, promURL, v.label, v.match)
+		if len(values) == 0 {
+			t.Errorf("variable %s (%s) lists no value", name, v.query)
+		}
+		if name == "scenario" && (len(values) != 1 || values[0] != "stack-test") {
+			t.Errorf("variable scenario lists %v, want [stack-test]", values)
+		}
 	}
 }
 
-func stackGet(t *testing.T, ctx context.Context, u string) string {
+// stackStartPrometheus renders the stack into dir/stack, starts the
+// simulator (standing in for vLLM and the DCGM exporter) and a Prometheus
+// that scrapes it and the client's exporter address, and waits until
+// Prometheus scrapes.
+func stackStartPrometheus(t *testing.T, ctx context.Context, dir, promBin, promtool string) (stackDir, simAddr, clientAddr, promURL string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	// The stack's own rendering, checked by promtool as the stack ships it.
+	stackDir = filepath.Join(dir, "stack")
+	if code, out, errs := runStack("init", "--dir", stackDir, "--scrape-interval", "1s"); code != exitOK {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	promtoolCheck(t, ctx, promtool, filepath.Join(stackDir, compose.PrometheusFile))
+
+	// The simulator stands in for vLLM and the DCGM exporter.
+	simAddr = strings.TrimPrefix(simtest.Start(t, sim.DefaultConfig()), "http://")
+
+	clientAddr = freeLoopbackAddr(t)
+	yml, err := compose.RenderPrometheus(compose.ScrapeTargets{
+		VLLM: []string{simAddr}, DCGM: []string{simAddr}, Client: []string{clientAddr}, Interval: time.Second,
+	}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, yml, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
-	}
-	return string(b)
+	promtoolCheck(t, ctx, promtool, cfg)
+	promURL = startPrometheus(t, ctx, promBin, cfg, filepath.Join(dir, "tsdb"))
+
+	// Prometheus answers /-/ready before its scrape manager has started
+	// (that waits for a 5 s reload tick): send traffic only once it scrapes.
+	stackWaitFor(t, ctx, promURL, `count(up{job=~"vllm|dcgm"} == 1)`, func(v float64) bool { return v == 2 })
+	return stackDir, simAddr, clientAddr, promURL
 }

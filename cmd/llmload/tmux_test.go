@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // TestDashboardInTmux runs `llmload run` in a real terminal (tmux), waits

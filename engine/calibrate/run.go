@@ -14,11 +14,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/llmload/llmload/engine/client"
-	"github.com/llmload/llmload/engine/jitter"
+	"github.com/llmload/llmload/engine/launch"
+	"github.com/llmload/llmload/engine/monoclock"
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/prompt"
 	"github.com/llmload/llmload/engine/record"
 	"github.com/llmload/llmload/engine/request"
 	"github.com/llmload/llmload/engine/runner"
@@ -232,7 +231,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 		}
 		defer probe.stop() // a no-op once stopped below
 	}
-	monoStart := jitter.MonoNow()
+	monoStart := monoclock.Now()
 	before, err := scrapeSim(ctx, sv.URL())
 	if err != nil {
 		return nil, err
@@ -241,49 +240,39 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 	limit := int(math.Ceil(inFlight*1.25)) + 16 // headroom: a late stream must not queue the next
 	stream := s.StreamTime()
 
-	// As in `llmload run`: the epoch is a moment ahead so the first plans
-	// are built before they are due.
-	epoch := time.Now().Add(200 * time.Millisecond)
-	cl, err := client.New(client.Config{
-		Epoch: epoch, MaxConns: limit + 8,
-		Timeout: stream + 30*time.Second, StallTimeout: 10 * time.Second,
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	builder, err := openai.NewBuilder(openai.BuilderConfig{
-		BaseURL: sv.URL(), Model: sim.DefaultConfig().Model, Seed: uint64(time.Now().UnixNano()) | 1,
-	}, prompt.NewFixed(request.Chat, prompt.Identity))
-	if err != nil {
-		return nil, err
-	}
-	rec, err := record.New(record.Config{
-		Name: "calibrate-" + s.Name(), OutDir: dir, SampleInterval: time.Second, Epoch: epoch,
-		Meta: map[string]any{"calibration_step": s, "url": sv.URL(), "concurrency": limit},
-	})
-	if err != nil {
-		return nil, err
-	}
 	acc := newAccum(s)
 	smp := &sampler{from: stream, to: s.span()}
+	// The same pipeline as `llmload run`, on a fixed prompt model (the
+	// simulator counts words) and without scraping the server.
+	run, err := launch.Prepare(ctx, launch.Config{
+		Scenarios: []launch.Scenario{{
+			Name:   "calibrate-" + s.Name(),
+			Source: &rows{prompt: s.PromptTokens, tokens: s.Tokens}, Schedule: pace.Constant(s.ArrivalRate()),
+			Mapper: mapper{}, URL: sv.URL(), Model: sim.DefaultConfig().Model, Out: dir,
+			Concurrency: limit, OnFull: pace.Queue, Duration: s.span(), DrainTimeout: 5 * time.Second,
+			Timeout: stream + 30*time.Second, StallTimeout: 10 * time.Second,
+			SampleInterval: time.Second, ServerMetrics: "off",
+		}},
+		Calibrate: launch.CalibrateOff,
+		Meta:      map[string]any{"calibration_step": s},
+		Version:   opt.Version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer run.Close()
 
 	// Bound the step: its last request is due at span and ends one stream
 	// time later; far beyond that something is stuck.
 	stepCtx, cancel := context.WithTimeout(ctx, s.span()+stream+30*time.Second)
 	defer cancel()
 	start := readResources(sv.PID(), probe.PID())
-	sum, runErr := runner.Run(stepCtx, runner.Config{
-		Name: "calibrate-" + s.Name(), Epoch: epoch,
-		Source: &rows{prompt: s.PromptTokens, tokens: s.Tokens}, Schedule: pace.Constant(s.ArrivalRate()),
-		Mapper: mapper{}, Builder: builder, Client: cl, Recorder: rec,
-		Concurrency: limit, OnFull: pace.Queue,
-		Duration:     s.span(),
-		DrainTimeout: 5 * time.Second,
-		Sinks:        []runner.Sink{runner.SinkFunc(acc.add)},
-		Every:        100 * time.Millisecond,
-		Progress:     smp.observe,
-	})
+	var sum *record.Summary
+	runErr := run.Start(stepCtx, []launch.Watch{{OnResult: acc.add, Progress: smp.observe, Every: 100 * time.Millisecond}})
+	if runErr == nil {
+		o := run.Wait().Scenarios[0]
+		sum, runErr = o.Summary, o.Err
+	}
 	end := readResources(sv.PID(), probe.PID())
 	timedOut := stepCtx.Err() != nil && ctx.Err() == nil
 	if ctx.Err() != nil {
@@ -304,7 +293,7 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 	res := &StepResult{Step: s, Concurrency: limit}
 	res.fill(sum, acc, smp, start, end, simDelta, sv.PID())
 	if probe != nil {
-		res.fillStalls(ctx, probe, sv.URL(), monoStart, jitter.MonoNow())
+		res.fillStalls(ctx, probe, sv.URL(), monoStart, monoclock.Now())
 	}
 	if runErr != nil {
 		res.problem("the run ended with an error: %v", runErr)

@@ -10,7 +10,7 @@
 // the simulator so that a late token delivery can be told apart: the
 // simulator's own queueing, or the whole machine stalled.
 //
-// Stall instants are CLOCK_MONOTONIC nanoseconds (MonoNow), a clock
+// Stall instants are CLOCK_MONOTONIC nanoseconds (monoclock.Now), a clock
 // every process on the machine shares, so stalls seen by the probe can be
 // matched with events timed in another process.
 package jitter

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/llmload/llmload/engine/monoclock"
 )
 
 // Config configures a probe.
@@ -97,7 +99,7 @@ func Run(ctx context.Context, cfg Config, onStall func(Stall)) (*Report, error) 
 			return nil, err
 		}
 	}
-	start := MonoNow()
+	start := monoclock.Now()
 	type out struct {
 		rep CPUReport
 		err error
@@ -119,7 +121,7 @@ func Run(ctx context.Context, cfg Config, onStall func(Stall)) (*Report, error) 
 		}
 		rep.CPUs = append(rep.CPUs, o.rep)
 	}
-	rep.Elapsed = time.Duration(MonoNow() - start)
+	rep.Elapsed = time.Duration(monoclock.Now() - start)
 	sort.Slice(rep.CPUs, func(i, j int) bool { return rep.CPUs[i].CPU < rep.CPUs[j].CPU })
 	return rep, errors.Join(errs...)
 }

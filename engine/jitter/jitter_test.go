@@ -152,26 +152,3 @@ func TestRunOnThisMachine(t *testing.T) {
 	}
 	t.Log(rep)
 }
-
-func TestMonoNowIsMonotonicAndNanoseconds(t *testing.T) {
-	a := MonoNow()
-	time.Sleep(2 * time.Millisecond)
-	b := MonoNow()
-	if d := time.Duration(b - a); d < 2*time.Millisecond || d > time.Second {
-		t.Fatalf("MonoNow advanced %v over a 2 ms sleep", d)
-	}
-}
-
-func TestMonoNowIsTheKernelsMonotonicClock(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("MonoNow is process-local off Linux")
-	}
-	for range 5 {
-		a := sysMonoNow()
-		m := MonoNow()
-		b := sysMonoNow()
-		if m < a-int64(50*time.Microsecond) || m > b+int64(50*time.Microsecond) {
-			t.Fatalf("MonoNow %d outside the system call's readings [%d, %d]", m, a, b)
-		}
-	}
-}

@@ -185,84 +185,14 @@ func (a *accumulator) add(t time.Duration, ph phase, round []scrape) *Sample {
 	if a.hasPrev {
 		s.DT = t - a.prevT
 	}
-	delta := map[string]float64{}
-	deltaOK := map[string]bool{}
-	var running, waiting, kvSum, kvMax float64
-	var nRunning, nWaiting, nKV int
-	tick := map[string]*gpuReading{}
-	var gpuOrder []string
-
+	rt := &roundTotals{delta: map[string]float64{}, deltaOK: map[string]bool{}, tick: map[string]*gpuReading{}}
 	for _, sc := range round {
 		if !sc.ok {
 			s.Failed++
 			continue
 		}
 		s.Targets++
-		seenBefore := a.scraped[sc.target]
-		a.scraped[sc.target] = true
-		for _, pt := range sc.points {
-			switch {
-			case isCounter[pt.name]:
-				k := seriesKey{sc.target, pt.name, pt.labels}
-				last, seen := a.counters[k]
-				a.counters[k] = pt.value
-				switch {
-				case seen && pt.value >= last:
-					delta[pt.name] += pt.value - last
-				case seen: // reset (server restart): it counted up from 0 since
-					delta[pt.name] += pt.value
-				case seenBefore: // a series born since the last scrape of its target
-					delta[pt.name] += pt.value
-				default: // the target's first answer is the baseline
-					continue
-				}
-				deltaOK[pt.name] = true
-			case pt.name == mRunning:
-				running += pt.value
-				nRunning++
-			case pt.name == mWaiting:
-				waiting += pt.value
-				nWaiting++
-			case pt.name == mKVUsage:
-				if nKV == 0 || pt.value > kvMax {
-					kvMax = pt.value
-				}
-				kvSum += pt.value
-				nKV++
-			case pt.name == mPower || pt.name == mEnergy || pt.name == mGPUUtil || pt.name == mFBUsed:
-				// A GPU is its UUID where the exporter gives one, so the
-				// same GPU reached through two endpoints counts once.
-				key := pt.uuid
-				if key == "" {
-					key = seriesKey{target: sc.target, labels: pt.labels}.String()
-				}
-				r := tick[key]
-				if r == nil {
-					r = &gpuReading{target: sc.target}
-					tick[key] = r
-					gpuOrder = append(gpuOrder, key)
-				}
-				if r.target != sc.target {
-					continue
-				}
-				// Device-level fields repeat per MIG instance under one
-				// UUID: one value per GPU, not a sum.
-				switch pt.name {
-				case mPower:
-					r.power = pt.value
-					r.hasP = true
-				case mEnergy:
-					r.energy = pt.value
-					r.hasE = true
-				case mGPUUtil:
-					r.util = pt.value
-					r.hasU = true
-				case mFBUsed:
-					r.fb = pt.value
-					r.hasF = true
-				}
-			}
-		}
+		a.readScrape(rt, sc)
 	}
 	if s.Targets > 0 {
 		a.answered++
@@ -273,20 +203,120 @@ func (a *accumulator) add(t time.Duration, ph phase, round []scrape) *Sample {
 	}
 	a.rounds++
 
-	if nRunning > 0 {
-		s.Running = known(running)
+	rt.fill(s)
+	a.addGPUs(s, t, rt.tick, rt.gpuOrder)
+	s.JPerGenToken = ratio(s.EnergyJ, s.GenerationTokens)
+	a.keep(s, ph, rt)
+	if s.Targets > 0 {
+		a.prevT, a.hasPrev = t, true
 	}
-	if nWaiting > 0 {
-		s.Waiting = known(waiting)
+	return s
+}
+
+// roundTotals is what one round's scrapes add up to, before it becomes a
+// Sample: counter deltas, summed gauges, and the GPUs seen.
+type roundTotals struct {
+	delta                   map[string]float64
+	deltaOK                 map[string]bool
+	running, waiting        float64
+	kvSum, kvMax            float64
+	nRunning, nWaiting, nKV int
+	tick                    map[string]*gpuReading
+	gpuOrder                []string
+}
+
+// readScrape adds one target's answer to the round.
+func (a *accumulator) readScrape(rt *roundTotals, sc scrape) {
+	seenBefore := a.scraped[sc.target]
+	a.scraped[sc.target] = true
+	for _, pt := range sc.points {
+		switch {
+		case isCounter[pt.name]:
+			a.counterDelta(rt, sc.target, pt, seenBefore)
+		case pt.name == mRunning:
+			rt.running += pt.value
+			rt.nRunning++
+		case pt.name == mWaiting:
+			rt.waiting += pt.value
+			rt.nWaiting++
+		case pt.name == mKVUsage:
+			if rt.nKV == 0 || pt.value > rt.kvMax {
+				rt.kvMax = pt.value
+			}
+			rt.kvSum += pt.value
+			rt.nKV++
+		case pt.name == mPower || pt.name == mEnergy || pt.name == mGPUUtil || pt.name == mFBUsed:
+			rt.gpuPoint(sc.target, pt)
+		}
 	}
-	if nKV > 0 {
-		s.KVUsage, s.KVUsageMax = known(kvSum/float64(nKV)), known(kvMax)
+}
+
+// counterDelta adds how far a counter moved since its last scrape.
+func (a *accumulator) counterDelta(rt *roundTotals, target int, pt point, seenBefore bool) {
+	k := seriesKey{target, pt.name, pt.labels}
+	last, seen := a.counters[k]
+	a.counters[k] = pt.value
+	switch {
+	case seen && pt.value >= last:
+		rt.delta[pt.name] += pt.value - last
+	case seen: // reset (server restart): it counted up from 0 since
+		rt.delta[pt.name] += pt.value
+	case seenBefore: // a series born since the last scrape of its target
+		rt.delta[pt.name] += pt.value
+	default: // the target's first answer is the baseline
+		return
+	}
+	rt.deltaOK[pt.name] = true
+}
+
+// gpuPoint records one GPU field of the round.
+func (rt *roundTotals) gpuPoint(target int, pt point) {
+	// A GPU is its UUID where the exporter gives one, so the same GPU
+	// reached through two endpoints counts once.
+	key := pt.uuid
+	if key == "" {
+		key = seriesKey{target: target, labels: pt.labels}.String()
+	}
+	r := rt.tick[key]
+	if r == nil {
+		r = &gpuReading{target: target}
+		rt.tick[key] = r
+		rt.gpuOrder = append(rt.gpuOrder, key)
+	}
+	if r.target != target {
+		return
+	}
+	// Device-level fields repeat per MIG instance under one UUID: one
+	// value per GPU, not a sum.
+	switch pt.name {
+	case mPower:
+		r.power, r.hasP = pt.value, true
+	case mEnergy:
+		r.energy, r.hasE = pt.value, true
+	case mGPUUtil:
+		r.util, r.hasU = pt.value, true
+	case mFBUsed:
+		r.fb, r.hasF = pt.value, true
+	}
+}
+
+// fill sets the sample's server figures: gauges, counter deltas and the
+// rates and means made of them.
+func (rt *roundTotals) fill(s *Sample) {
+	if rt.nRunning > 0 {
+		s.Running = known(rt.running)
+	}
+	if rt.nWaiting > 0 {
+		s.Waiting = known(rt.waiting)
+	}
+	if rt.nKV > 0 {
+		s.KVUsage, s.KVUsageMax = known(rt.kvSum/float64(rt.nKV)), known(rt.kvMax)
 	}
 	d := func(name string) Value {
-		if !deltaOK[name] {
+		if !rt.deltaOK[name] {
 			return Value{}
 		}
-		return known(delta[name])
+		return known(rt.delta[name])
 	}
 	s.PromptTokens, s.GenerationTokens = d(mPromptTok), d(mGenTok)
 	if sec := s.DT.Seconds(); sec > 0 {
@@ -299,14 +329,15 @@ func (a *accumulator) add(t time.Duration, ph phase, round []scrape) *Sample {
 	s.ITL = ratio(d(hITL+"_sum"), d(hITL+"_count"))
 	s.E2E = ratio(d(hE2E+"_sum"), d(hE2E+"_count"))
 	s.QueueTime = ratio(d(hQueue+"_sum"), d(hQueue+"_count"))
+}
 
-	a.addGPUs(s, t, tick, gpuOrder)
-	s.JPerGenToken = ratio(s.EnergyJ, s.GenerationTokens)
-
-	for name, v := range delta {
+// keep adds the sample to the run's totals and gauge distributions: [0]
+// holds the scrapes during the run (phaseTick), [1] every scrape.
+func (a *accumulator) keep(s *Sample, ph phase, rt *roundTotals) {
+	for name, v := range rt.delta {
 		a.delta[name] += v
 	}
-	for name := range deltaOK {
+	for name := range rt.deltaOK {
 		a.deltaOK[name] = true
 	}
 	for i := range 2 {
@@ -321,10 +352,6 @@ func (a *accumulator) add(t time.Duration, ph phase, round []scrape) *Sample {
 	a.power.add(s.PowerW)
 	a.util.add(s.GPUUtilPct)
 	a.fb.add(s.FBUsedMiB)
-	if s.Targets > 0 {
-		a.prevT, a.hasPrev = t, true
-	}
-	return s
 }
 
 // addGPUs computes the round's power and energy. Energy comes from each

@@ -7,39 +7,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/llmload/llmload/internal/simtest"
 	"github.com/llmload/llmload/stack/sim"
 )
 
 // startSim serves the real simulator (fixed profile) on loopback.
 func startSim(t testing.TB, ttft, itl time.Duration) string {
-	t.Helper()
 	cfg := sim.DefaultConfig()
 	cfg.Model = "m"
 	cfg.Profile = sim.ProfileFixed
 	cfg.TTFT, cfg.ITL = ttft, itl
-	s, err := sim.New(cfg, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		s.Close()
-		<-served
-	})
-	return "http://" + ln.Addr().String()
+	return simtest.Start(t, cfg)
 }
 
 // complete streams one completion and returns usage.completion_tokens.

@@ -1,16 +1,16 @@
 package prom
 
-import "github.com/llmload/llmload/engine/vllmmetrics"
+import "github.com/llmload/llmload/engine/wire"
 
 // Histogram bucket upper bounds, in seconds. TTFT, ITL/TPOT and E2E use
-// vLLM's own boundaries (package vllmmetrics, which the simulator serves
+// vLLM's own boundaries (package wire, which the simulator serves
 // too), so a dashboard can put the client's and the server's histograms
 // side by side bucket for bucket, and their difference is network and HTTP
 // overhead rather than bucketing error.
 var (
-	TTFTBuckets = vllmmetrics.TTFTBuckets
-	ITLBuckets  = vllmmetrics.ITLBuckets
-	E2EBuckets  = vllmmetrics.RequestLatencyBuckets
+	TTFTBuckets = wire.TTFTBuckets
+	ITLBuckets  = wire.ITLBuckets
+	E2EBuckets  = wire.RequestLatencyBuckets
 
 	// QueueBuckets: client queue time has no vLLM counterpart. It is 0 in
 	// an open-loop run and grows to seconds or minutes when the concurrency

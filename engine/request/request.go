@@ -9,7 +9,11 @@
 // then the recorder).
 package request
 
-import "time"
+import (
+	"time"
+
+	"github.com/llmload/llmload/engine/wire"
+)
 
 // Endpoint selects the OpenAI-compatible API a plan targets.
 type Endpoint uint8
@@ -175,11 +179,9 @@ type Result struct {
 	Answer  *Answer    // what the server said, when Plan.Capture was set (nil otherwise)
 }
 
-// SimReceiptHeader is the response header in which llmload's simulator
-// says when it received a request, as Unix nanoseconds. With it a client
-// on the same host splits its TTFT into the way there (ServerReceived -
-// Sent), the server's time, and the way back.
-const SimReceiptHeader = "X-Llmload-Sim-Receipt"
+// SimReceiptHeader is wire.SimReceiptHeader, where the simulator and the
+// client both find it.
+const SimReceiptHeader = wire.SimReceiptHeader
 
 // Failed reports whether the request counts as failed.
 func (r *Result) Failed() bool { return r.Error != OK }

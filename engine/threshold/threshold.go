@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/llmload/llmload/engine/didyoumean"
 )
 
 // Op is a comparison.
@@ -226,7 +228,7 @@ func (p *parser) parse() (Threshold, error) {
 	}
 	kind, ok := metricKinds[name]
 	if !ok {
-		return t, p.fail(at, "unknown metric %q%s; metrics: %s", name, suggest(name, Metrics()), strings.Join(Metrics(), ", "))
+		return t, p.fail(at, "unknown metric %q%s; metrics: %s", name, didyoumean.Suggest(name, Metrics()), strings.Join(Metrics(), ", "))
 	}
 	t.Metric = name
 
@@ -237,7 +239,7 @@ func (p *parser) parse() (Threshold, error) {
 	case kind != Latency && stat != "":
 		return t, p.fail(at, "%s takes no statistic, got %q; write e.g. %q", name, stat, example(name, kind))
 	case stat != "" && !slices.Contains(stats, stat):
-		return t, p.fail(at, "unknown statistic %q for %s%s; statistics: %s", stat, name, suggest(stat, stats), strings.Join(stats, ", "))
+		return t, p.fail(at, "unknown statistic %q for %s%s; statistics: %s", stat, name, didyoumean.Suggest(stat, stats), strings.Join(stats, ", "))
 	}
 	t.Stat = stat
 
@@ -405,39 +407,4 @@ func example(name string, k Kind) string {
 	default:
 		return name + " >= 100"
 	}
-}
-
-// suggest returns " (did you mean x?)" for a near miss.
-func suggest(word string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := distance(word, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return " (did you mean " + best + "?)"
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // at is the expected Row.At of a UTC civil instant.

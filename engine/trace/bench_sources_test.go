@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // burstGPTData renders n rows in BurstGPT's layout, every 50th failed.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // bigBenchRows is the row count of the Azure 2024 week-long conv trace, the

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // sessionExample is the example of docs/traces.md#session-json-lines.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // drainSessions drains src and returns the sessions and the final error

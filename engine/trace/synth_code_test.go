@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // TestSynthCodeFiguresMatchTrace recomputes the embedded code figures from

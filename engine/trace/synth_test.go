@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/llmload/llmload/engine/randdist"
-	"github.com/llmload/llmload/engine/testenv"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // quantile7 is numpy's default quantile (linear between order statistics)

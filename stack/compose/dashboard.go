@@ -78,161 +78,190 @@ func quantile(q float64, histogram, sel, by string) string {
 // Rows returns the dashboard's content: Overview, Client vs server, Client
 // (llmload), Server (vLLM), GPU (DCGM).
 func Rows() []Row {
-	const byScenario = ", scenario"
-	client := []Source{SourceClient}
-	server := []Source{SourceServer}
-	gpu := []Source{SourceGPU}
-	tokS := "suffix: tok/s"
+	e := newPanelExprs()
+	return []Row{overviewRow(e), clientVsServerRow(e), clientRow(e), serverRow(e), gpuRow(e)}
+}
 
-	clientTTFT95 := quantile(0.95, "llmload_ttft_seconds", selScenario, byScenario)
-	serverTTFT95 := quantile(0.95, "vllm:time_to_first_token_seconds", selModel, "")
-	clientITL95 := quantile(0.95, "llmload_itl_seconds", selScenario, byScenario)
-	serverITL95 := quantile(0.95, "vllm:inter_token_latency_seconds", selModel, "")
-	clientE2E95 := quantile(0.95, "llmload_e2e_seconds", selScenario, byScenario)
-	serverE2E95 := quantile(0.95, "vllm:e2e_request_latency_seconds", selModel, "")
-	clientOut := fmt.Sprintf("sum by (scenario) (%s)", rate("llmload_output_tokens_total", selScenario))
-	serverGen := fmt.Sprintf("sum(%s)", rate("vllm:generation_tokens_total", selModel))
+const (
+	byScenario = ", scenario" // quantile's "by" for per-scenario client series
+	tokS       = "suffix: tok/s"
+)
+
+// panelExprs are the queries that more than one row shows.
+type panelExprs struct {
+	clientTTFT95, serverTTFT95, clientITL95, serverITL95, clientE2E95, serverE2E95 string
+	clientOut, serverGen, joulesPerToken, power                                    string
+}
+
+func newPanelExprs() panelExprs {
+	var e panelExprs
+	e.clientTTFT95 = quantile(0.95, "llmload_ttft_seconds", selScenario, byScenario)
+	e.serverTTFT95 = quantile(0.95, "vllm:time_to_first_token_seconds", selModel, "")
+	e.clientITL95 = quantile(0.95, "llmload_itl_seconds", selScenario, byScenario)
+	e.serverITL95 = quantile(0.95, "vllm:inter_token_latency_seconds", selModel, "")
+	e.clientE2E95 = quantile(0.95, "llmload_e2e_seconds", selScenario, byScenario)
+	e.serverE2E95 = quantile(0.95, "vllm:e2e_request_latency_seconds", selModel, "")
+	e.clientOut = fmt.Sprintf("sum by (scenario) (%s)", rate("llmload_output_tokens_total", selScenario))
+	e.serverGen = fmt.Sprintf("sum(%s)", rate("vllm:generation_tokens_total", selModel))
 	// DCGM counts mJ; a rate of it is mW, /1000 is W = J/s; divided by
 	// tokens/s it is J per token. "> 0" leaves idle periods empty instead
 	// of dividing by zero.
-	joulesPerToken := fmt.Sprintf("sum(%s) / 1000 / (%s > 0)",
-		rate("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", selGPU), serverGen)
-	power := fmt.Sprintf("sum(DCGM_FI_DEV_POWER_USAGE{%s})", selGPU)
+	e.joulesPerToken = fmt.Sprintf("sum(%s) / 1000 / (%s > 0)",
+		rate("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", selGPU), e.serverGen)
+	e.power = fmt.Sprintf("sum(DCGM_FI_DEV_POWER_USAGE{%s})", selGPU)
+	return e
+}
 
-	return []Row{
-		{Title: "Overview", Columns: 6, Panels: []Panel{
-			{Title: "Requests/s completed (client)", Unit: "reqps", Stat: true, Sources: client,
-				Description: "Requests llmload saw complete per second, all selected scenarios.",
-				Queries:     []Query{{Expr: fmt.Sprintf(`sum(%s)`, rate("llmload_requests_total", selScenario+`, outcome="completed"`))}}},
-			{Title: "TTFT p95 (client)", Unit: "s", Stat: true, Sources: client,
-				Description: "95th percentile time to first token measured by llmload, over the selected scenarios.",
-				Queries:     []Query{{Expr: quantile(0.95, "llmload_ttft_seconds", selScenario, "")}}},
-			{Title: "Generation tok/s (vLLM)", Unit: tokS, Stat: true, Sources: server,
-				Description: "Output tokens vLLM generates per second.",
-				Queries:     []Query{{Expr: serverGen}}},
-			{Title: "KV cache usage (vLLM)", Unit: "percentunit", Max: 1, Stat: true, Sources: server,
-				Description: "Share of vLLM's KV cache blocks in use (highest of the selected models).",
-				Queries:     []Query{{Expr: fmt.Sprintf("max(vllm:kv_cache_usage_perc{%s})", selModel)}}},
-			{Title: "GPU power", Unit: "watt", Stat: true, Sources: gpu,
-				Description: "Power draw of the selected GPUs, summed.",
-				Queries:     []Query{{Expr: power}}},
-			{Title: "J per output token", Unit: "J", Stat: true, Sources: []Source{SourceGPU, SourceServer},
-				Description: "Joules the selected GPUs used per token vLLM generated, over the rate window.",
-				Queries:     []Query{{Expr: joulesPerToken}}},
-		}},
-		{Title: "Client vs server", Columns: 4, Panels: []Panel{
-			{Title: "TTFT p95: client vs vLLM", Unit: "s", Sources: []Source{SourceClient, SourceServer},
-				Description: "Time to first token as llmload measured it (from send) and as vLLM measured it (from arrival). The gap is network, HTTP front end and tokenization.",
-				Queries:     []Query{{Expr: clientTTFT95, Legend: "client {{scenario}}"}, {Expr: serverTTFT95, Legend: "vLLM"}}},
-			{Title: "ITL p95: client vs vLLM", Unit: "s", Sources: []Source{SourceClient, SourceServer},
-				Description: "Inter-token latency seen by llmload and by vLLM. A client ITL far above the server's means streaming chunks are delayed or batched on the way.",
-				Queries:     []Query{{Expr: clientITL95, Legend: "client {{scenario}}"}, {Expr: serverITL95, Legend: "vLLM"}}},
-			{Title: "E2E latency p95: client vs vLLM", Unit: "s", Sources: []Source{SourceClient, SourceServer},
-				Description: "Whole-request latency from llmload's send and from vLLM's arrival.",
-				Queries:     []Query{{Expr: clientE2E95, Legend: "client {{scenario}}"}, {Expr: serverE2E95, Legend: "vLLM"}}},
-			{Title: "Output tok/s: client vs vLLM", Unit: tokS, Sources: []Source{SourceClient, SourceServer},
-				Description: "Output tokens per second received by llmload and generated by vLLM. They match when llmload is vLLM's only client.",
-				Queries:     []Query{{Expr: clientOut, Legend: "client {{scenario}}"}, {Expr: serverGen, Legend: "vLLM"}}},
-		}},
-		{Title: "Client (llmload)", Columns: 4, Panels: []Panel{
-			{Title: "Requests by outcome", Unit: "reqps", Sources: client,
-				Description: "Requests per second that completed, failed or were dropped at the concurrency gate, and the goodput (completed requests that met every SLO).",
-				Queries: []Query{
-					{Expr: fmt.Sprintf("sum by (scenario, outcome) (%s)", rate("llmload_requests_total", selScenario)), Legend: "{{scenario}} {{outcome}}"},
-					{Expr: fmt.Sprintf("sum by (scenario) (%s)", rate("llmload_good_requests_total", selScenario)), Legend: "{{scenario}} good"},
-				}},
-			{Title: "TTFT p50 / p95 (client)", Unit: "s", Sources: client,
-				Description: "Time to first token, from send to the first generated content.",
-				Queries: []Query{
-					{Expr: quantile(0.5, "llmload_ttft_seconds", selScenario, byScenario), Legend: "{{scenario}} p50"},
-					{Expr: clientTTFT95, Legend: "{{scenario}} p95"},
-				}},
-			{Title: "ITL p50 / p95, TPOT p95 (client)", Unit: "s", Sources: client,
-				Description: "Inter-token latency (gaps between token events) and time per output token ((E2E - TTFT) / (tokens - 1)).",
-				Queries: []Query{
-					{Expr: quantile(0.5, "llmload_itl_seconds", selScenario, byScenario), Legend: "{{scenario}} ITL p50"},
-					{Expr: clientITL95, Legend: "{{scenario}} ITL p95"},
-					{Expr: quantile(0.95, "llmload_tpot_seconds", selScenario, byScenario), Legend: "{{scenario}} TPOT p95"},
-				}},
-			{Title: "E2E latency p50 / p95 (client)", Unit: "s", Sources: client,
-				Description: "Send to last byte.",
-				Queries: []Query{
-					{Expr: quantile(0.5, "llmload_e2e_seconds", selScenario, byScenario), Legend: "{{scenario}} p50"},
-					{Expr: clientE2E95, Legend: "{{scenario}} p95"},
-				}},
-			{Title: "Tokens per second (client)", Unit: tokS, Sources: client,
-				Description: "Output tokens received and input tokens sent per second.",
-				Queries: []Query{
-					{Expr: clientOut, Legend: "{{scenario}} output"},
-					{Expr: fmt.Sprintf("sum by (scenario) (%s)", rate("llmload_input_tokens_total", selScenario)), Legend: "{{scenario}} input"},
-				}},
-			{Title: "In flight and queued (client)", Unit: "short", Sources: client,
-				Description: "Requests in flight, and requests waiting at the concurrency gate (on_full = \"queue\").",
-				Queries: []Query{
-					{Expr: fmt.Sprintf("sum by (scenario) (llmload_requests_in_flight{%s})", selScenario), Legend: "{{scenario}} in flight"},
-					{Expr: fmt.Sprintf("sum by (scenario) (llmload_requests_queued{%s})", selScenario), Legend: "{{scenario}} queued"},
-				}},
-			{Title: "Errors by class (client)", Unit: "reqps", Sources: client,
-				Description: "Failed requests per second by class: connect, http_status, timeout, stall, protocol, server_error, canceled, dropped.",
-				Queries:     []Query{{Expr: fmt.Sprintf("sum by (scenario, class) (%s)", rate("llmload_request_errors_total", selScenario)), Legend: "{{scenario}} {{class}}"}}},
-			{Title: "Client queue time and schedule lag p95", Unit: "s", Sources: client,
-				Description: "Time waiting for a free concurrency slot, and how late the pacer released requests. Near zero means the run was truly open-loop.",
-				Queries: []Query{
-					{Expr: quantile(0.95, "llmload_queue_time_seconds", selScenario, byScenario), Legend: "{{scenario}} queue p95"},
-					{Expr: quantile(0.95, "llmload_schedule_lag_seconds", selScenario, byScenario), Legend: "{{scenario}} lag p95"},
-				}},
-		}},
-		{Title: "Server (vLLM)", Columns: 4, Panels: []Panel{
-			{Title: "Requests running / waiting (vLLM)", Unit: "short", Sources: server,
-				Description: "Requests in vLLM's running batch and in its waiting queue.",
-				Queries: []Query{
-					{Expr: fmt.Sprintf("sum by (model_name) (vllm:num_requests_running{%s})", selModel), Legend: "running"},
-					{Expr: fmt.Sprintf("sum by (model_name) (vllm:num_requests_waiting{%s})", selModel), Legend: "waiting"},
-				}},
-			{Title: "KV cache usage", Unit: "percentunit", Max: 1, Sources: server,
-				Description: "Share of KV cache blocks in use. Near 100% vLLM preempts requests and queues new ones.",
-				Queries:     []Query{{Expr: fmt.Sprintf("max by (model_name) (vllm:kv_cache_usage_perc{%s})", selModel), Legend: "{{model_name}}"}}},
-			{Title: "Prefix cache hit rate", Unit: "percentunit", Max: 1, Sources: server,
-				Description: "Prompt tokens served from the prefix cache / prompt tokens looked up, over the rate window.",
-				Queries: []Query{{Expr: fmt.Sprintf("sum by (model_name) (%s) / (sum by (model_name) (%s) > 0)",
-					rate("vllm:prefix_cache_hits_total", selModel), rate("vllm:prefix_cache_queries_total", selModel)), Legend: "{{model_name}}"}}},
-			{Title: "Tokens per second (vLLM)", Unit: tokS, Sources: server,
-				Description: "Generated (output) and prefilled (prompt) tokens per second.",
-				Queries: []Query{
-					{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:generation_tokens_total", selModel)), Legend: "generation"},
-					{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:prompt_tokens_total", selModel)), Legend: "prompt"},
-				}},
-			{Title: "TTFT / ITL p95 (vLLM)", Unit: "s", Sources: server,
-				Description: "Time to first token and inter-token latency as vLLM measures them.",
-				Queries:     []Query{{Expr: serverTTFT95, Legend: "TTFT p95"}, {Expr: serverITL95, Legend: "ITL p95"}}},
-			{Title: "Queue time p50 / p95 (vLLM)", Unit: "s", Sources: server,
-				Description: "Time requests spent in vLLM's waiting queue before they were scheduled.",
-				Queries: []Query{
-					{Expr: quantile(0.5, "vllm:request_queue_time_seconds", selModel, ""), Legend: "p50"},
-					{Expr: quantile(0.95, "vllm:request_queue_time_seconds", selModel, ""), Legend: "p95"},
-				}},
-			{Title: "Preemptions per second (vLLM)", Unit: "short", Sources: server,
-				Description: "Requests evicted from the batch because the KV cache ran out; they are recomputed later.",
-				Queries:     []Query{{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:num_preemptions_total", selModel)), Legend: "preemptions"}}},
-			{Title: "Finished requests by reason (vLLM)", Unit: "reqps", Sources: server,
-				Description: "Requests vLLM finished per second: stop (EOS or stop string), length (max_tokens), abort (client went away).",
-				Queries:     []Query{{Expr: fmt.Sprintf("sum by (finished_reason) (%s)", rate("vllm:request_success_total", selModel)), Legend: "{{finished_reason}}"}}},
-		}},
-		{Title: "GPU (DCGM)", Columns: 4, Panels: []Panel{
-			{Title: "Power", Unit: "watt", Sources: gpu,
-				Description: "Power draw per GPU (DCGM_FI_DEV_POWER_USAGE).",
-				Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_POWER_USAGE{%s}", selGPU), Legend: "GPU {{gpu}}"}, {Expr: power, Legend: "total"}}},
-			{Title: "Energy per output token", Unit: "J", Sources: []Source{SourceGPU, SourceServer},
-				Description: "rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION) / 1000 / rate(vllm:generation_tokens_total): joules per generated token. Idle GPUs in the selection count against it.",
-				Queries:     []Query{{Expr: joulesPerToken, Legend: "J per token"}}},
-			{Title: "GPU utilization", Unit: "percent", Max: 100, Sources: gpu,
-				Description: "Share of time a kernel was running (DCGM_FI_DEV_GPU_UTIL). 100% does not mean the tensor cores are saturated.",
-				Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_GPU_UTIL{%s}", selGPU), Legend: "GPU {{gpu}}"}}},
-			{Title: "Framebuffer memory used", Unit: "mbytes", Sources: gpu,
-				Description: "GPU memory in use (DCGM_FI_DEV_FB_USED, MiB). vLLM reserves --gpu-memory-utilization of it at start, so it stays flat under load.",
-				Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_FB_USED{%s}", selGPU), Legend: "GPU {{gpu}}"}}},
-		}},
-	}
+// overviewRow is the Overview row: the headline figures, as stat panels.
+func overviewRow(e panelExprs) Row {
+	return Row{Title: "Overview", Columns: 6, Panels: []Panel{
+		{Title: "Requests/s completed (client)", Unit: "reqps", Stat: true, Sources: []Source{SourceClient},
+			Description: "Requests llmload saw complete per second, all selected scenarios.",
+			Queries:     []Query{{Expr: fmt.Sprintf(`sum(%s)`, rate("llmload_requests_total", selScenario+`, outcome="completed"`))}}},
+		{Title: "TTFT p95 (client)", Unit: "s", Stat: true, Sources: []Source{SourceClient},
+			Description: "95th percentile time to first token measured by llmload, over the selected scenarios.",
+			Queries:     []Query{{Expr: quantile(0.95, "llmload_ttft_seconds", selScenario, "")}}},
+		{Title: "Generation tok/s (vLLM)", Unit: tokS, Stat: true, Sources: []Source{SourceServer},
+			Description: "Output tokens vLLM generates per second.",
+			Queries:     []Query{{Expr: e.serverGen}}},
+		{Title: "KV cache usage (vLLM)", Unit: "percentunit", Max: 1, Stat: true, Sources: []Source{SourceServer},
+			Description: "Share of vLLM's KV cache blocks in use (highest of the selected models).",
+			Queries:     []Query{{Expr: fmt.Sprintf("max(vllm:kv_cache_usage_perc{%s})", selModel)}}},
+		{Title: "GPU power", Unit: "watt", Stat: true, Sources: []Source{SourceGPU},
+			Description: "Power draw of the selected GPUs, summed.",
+			Queries:     []Query{{Expr: e.power}}},
+		{Title: "J per output token", Unit: "J", Stat: true, Sources: []Source{SourceGPU, SourceServer},
+			Description: "Joules the selected GPUs used per token vLLM generated, over the rate window.",
+			Queries:     []Query{{Expr: e.joulesPerToken}}},
+	}}
+}
+
+// clientVsServerRow is the Client vs server row: the same figure measured by llmload and by vLLM, side by side.
+func clientVsServerRow(e panelExprs) Row {
+	return Row{Title: "Client vs server", Columns: 4, Panels: []Panel{
+		{Title: "TTFT p95: client vs vLLM", Unit: "s", Sources: []Source{SourceClient, SourceServer},
+			Description: "Time to first token as llmload measured it (from send) and as vLLM measured it (from arrival). The gap is network, HTTP front end and tokenization.",
+			Queries:     []Query{{Expr: e.clientTTFT95, Legend: "client {{scenario}}"}, {Expr: e.serverTTFT95, Legend: "vLLM"}}},
+		{Title: "ITL p95: client vs vLLM", Unit: "s", Sources: []Source{SourceClient, SourceServer},
+			Description: "Inter-token latency seen by llmload and by vLLM. A client ITL far above the server's means streaming chunks are delayed or batched on the way.",
+			Queries:     []Query{{Expr: e.clientITL95, Legend: "client {{scenario}}"}, {Expr: e.serverITL95, Legend: "vLLM"}}},
+		{Title: "E2E latency p95: client vs vLLM", Unit: "s", Sources: []Source{SourceClient, SourceServer},
+			Description: "Whole-request latency from llmload's send and from vLLM's arrival.",
+			Queries:     []Query{{Expr: e.clientE2E95, Legend: "client {{scenario}}"}, {Expr: e.serverE2E95, Legend: "vLLM"}}},
+		{Title: "Output tok/s: client vs vLLM", Unit: tokS, Sources: []Source{SourceClient, SourceServer},
+			Description: "Output tokens per second received by llmload and generated by vLLM. They match when llmload is vLLM's only client.",
+			Queries:     []Query{{Expr: e.clientOut, Legend: "client {{scenario}}"}, {Expr: e.serverGen, Legend: "vLLM"}}},
+	}}
+}
+
+// clientRow is the Client (llmload) row: what llmload measured.
+func clientRow(e panelExprs) Row {
+	return Row{Title: "Client (llmload)", Columns: 4, Panels: []Panel{
+		{Title: "Requests by outcome", Unit: "reqps", Sources: []Source{SourceClient},
+			Description: "Requests per second that completed, failed or were dropped at the concurrency gate, and the goodput (completed requests that met every SLO).",
+			Queries: []Query{
+				{Expr: fmt.Sprintf("sum by (scenario, outcome) (%s)", rate("llmload_requests_total", selScenario)), Legend: "{{scenario}} {{outcome}}"},
+				{Expr: fmt.Sprintf("sum by (scenario) (%s)", rate("llmload_good_requests_total", selScenario)), Legend: "{{scenario}} good"},
+			}},
+		{Title: "TTFT p50 / p95 (client)", Unit: "s", Sources: []Source{SourceClient},
+			Description: "Time to first token, from send to the first generated content.",
+			Queries: []Query{
+				{Expr: quantile(0.5, "llmload_ttft_seconds", selScenario, byScenario), Legend: "{{scenario}} p50"},
+				{Expr: e.clientTTFT95, Legend: "{{scenario}} p95"},
+			}},
+		{Title: "ITL p50 / p95, TPOT p95 (client)", Unit: "s", Sources: []Source{SourceClient},
+			Description: "Inter-token latency (gaps between token events) and time per output token ((E2E - TTFT) / (tokens - 1)).",
+			Queries: []Query{
+				{Expr: quantile(0.5, "llmload_itl_seconds", selScenario, byScenario), Legend: "{{scenario}} ITL p50"},
+				{Expr: e.clientITL95, Legend: "{{scenario}} ITL p95"},
+				{Expr: quantile(0.95, "llmload_tpot_seconds", selScenario, byScenario), Legend: "{{scenario}} TPOT p95"},
+			}},
+		{Title: "E2E latency p50 / p95 (client)", Unit: "s", Sources: []Source{SourceClient},
+			Description: "Send to last byte.",
+			Queries: []Query{
+				{Expr: quantile(0.5, "llmload_e2e_seconds", selScenario, byScenario), Legend: "{{scenario}} p50"},
+				{Expr: e.clientE2E95, Legend: "{{scenario}} p95"},
+			}},
+		{Title: "Tokens per second (client)", Unit: tokS, Sources: []Source{SourceClient},
+			Description: "Output tokens received and input tokens sent per second.",
+			Queries: []Query{
+				{Expr: e.clientOut, Legend: "{{scenario}} output"},
+				{Expr: fmt.Sprintf("sum by (scenario) (%s)", rate("llmload_input_tokens_total", selScenario)), Legend: "{{scenario}} input"},
+			}},
+		{Title: "In flight and queued (client)", Unit: "short", Sources: []Source{SourceClient},
+			Description: "Requests in flight, and requests waiting at the concurrency gate (on_full = \"queue\").",
+			Queries: []Query{
+				{Expr: fmt.Sprintf("sum by (scenario) (llmload_requests_in_flight{%s})", selScenario), Legend: "{{scenario}} in flight"},
+				{Expr: fmt.Sprintf("sum by (scenario) (llmload_requests_queued{%s})", selScenario), Legend: "{{scenario}} queued"},
+			}},
+		{Title: "Errors by class (client)", Unit: "reqps", Sources: []Source{SourceClient},
+			Description: "Failed requests per second by class: connect, http_status, timeout, stall, protocol, server_error, canceled, dropped.",
+			Queries:     []Query{{Expr: fmt.Sprintf("sum by (scenario, class) (%s)", rate("llmload_request_errors_total", selScenario)), Legend: "{{scenario}} {{class}}"}}},
+		{Title: "Client queue time and schedule lag p95", Unit: "s", Sources: []Source{SourceClient},
+			Description: "Time waiting for a free concurrency slot, and how late the pacer released requests. Near zero means the run was truly open-loop.",
+			Queries: []Query{
+				{Expr: quantile(0.95, "llmload_queue_time_seconds", selScenario, byScenario), Legend: "{{scenario}} queue p95"},
+				{Expr: quantile(0.95, "llmload_schedule_lag_seconds", selScenario, byScenario), Legend: "{{scenario}} lag p95"},
+			}},
+	}}
+}
+
+// serverRow is the Server (vLLM) row: what vLLM reports about itself.
+func serverRow(e panelExprs) Row {
+	return Row{Title: "Server (vLLM)", Columns: 4, Panels: []Panel{
+		{Title: "Requests running / waiting (vLLM)", Unit: "short", Sources: []Source{SourceServer},
+			Description: "Requests in vLLM's running batch and in its waiting queue.",
+			Queries: []Query{
+				{Expr: fmt.Sprintf("sum by (model_name) (vllm:num_requests_running{%s})", selModel), Legend: "running"},
+				{Expr: fmt.Sprintf("sum by (model_name) (vllm:num_requests_waiting{%s})", selModel), Legend: "waiting"},
+			}},
+		{Title: "KV cache usage", Unit: "percentunit", Max: 1, Sources: []Source{SourceServer},
+			Description: "Share of KV cache blocks in use. Near 100% vLLM preempts requests and queues new ones.",
+			Queries:     []Query{{Expr: fmt.Sprintf("max by (model_name) (vllm:kv_cache_usage_perc{%s})", selModel), Legend: "{{model_name}}"}}},
+		{Title: "Prefix cache hit rate", Unit: "percentunit", Max: 1, Sources: []Source{SourceServer},
+			Description: "Prompt tokens served from the prefix cache / prompt tokens looked up, over the rate window.",
+			Queries: []Query{{Expr: fmt.Sprintf("sum by (model_name) (%s) / (sum by (model_name) (%s) > 0)",
+				rate("vllm:prefix_cache_hits_total", selModel), rate("vllm:prefix_cache_queries_total", selModel)), Legend: "{{model_name}}"}}},
+		{Title: "Tokens per second (vLLM)", Unit: tokS, Sources: []Source{SourceServer},
+			Description: "Generated (output) and prefilled (prompt) tokens per second.",
+			Queries: []Query{
+				{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:generation_tokens_total", selModel)), Legend: "generation"},
+				{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:prompt_tokens_total", selModel)), Legend: "prompt"},
+			}},
+		{Title: "TTFT / ITL p95 (vLLM)", Unit: "s", Sources: []Source{SourceServer},
+			Description: "Time to first token and inter-token latency as vLLM measures them.",
+			Queries:     []Query{{Expr: e.serverTTFT95, Legend: "TTFT p95"}, {Expr: e.serverITL95, Legend: "ITL p95"}}},
+		{Title: "Queue time p50 / p95 (vLLM)", Unit: "s", Sources: []Source{SourceServer},
+			Description: "Time requests spent in vLLM's waiting queue before they were scheduled.",
+			Queries: []Query{
+				{Expr: quantile(0.5, "vllm:request_queue_time_seconds", selModel, ""), Legend: "p50"},
+				{Expr: quantile(0.95, "vllm:request_queue_time_seconds", selModel, ""), Legend: "p95"},
+			}},
+		{Title: "Preemptions per second (vLLM)", Unit: "short", Sources: []Source{SourceServer},
+			Description: "Requests evicted from the batch because the KV cache ran out; they are recomputed later.",
+			Queries:     []Query{{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:num_preemptions_total", selModel)), Legend: "preemptions"}}},
+		{Title: "Finished requests by reason (vLLM)", Unit: "reqps", Sources: []Source{SourceServer},
+			Description: "Requests vLLM finished per second: stop (EOS or stop string), length (max_tokens), abort (client went away).",
+			Queries:     []Query{{Expr: fmt.Sprintf("sum by (finished_reason) (%s)", rate("vllm:request_success_total", selModel)), Legend: "{{finished_reason}}"}}},
+	}}
+}
+
+// gpuRow is the GPU (DCGM) row: what the DCGM exporter reports.
+func gpuRow(e panelExprs) Row {
+	return Row{Title: "GPU (DCGM)", Columns: 4, Panels: []Panel{
+		{Title: "Power", Unit: "watt", Sources: []Source{SourceGPU},
+			Description: "Power draw per GPU (DCGM_FI_DEV_POWER_USAGE).",
+			Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_POWER_USAGE{%s}", selGPU), Legend: "GPU {{gpu}}"}, {Expr: e.power, Legend: "total"}}},
+		{Title: "Energy per output token", Unit: "J", Sources: []Source{SourceGPU, SourceServer},
+			Description: "rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION) / 1000 / rate(vllm:generation_tokens_total): joules per generated token. Idle GPUs in the selection count against it.",
+			Queries:     []Query{{Expr: e.joulesPerToken, Legend: "J per token"}}},
+		{Title: "GPU utilization", Unit: "percent", Max: 100, Sources: []Source{SourceGPU},
+			Description: "Share of time a kernel was running (DCGM_FI_DEV_GPU_UTIL). 100% does not mean the tensor cores are saturated.",
+			Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_GPU_UTIL{%s}", selGPU), Legend: "GPU {{gpu}}"}}},
+		{Title: "Framebuffer memory used", Unit: "mbytes", Sources: []Source{SourceGPU},
+			Description: "GPU memory in use (DCGM_FI_DEV_FB_USED, MiB). vLLM reserves --gpu-memory-utilization of it at start, so it stays flat under load.",
+			Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_FB_USED{%s}", selGPU), Legend: "GPU {{gpu}}"}}},
+	}}
 }
 
 func strPtr(s string) *string { return &s }

@@ -197,6 +197,16 @@ func (o Options) TensorParallelHint() string {
 // blanks separate, single quotes keep everything literal, double quotes keep
 // blanks and honour \" \\ \$ \`, a backslash outside quotes escapes the next
 // character. No expansion happens. It is how --vllm-args "..." becomes argv.
+//
+// Why not github.com/mattn/go-shellwords (v1.0.12, in go.sum through
+// compose-go), even with ParseEnv and ParseBacktick off: it stops at an
+// unquoted ; | & > and returns the words before it without an error
+// (`--x a|b` gives ["--x" "a"], the rest silently lost); it answers a
+// bare ( or an unterminated quote with "invalid command line string",
+// which says neither what nor where; and it drops the backslash of \n
+// inside double quotes, which POSIX keeps (TestSplitArgs pins it). Here
+// those characters are plain word characters, as vLLM's argv wants them,
+// and each error names its cause.
 func SplitArgs(s string) ([]string, error) {
 	var (
 		args  []string

@@ -7,18 +7,18 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/llmload/llmload/engine/vllmmetrics"
+	"github.com/llmload/llmload/engine/wire"
 )
 
 // Counter names carry their _total suffix explicitly: Python's
 // prometheus_client (vLLM) appends it, client_golang's text format does not.
 
-// Bucket bounds are vLLM's (package vllmmetrics), so that dashboards and
+// Bucket bounds are vLLM's (package wire), so that dashboards and
 // histogram_quantile queries written for vLLM work unchanged.
 var (
-	ttftBuckets           = vllmmetrics.TTFTBuckets
-	itlBuckets            = vllmmetrics.ITLBuckets
-	requestLatencyBuckets = vllmmetrics.RequestLatencyBuckets
+	ttftBuckets           = wire.TTFTBuckets
+	itlBuckets            = wire.ITLBuckets
+	requestLatencyBuckets = wire.RequestLatencyBuckets
 	iterationTokenBuckets = []float64{1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384}
 	// lagBuckets resolve the simulator's own lateness from 10 us to 1 s.
 	lagBuckets = []float64{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1}

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/llmload/llmload/engine/jitter"
+	"github.com/llmload/llmload/engine/monoclock"
 )
 
 // overrunLog keeps the most recent overruns (deliveries or engine steps
@@ -37,7 +37,7 @@ const overrunLogSize = 1 << 16
 // newOverrunLog ties the log to a server clock: now is that clock's
 // reading (time since its origin).
 func newOverrunLog(now func() time.Duration) *overrunLog {
-	return &overrunLog{mono0: jitter.MonoNow() - int64(now()), ring: make([]overrun, 0, overrunLogSize)}
+	return &overrunLog{mono0: monoclock.Now() - int64(now()), ring: make([]overrun, 0, overrunLogSize)}
 }
 
 // add logs one overrun: due on the server clock, lag how late it started.
@@ -67,7 +67,7 @@ func (l *overrunLog) appendJSON(b []byte, since int64) []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b = append(b, `{"clock":"CLOCK_MONOTONIC","now_ns":`...)
-	b = strconv.AppendInt(b, jitter.MonoNow(), 10)
+	b = strconv.AppendInt(b, monoclock.Now(), 10)
 	b = append(b, `,"threshold_ns":`...)
 	b = strconv.AppendInt(b, int64(overrunThreshold), 10)
 	b = append(b, `,"logged":`...)

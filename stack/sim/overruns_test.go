@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/jitter"
+	"github.com/llmload/llmload/engine/monoclock"
 )
 
 type overrunsDoc struct {
@@ -58,13 +58,13 @@ func TestOverrunLogWrapsAndFilters(t *testing.T) {
 
 // The log's instants are on CLOCK_MONOTONIC, the clock another process
 // (the jitter probe) reads: an overrun logged now is due within the last
-// moment of jitter.MonoNow.
+// moment of monoclock.Now.
 func TestOverrunLogUsesTheSharedClock(t *testing.T) {
 	s := startServer(t, testConfig())
-	before := jitter.MonoNow()
+	before := monoclock.Now()
 	s.m.observeLag(s.now()-5*time.Millisecond, s.now())
 	s.m.observeLag(s.now(), s.now()) // on time: not logged
-	after := jitter.MonoNow()
+	after := monoclock.Now()
 
 	resp, err := http.Get(s.url + "/debug/overruns?since=" + strconv.FormatInt(before-int64(time.Second), 10))
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	llmreq "github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/wire"
 	"github.com/llmload/llmload/stack/sim/engine"
 )
 
@@ -26,7 +26,7 @@ import (
 // simulator's monotonic schedule: token k of a fixed-profile stream is due
 // at receipt + TTFT + k*ITL. Clients on the same host use it to tell their
 // own latency from the server's.
-const ReceiptHeader = llmreq.SimReceiptHeader
+const ReceiptHeader = wire.SimReceiptHeader
 
 // ErrClosed is returned by Serve after Close.
 var ErrClosed = errors.New("sim: server closed")

@@ -1,7 +1,16 @@
-// Package vllmmetrics holds what llmload copies from vLLM's Prometheus
-// metrics so that the simulator serves them, and the client's exporter
-// mirrors them, bucket for bucket: one copy, so the two cannot drift.
-package vllmmetrics
+// Package wire holds the facts of the wire between llmload's client and a
+// vLLM-compatible server that both sides must agree on: vLLM's histogram
+// buckets, which the simulator serves and the client's exporter mirrors,
+// and the header in which llmload's simulator stamps a request's receipt.
+// One copy, so the two sides cannot drift. A leaf: it imports nothing, so
+// stack/sim can use it without depending on the engine.
+package wire
+
+// SimReceiptHeader is the response header in which llmload's simulator
+// says when it received a request, as Unix nanoseconds. With it a client
+// on the same host splits its TTFT into the way there (ServerReceived -
+// Sent), the server's time, and the way back.
+const SimReceiptHeader = "X-Llmload-Sim-Receipt"
 
 // Histogram bucket upper bounds, in seconds, from vLLM's
 // vllm/v1/metrics/loggers.py. Dashboards and histogram_quantile queries

@@ -1,5 +1,0 @@
-//go:build !linux
-
-package jitter
-
-func sysMonoNow() int64 { return MonoNow() }

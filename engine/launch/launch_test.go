@@ -1,0 +1,112 @@
+package launch
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmload/llmload/engine/openai"
+	"github.com/llmload/llmload/engine/pace"
+	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/internal/simtest"
+	"github.com/llmload/llmload/stack/sim"
+)
+
+// rows is a source of n identical rows.
+type rows struct{ n int }
+
+func (r *rows) Next() (trace.Row, error) {
+	if r.n == 0 {
+		return trace.Row{}, io.EOF
+	}
+	r.n--
+	return trace.Row{ContextTokens: 20, GeneratedTokens: 4}, nil
+}
+func (r *rows) Close() error { return nil }
+
+type chatMapper struct{}
+
+func (chatMapper) Map(row trace.Row) (openai.Spec, error) {
+	return openai.Spec{Endpoint: request.Chat, PromptTokens: row.ContextTokens, MaxTokens: row.GeneratedTokens, IgnoreEOS: true}, nil
+}
+
+// stalledTokenize serves the built-in simulator (fixed profile) behind a
+// front that never answers POST /tokenize: each prompt-length probe runs
+// into its timeout.
+func stalledTokenize(t *testing.T) string {
+	t.Helper()
+	cfg := sim.DefaultConfig()
+	cfg.Profile = sim.ProfileFixed
+	backend, err := url.Parse(simtest.Start(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(backend)
+	proxy.FlushInterval = -1 // stream tokens as they come
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/tokenize" {
+			// Read the body first: only then does net/http notice that
+			// the client gave up and cancel r.Context().
+			io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	return front.URL
+}
+
+// Probes before the run (POST /tokenize) must not make the first request
+// late: the epoch is set after them, and each has its own timeout.
+func TestProbesDoNotDelaySchedule(t *testing.T) {
+	base := stalledTokenize(t)
+	const probeTimeout = time.Second
+	var log bytes.Buffer
+	run, err := Prepare(context.Background(), Config{
+		Scenarios: []Scenario{{
+			Name: "probe", Source: &rows{n: 3}, Schedule: pace.Constant(20), Mapper: chatMapper{},
+			URL: base, Model: sim.DefaultConfig().Model, Concurrency: 4,
+			Timeout: 30 * time.Second, StallTimeout: 10 * time.Second,
+			SampleInterval: time.Second, DrainTimeout: time.Second, ServerMetrics: "off",
+		}},
+		ProbeTimeout: probeTimeout,
+		Log:          &log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	var mu sync.Mutex
+	var lags []time.Duration
+	err = run.Start(context.Background(), []Watch{{OnResult: func(res *request.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		lags = append(lags, res.ScheduleLag())
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := run.Wait().Scenarios[0]
+	if out.Err != nil || out.Summary == nil || out.Summary.Completed != 3 {
+		t.Fatalf("run: err %v, summary %+v", out.Err, out.Summary)
+	}
+	// Both endpoints were probed and both probes ran into the timeout.
+	if n := strings.Count(log.String(), "prompt calibration for"); n != 2 {
+		t.Fatalf("want 2 failed probes in the log, got %d:\n%s", n, log.String())
+	}
+	for i, lag := range lags {
+		if lag >= probeTimeout {
+			t.Errorf("request %d released %v late: the probes (%v each) counted against the schedule", i, lag, probeTimeout)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package monoclock
+
+func sysMonoNow() int64 { return Now() }

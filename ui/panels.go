@@ -25,6 +25,16 @@ const (
 	SeriesTTFTMean     = "ttft_mean"     // client TTFT mean, ms (beside the server's)
 )
 
+// Series ids of session scenarios (closed-loop users, open-loop session
+// starts); the panels that read them are left out of other runs.
+const (
+	SeriesSessionsActive = "sessions_active"   // sessions under way
+	SeriesSessionsThink  = "sessions_thinking" // of which waiting out a think time or a tool
+	SeriesUsers          = "users"             // closed-loop users running (a ramp's target)
+	SeriesTTFTFirstTurn  = "ttft_turn1_p50"    // TTFT p50 of first turns in the window, ms
+	SeriesTTFTLaterTurns = "ttft_later_p50"    // TTFT p50 of later turns in the window, ms
+)
+
 // Series ids of the server and GPU panels, sampled from the server's
 // /metrics (vLLM series) and NVIDIA DCGM exporters: one point per scrape.
 // They exist only when the endpoint exports them, and the panels that read
@@ -121,6 +131,10 @@ func DefaultPanels() []Panel {
 			{ID: SeriesTTFTMean, Label: "client"}, opt(SeriesServerTTFT, "server")}},
 		{Kind: KindChart, Title: "TPOT ms", Series: []SeriesSpec{{ID: SeriesTPOTP95, Label: "p95"}}},
 		{Kind: KindChart, Title: "E2E ms", Series: []SeriesSpec{{ID: SeriesE2EP95, Label: "p95"}}},
+		{Kind: KindChart, Title: "TTFT by turn ms", Optional: true, Series: []SeriesSpec{
+			opt(SeriesTTFTFirstTurn, "turn 1"), opt(SeriesTTFTLaterTurns, "later")}},
+		{Kind: KindChart, Title: "Sessions", Optional: true, Series: []SeriesSpec{
+			opt(SeriesSessionsActive, "active"), opt(SeriesSessionsThink, "think"), opt(SeriesUsers, "users")}},
 		{Kind: KindChart, Title: "Concurrency", Series: []SeriesSpec{
 			{ID: SeriesInFlight, Label: "flight"}, {ID: SeriesQueued, Label: "queued"}}},
 		{Kind: KindChart, Title: "Server requests", Optional: true, Series: []SeriesSpec{

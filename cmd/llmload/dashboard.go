@@ -88,6 +88,12 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 			h.Add(ui.SeriesTTFTP95, t, ms(w.TTFT.P95))
 			h.Add(ui.SeriesTTFTP99, t, ms(w.TTFT.P99))
 		}
+		if w.FirstTurnTTFT.N > 0 {
+			h.Add(ui.SeriesTTFTFirstTurn, t, ms(w.FirstTurnTTFT.P50))
+		}
+		if w.LaterTurnTTFT.N > 0 {
+			h.Add(ui.SeriesTTFTLaterTurns, t, ms(w.LaterTurnTTFT.P50))
+		}
 		if w.TPOT.N > 0 {
 			h.Add(ui.SeriesTPOTP95, t, ms(w.TPOT.P95))
 		}
@@ -99,6 +105,13 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 		}
 		if w.ScheduleLag.N > 0 {
 			h.Add(ui.SeriesLagP99, t, ms(w.ScheduleLag.P99))
+		}
+	}
+	if ss := st.Sessions; ss != nil {
+		h.Add(ui.SeriesSessionsActive, st.Elapsed, float64(ss.Active))
+		h.Add(ui.SeriesSessionsThink, st.Elapsed, float64(ss.Thinking))
+		if ss.Users > 0 {
+			h.Add(ui.SeriesUsers, st.Elapsed, float64(ss.Users))
 		}
 	}
 	h.Add(ui.SeriesInFlight, st.Elapsed, float64(st.InFlight))

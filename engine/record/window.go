@@ -29,6 +29,9 @@ type Window struct {
 	BytesSent, BytesRecv      int64 // over every result
 
 	TTFT, TPOT, E2EL Percentiles // completed requests only
+	// TTFT of the completed requests of session scenarios: first turns,
+	// and the turns after them (N 0 in other runs).
+	FirstTurnTTFT, LaterTurnTTFT Percentiles
 	QueueTime        Percentiles // every request that reached a worker
 	ScheduleLag      Percentiles // every request
 }
@@ -60,6 +63,7 @@ type winAcc struct {
 	inTok, outTok, sent, recvd int64
 	ttft, tpot, e2el           *dist
 	queue, lag                 *dist
+	turn1, later               *dist // sessions' TTFT by turn; nil until a session result comes
 }
 
 func newWinAcc() *winAcc {
@@ -73,8 +77,8 @@ func (a *winAcc) reset(idx int64) {
 	a.good, a.warmup = 0, 0
 	a.inTok, a.outTok, a.sent, a.recvd = 0, 0, 0, 0
 	clear(a.errors)
-	for _, d := range [...]*dist{a.ttft, a.tpot, a.e2el, a.queue, a.lag} {
-		if d.n > 0 {
+	for _, d := range [...]*dist{a.ttft, a.tpot, a.e2el, a.queue, a.lag, a.turn1, a.later} {
+		if d != nil && d.n > 0 {
 			d.reset()
 		}
 	}
@@ -88,6 +92,9 @@ func (a *winAcc) window(interval, length time.Duration, partial bool) *Window {
 		InputTokens: a.inTok, OutputTokens: a.outTok, BytesSent: a.sent, BytesRecv: a.recvd,
 		TTFT: a.ttft.percentiles(), TPOT: a.tpot.percentiles(), E2EL: a.e2el.percentiles(),
 		QueueTime: a.queue.percentiles(), ScheduleLag: a.lag.percentiles(),
+	}
+	if a.turn1 != nil {
+		w.FirstTurnTTFT, w.LaterTurnTTFT = a.turn1.percentiles(), a.later.percentiles()
 	}
 	if len(a.errors) > 0 {
 		w.Errors = maps.Clone(a.errors)
@@ -120,6 +127,16 @@ func (a *winAcc) add(res *request.Result, good bool) {
 	a.outTok += int64(res.CompletionTokens)
 	if res.FirstToken != 0 {
 		a.ttft.addDur(res.TTFT())
+		if turn := res.Session.Turn; turn > 0 {
+			if a.turn1 == nil {
+				a.turn1, a.later = newDistDigits(windowDigits), newDistDigits(windowDigits)
+			}
+			if turn == 1 {
+				a.turn1.addDur(res.TTFT())
+			} else {
+				a.later.addDur(res.TTFT())
+			}
+		}
 	}
 	if tpot, ok := res.TPOT(); ok {
 		a.tpot.addDur(tpot)

@@ -32,8 +32,8 @@ type Window struct {
 	// TTFT of the completed requests of session scenarios: first turns,
 	// and the turns after them (N 0 in other runs).
 	FirstTurnTTFT, LaterTurnTTFT Percentiles
-	QueueTime        Percentiles // every request that reached a worker
-	ScheduleLag      Percentiles // every request
+	QueueTime                    Percentiles // every request that reached a worker
+	ScheduleLag                  Percentiles // every request
 }
 
 // RequestRate is completed requests per second over the window's length.

@@ -21,16 +21,17 @@ import (
 // only a real regression breaks it; the precise numbers are benchmarks
 // (docs/performance.md).
 func TestCalibrateQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a real calibration against a simulator process; skipped with -short")
+	}
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	start := time.Now()
+	// How long --quick takes is a benchmark figure (docs/performance.md),
+	// not a test: this shared machine's speed varies.
 	text, err := runLLMLoad(t, ctx, "calibrate", "--quick", "--max-ttft-error", "5ms", "--out", out)
 	if err != nil {
 		t.Fatalf("llmload calibrate --quick: %v\n%s", err, text)
-	}
-	if d := time.Since(start); d > 30*time.Second {
-		t.Errorf("--quick took %v, more than the 30 s promised", d.Round(time.Second))
 	}
 	for _, want := range []string{"streams=1 ", "streams=100 ", "streams=1000 ", "rate=1000 ", "targets", "separate-process simulator"} {
 		if !strings.Contains(text, want) {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmload/llmload/engine/openai"
@@ -122,8 +123,11 @@ type Executor struct {
 	nextOpen time.Duration         // and its start
 	rampAt   time.Duration         // the next re-evaluation of a ramp; 0 = none
 	live     map[*Session]struct{} // sessions under way
+	held     []heldSend            // turns held by a pause
 
-	stats *stats
+	pause      pauser
+	dispatcher atomic.Pointer[runner.Dispatcher] // e.d, for Pause from other goroutines
+	stats      *stats
 }
 
 type reply struct {
@@ -151,6 +155,7 @@ func New(cfg Config) (*Executor, error) {
 // Run implements runner.Executor.
 func (e *Executor) Run(ctx context.Context, d runner.Dispatcher) error {
 	e.d = d
+	e.dispatcher.Store(&d)
 	// The run's clock starts at its epoch, which the runner may set a
 	// moment ahead; nothing is sent before it.
 	if early := -d.Now(); early > 0 {
@@ -214,6 +219,17 @@ func (e *Executor) step(now time.Duration) error {
 		for s := range e.live {
 			if !s.inFlight {
 				e.endSession(s, false)
+			}
+		}
+	}
+	if len(e.held) > 0 && !e.pause.on() {
+		held := e.held
+		e.held = nil
+		for _, h := range held {
+			if _, ok := e.live[h.s]; ok {
+				if err := e.do(h.s, h.st); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -293,8 +309,8 @@ func (e *Executor) nextWake() (time.Duration, bool) {
 	if e.rampAt > 0 && (!ok || e.rampAt < at) {
 		at, ok = e.rampAt, true
 	}
-	if e.cfg.Starts != nil && !e.noMore && (!ok || e.nextOpen < at) {
-		at, ok = e.nextOpen, true
+	if open := e.nextOpen + e.pause.total(); e.cfg.Starts != nil && !e.noMore && !e.pause.on() && (!ok || open < at) {
+		at, ok = open, true
 	}
 	if e.cfg.Duration > 0 && len(e.live) > 0 && (!ok || e.cfg.Duration < at) && e.d.Now() < e.cfg.Duration {
 		at, ok = e.cfg.Duration, true
@@ -354,6 +370,10 @@ func (e *Executor) do(s *Session, st Step) error {
 	}
 	if s.stopping || e.past(now) || e.limitReached() {
 		e.endSession(s, false)
+		return nil
+	}
+	if e.pause.on() {
+		e.held = append(e.held, heldSend{s, st})
 		return nil
 	}
 	p := &request.Plan{
@@ -450,7 +470,7 @@ func (e *Executor) stopAll() {
 // start a session at once; users over the target are retired and their
 // sessions stop at the next turn boundary (k6's graceful ramp-down).
 func (e *Executor) adjustUsers(now time.Duration) error {
-	if e.cfg.Starts != nil {
+	if e.cfg.Starts != nil || e.pause.on() {
 		return nil
 	}
 	target := e.cfg.Users
@@ -537,6 +557,10 @@ func (e *Executor) startOpen(now time.Duration) error {
 	if e.cfg.Starts == nil {
 		return nil
 	}
+	if e.pause.on() {
+		return nil
+	}
+	now -= e.pause.total() // a pause moves every later start by its length
 	for !e.noMore {
 		if e.next == nil {
 			if err := e.readNext(); err != nil {
@@ -597,6 +621,7 @@ func (e *Executor) readNext() error {
 func (e *Executor) Report(st *runner.Status) {
 	ss := e.stats.status()
 	st.Sessions = &ss
+	st.Paused, st.PausedFor = e.pause.on(), e.pause.total()
 	st.Planned, st.Due, st.Total = ss.Turns, ss.Turns, e.cfg.Limit
 }
 
@@ -610,6 +635,66 @@ func (e *Executor) Summary() *Summary {
 		mode = "ramping_users"
 	}
 	return e.stats.summary(mode)
+}
+
+// Pause implements runner.Pauser: no session starts and no turn is sent
+// until Resume (requests in flight go on, waits run out); open-loop
+// session starts move by the time spent paused.
+func (e *Executor) Pause() { e.pause.set(true, e.clock()) }
+
+// Resume implements runner.Pauser.
+func (e *Executor) Resume() {
+	e.pause.set(false, e.clock())
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// clock is the run's clock, or 0 before Run (a pause before the start).
+func (e *Executor) clock() time.Duration {
+	if d := e.dispatcher.Load(); d != nil {
+		return (*d).Now()
+	}
+	return 0
+}
+
+// pauser is the executor's pause state: set from the dashboard's
+// goroutine, read by the driver.
+type pauser struct {
+	mu     sync.Mutex
+	paused bool
+	since  time.Duration
+	sum    time.Duration
+}
+
+func (p *pauser) set(paused bool, now time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case paused && !p.paused:
+		p.paused, p.since = true, now
+	case !paused && p.paused:
+		p.paused, p.sum = false, p.sum+now-p.since
+	}
+}
+
+func (p *pauser) on() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.paused
+}
+
+// total is the time spent in pauses that have ended.
+func (p *pauser) total() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sum
+}
+
+type heldSend struct {
+	s  *Session
+	st Step
 }
 
 // timer wakes a session whose wait ended.

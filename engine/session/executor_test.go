@@ -318,3 +318,51 @@ type emptyProgram struct{}
 func (emptyProgram) Begin(*Session) (Step, error)                 { return Step{Kind: End}, nil }
 func (emptyProgram) Next(*Session, *request.Result) (Step, error) { return Step{Kind: End}, nil }
 func (emptyProgram) Stop(*Session)                                {}
+
+// A pause holds every next turn (and new sessions) until the resume;
+// requests in flight finish. No request is sent while paused.
+func TestPauseHoldsTurns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prog := &chat{t: t, turns: 1000, think: 100 * time.Millisecond}
+		srv := &fakeServer{ttft: 50 * time.Millisecond, itl: 10 * time.Millisecond, tokens: 5}
+		epoch := time.Now()
+		srv.epoch = epoch
+		ex, err := New(Config{Name: "p", Program: prog, Builder: newBuilder(t), Users: 3, Duration: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &memRecorder{}
+		h, err := runner.Start(context.Background(), runner.Config{
+			Name: "p", Epoch: epoch, Executor: ex, Client: srv, Recorder: rec, Concurrency: 3,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		h.Pause()
+		pausedAt := time.Since(epoch)
+		time.Sleep(2 * time.Second)
+		if st := h.Status(); !st.Paused {
+			t.Error("status does not say paused")
+		}
+		resumedAt := time.Since(epoch)
+		h.Resume()
+		if _, err := h.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		var before, after int
+		for _, r := range rec.all {
+			switch {
+			case r.Sent > pausedAt && r.Sent < resumedAt:
+				t.Errorf("request %d sent at %v, during the pause (%v to %v)", r.Seq, r.Sent, pausedAt, resumedAt)
+			case r.Sent <= pausedAt:
+				before++
+			default:
+				after++
+			}
+		}
+		if before == 0 || after == 0 {
+			t.Errorf("%d requests before the pause, %d after; want some of each", before, after)
+		}
+	})
+}

@@ -147,6 +147,11 @@ func resultTable(L *lua.LState, r *request.Result, good bool) *lua.LTable {
 	num("seq", float64(r.Seq))
 	t.RawSetString("scenario", lua.LString(r.Scenario))
 	num("source_line", float64(r.SourceLine))
+	if r.Session.ID != "" {
+		t.RawSetString("session_id", lua.LString(r.Session.ID))
+		num("user_id", float64(r.Session.User))
+		num("turn", float64(r.Session.Turn))
+	}
 	num("status", float64(r.Status))
 	t.RawSetString("ok", lua.LBool(!r.Failed()))
 	t.RawSetString("good", lua.LBool(good))

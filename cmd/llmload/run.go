@@ -423,7 +423,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		case sr.sum != nil && sr.sum.Completed == 0 && sr.sum.Failed == 0 && !interrupted.Load():
 			fmt.Fprintf(stderr, "llmload run: scenario %s: no request was sent: its source gave no rows (a trace with only a header, or a :limit, :window, :filter, --limit or --duration that keeps none); check the trace and those settings\n", sr.sc.Name)
 			code = max(code, exitConfig)
-		case sr.sum != nil && sr.sum.Completed == 0 && sr.sum.Failed > 0:
+		case sr.sum != nil && sr.sum.Completed == 0 && sr.sum.Failed > 0 && !interrupted.Load():
 			fmt.Fprintf(stderr, "llmload run: scenario %s: every request failed; see errors in %s\n", sr.sc.Name, sr.out)
 			code = max(code, exitAllFailed)
 		}

@@ -215,6 +215,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		n := 0
 		for range sigs {
 			n++
+			scr.Interrupt() // a setup or teardown hook stuck in a loop ends now
 			if n == 1 {
 				fmt.Fprintln(stderr, "\nstopping: no new requests; in-flight ones drain (Ctrl-C again to abort)")
 				userStop()

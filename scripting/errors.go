@@ -102,6 +102,9 @@ func (s *Script) luaError(err error, ctx context.Context, limit time.Duration, w
 		return &Error{File: file, Line: line, Msg: rest, Err: raised}
 	}
 	file, line, rest := s.splitPos(msg)
+	if ctx != nil && errors.Is(context.Cause(ctx), ErrInterrupted) {
+		return &Error{File: file, Line: line, Err: ErrInterrupted, Msg: what + " was interrupted (the run was stopped)"}
+	}
 	if ctx != nil && ctx.Err() != nil {
 		return &Error{File: file, Line: line, Err: ctx.Err(), Msg: fmt.Sprintf(
 			"%s was stopped after %v (an endless loop?); scripts must finish quickly", what, limit)}

@@ -120,8 +120,7 @@ func (h *Hooks) run(fn *lua.LFunction, name string, limit time.Duration, arg fun
 		nargs = 2
 	}
 	s.raised = nil
-	s.armCall()
-	s.callTimer.Reset(limit)
+	s.armCallFor(limit)
 	err := L.PCall(nargs, 1, nil)
 	s.disarmCall()
 	if err != nil {

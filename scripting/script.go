@@ -130,10 +130,18 @@ type Script struct {
 	// Calls of request functions run under callCtx; callTimer cancels it
 	// when one call runs longer than CallTimeout. Reusing one context and
 	// one timer keeps Map free of per-call allocations for the deadline.
-	callCtx    context.Context
-	callCancel context.CancelFunc
-	callTimer  *time.Timer
+	callCtx   context.Context
+	callTimer *time.Timer
+
+	// intrMu guards callCancel and longCall, which Interrupt reads from
+	// another goroutine while a call holds mu.
+	intrMu     sync.Mutex
+	callCancel context.CancelCauseFunc
+	longCall   bool // the call running now has a limit above CallTimeout (setup, teardown)
 }
+
+// ErrInterrupted is the cause of a script call that Interrupt stopped.
+var ErrInterrupted = errors.New("interrupted")
 
 // Load runs the scenario file at path and returns its options and
 // scenarios. Errors locate the problem in the script (path:line) or name
@@ -226,10 +234,8 @@ func load(path string, env Env, wantScenarios bool) (_ *Script, err error) {
 			return nil, err
 		}
 	}
-	s.callCtx, s.callCancel = context.WithCancel(context.Background())
-	s.callTimer = time.AfterFunc(time.Hour, s.callCancel)
+	s.newCallContext()
 	s.callTimer.Stop()
-	s.ls.SetContext(s.callCtx)
 	return s, nil
 }
 
@@ -257,7 +263,7 @@ func (s *Script) Close() error {
 	}
 	if s.callTimer != nil {
 		s.callTimer.Stop()
-		s.callCancel()
+		s.callCancel(nil)
 	}
 	s.ls.Close()
 	return errors.Join(errs...)
@@ -366,20 +372,58 @@ func (s *Script) syntaxError(err error) error {
 	return &Error{File: s.Path, Msg: strings.TrimSpace(err.Error()), Err: err}
 }
 
+// newCallContext makes the context calls run under, and the timer that
+// cancels it at a call's deadline (started by armCall).
+func (s *Script) newCallContext() {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s.intrMu.Lock()
+	s.callCtx, s.callCancel = ctx, cancel
+	s.intrMu.Unlock()
+	s.callTimer = time.AfterFunc(time.Hour, func() { cancel(nil) })
+	s.ls.SetContext(ctx)
+}
+
 // armCall starts the deadline of one call of script code after loading.
-func (s *Script) armCall() {
+func (s *Script) armCall() { s.armCallFor(s.env.CallTimeout) }
+
+// armCallFor starts a deadline of limit for one call of script code. A
+// call allowed more than CallTimeout (setup, teardown) can be stopped
+// early by Interrupt.
+func (s *Script) armCallFor(limit time.Duration) {
 	if s.callCtx.Err() != nil {
 		// The previous call was stopped; a cancelled context cannot be
 		// reused, and the state must not stay poisoned for later calls.
-		s.callCtx, s.callCancel = context.WithCancel(context.Background())
-		s.callTimer = time.AfterFunc(time.Hour, s.callCancel)
-		s.ls.SetContext(s.callCtx)
+		s.newCallContext()
 	}
-	s.callTimer.Reset(s.env.CallTimeout)
+	s.intrMu.Lock()
+	s.longCall = limit > s.env.CallTimeout
+	s.intrMu.Unlock()
+	s.callTimer.Reset(limit)
 }
 
 // disarmCall ends the deadline started by armCall.
-func (s *Script) disarmCall() { s.callTimer.Stop() }
+func (s *Script) disarmCall() {
+	s.callTimer.Stop()
+	s.intrMu.Lock()
+	s.longCall = false
+	s.intrMu.Unlock()
+}
+
+// Interrupt stops the script code running now if it may run longer than
+// a request function (Env.CallTimeout): a setup or teardown hook stuck in a
+// loop ends at once with ErrInterrupted instead of at Env.LoadTimeout.
+// Calls bounded by CallTimeout (request functions, on_response, sessions)
+// are left to finish: they end soon anyway, and interrupting them would
+// turn a stop into a script error. Later calls run normally. Interrupt is
+// safe for concurrent use with everything else (the run's Ctrl-C handler
+// calls it).
+func (s *Script) Interrupt() {
+	s.intrMu.Lock()
+	defer s.intrMu.Unlock()
+	if s.longCall && s.callCancel != nil {
+		s.callCancel(ErrInterrupted)
+	}
+}
 
 // call runs fn(args...) under the call deadline and returns its first
 // result. what names the function in errors.

@@ -66,12 +66,20 @@ type requestLine struct {
 // relative to it) and returns its combined output.
 func runLLMLoad(t *testing.T, ctx context.Context, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Dir = testenv.ModuleRoot(t)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd, out := llmloadCmd(t, ctx, args...)
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// llmloadCmd is the binary run from the module root, its stdout and
+// stderr combined in out.
+func llmloadCmd(t *testing.T, ctx context.Context, args ...string) (cmd *exec.Cmd, out *bytes.Buffer) {
+	t.Helper()
+	cmd = exec.CommandContext(ctx, binPath, args...)
+	cmd.Dir = testenv.ModuleRoot(t)
+	out = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd, out
 }
 
 func readResults(t *testing.T, dir string) (summaryFile, []requestLine) {

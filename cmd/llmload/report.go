@@ -46,7 +46,7 @@ func reportRun(out *launch.Outcome, interrupted bool, stdout, stderr io.Writer) 
 			fmt.Fprintf(stderr, "llmload run: %v\n", so.Err)
 			fmt.Fprintf(stderr, "results measured so far are in %s\n", sc.Out)
 			code = max(code, exitConfig)
-		case so.Summary != nil && so.Summary.Completed == 0 && so.Summary.Failed > 0:
+		case so.Summary != nil && so.Summary.Completed == 0 && so.Summary.Failed > 0 && !interrupted:
 			fmt.Fprintf(stderr, "llmload run: scenario %s: every request failed; see errors in %s\n", sc.Name, sc.Out)
 			code = max(code, exitAllFailed)
 		}

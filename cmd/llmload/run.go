@@ -44,7 +44,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	defer metrics.close()
-	stop := catchSignals(stderr)
+	stop := catchSignals(stderr, rc.scr.Interrupt)
 	defer stop.release()
 	rc.cfg.Abort = stop.abort
 	rc.cfg.StartSim = func(model string) (string, func(), error) {

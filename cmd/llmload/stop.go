@@ -23,7 +23,9 @@ type runStopper struct {
 	sigs        chan os.Signal
 }
 
-func catchSignals(stderr io.Writer) *runStopper {
+// interrupt, when set, is called at each signal (it ends a Lua hook stuck
+// in a loop).
+func catchSignals(stderr io.Writer, interrupt func()) *runStopper {
 	s := &runStopper{abort: make(chan struct{}), sigs: make(chan os.Signal, 2)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	signal.Notify(s.sigs, os.Interrupt, syscall.SIGTERM)
@@ -31,6 +33,9 @@ func catchSignals(stderr io.Writer) *runStopper {
 		n := 0
 		for range s.sigs {
 			n++
+			if interrupt != nil {
+				interrupt()
+			}
 			if n > 1 {
 				s.abortNow()
 				return

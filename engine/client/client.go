@@ -52,8 +52,10 @@
 // byte for Config.StallTimeout, including the wait for the first byte, so
 // it must exceed the longest expected queueing plus prefill), protocol
 // (malformed chunk, broken stream, stream ending without "data: [DONE]"),
-// server_error (error object in the stream) and canceled (the context
-// ended). The first failure wins; tokens received before it are kept.
+// server_error (error object in the stream), overrun (more token events
+// than the request's cap, see Config.MaxEvents: the server ignores
+// max_tokens; the connection is closed) and canceled (the context ended).
+// The first failure wins; tokens received before it are kept.
 //
 // Connections are reused: after [DONE] the body is read to its end (for at
 // most a second) and the connection goes back to the pool. A request that
@@ -106,6 +108,26 @@ type Config struct {
 	IdleTimeout time.Duration
 	// TLSConfig is used for https URLs; nil means the system defaults.
 	TLSConfig *tls.Config
+
+	// MaxEvents caps the token-bearing events (and so the TokenTimes and
+	// TokenCounts samples) one request may record when its plan sets no
+	// max_tokens; 0 = DefaultMaxEvents. A plan with max_tokens m is capped
+	// at EventCap(m) instead. A request that reaches its cap ends with
+	// class overrun: a server that ignores max_tokens and streams without
+	// end must not grow the client's memory without bound.
+	MaxEvents int
+}
+
+// DefaultMaxEvents is Config.MaxEvents when unset: about 12 MiB of samples
+// per request at most.
+const DefaultMaxEvents = 1 << 20
+
+// EventCap is the most token-bearing events a request with max_tokens
+// maxTokens > 0 may receive before it is ended as an overrun: four times
+// what was asked for, and at least 1024 more, so that servers that count
+// tokens differently, or send a few extra events, are not cut short.
+func EventCap(maxTokens int) int {
+	return max(4*maxTokens, maxTokens+1024)
 }
 
 const (
@@ -136,6 +158,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("client: Config.Epoch is zero: set it to the run's start time")
 	case cfg.MaxConns < 1:
 		return nil, fmt.Errorf("client: Config.MaxConns is %d: set it to at least the run's concurrency", cfg.MaxConns)
+	case cfg.MaxEvents < 0:
+		return nil, fmt.Errorf("client: Config.MaxEvents is %d: it must be >= 0 (0 means %d)", cfg.MaxEvents, DefaultMaxEvents)
 	case cfg.Timeout < 0 || cfg.StallTimeout < 0 || cfg.DialTimeout < 0 || cfg.IdleTimeout < 0:
 		return nil, errors.New("client: Config timeouts must not be negative (0 means none or the default)")
 	case strings.ContainsAny(cfg.APIKey, "\r\n"):
@@ -146,6 +170,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	if cfg.MaxEvents == 0 {
+		cfg.MaxEvents = DefaultMaxEvents
 	}
 	c := &Client{epoch: cfg.Epoch, cfg: cfg}
 	if cfg.APIKey != "" {
@@ -230,6 +257,10 @@ func (c *Client) Do(ctx context.Context, p *request.Plan, res *request.Result) {
 
 	cl := c.getCall()
 	cl.ctx, cl.p, cl.res = ctx, p, res
+	cl.maxEvents = c.cfg.MaxEvents
+	if p.MaxTokens > 0 {
+		cl.maxEvents = EventCap(p.MaxTokens)
+	}
 	if c.cfg.Timeout > 0 {
 		cl.deadline = now.Add(c.cfg.Timeout)
 	}
@@ -307,6 +338,7 @@ type call struct {
 	// Token accounting, turned into Result fields by finish.
 	times                    []time.Duration
 	counts                   []int32
+	maxEvents                int  // token events allowed before overrun
 	nonUnit                  bool // some event carried more than one token
 	hasPrompt, hasCompletion bool
 	prompt, completion       int64

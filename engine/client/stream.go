@@ -76,7 +76,10 @@ func (cl *call) stream(cn *conn, resp *fasthttp.Response) (reuse bool) {
 			cl.fail(request.ErrServer, "error in the stream: "+errorMessage(ev.Data))
 			continue
 		}
-		cl.account(&ch, at)
+		if !cl.account(&ch, at) {
+			res.LastByte = at
+			return false // the rest of the stream is not read: close the connection
+		}
 	}
 
 	// The server ends the body right after [DONE]; read to that end so the
@@ -92,8 +95,10 @@ func (cl *call) stream(cn *conn, resp *fasthttp.Response) (reuse bool) {
 	}
 }
 
-// account records one decoded chunk arriving at offset at.
-func (cl *call) account(ch *chunk, at time.Duration) {
+// account records one decoded chunk arriving at offset at. It reports
+// false, having failed the request with class overrun, when the chunk
+// carries one token event more than the request's cap allows.
+func (cl *call) account(ch *chunk, at time.Duration) bool {
 	res := cl.res
 	if ch.hasPrompt {
 		cl.prompt, cl.hasPrompt = ch.prompt, true
@@ -108,6 +113,16 @@ func (cl *call) account(ch *chunk, at time.Duration) {
 		cl.completion, cl.hasCompletion = ch.completion, true
 	}
 	if ch.tokens {
+		if len(cl.times) >= cl.maxEvents {
+			msg := fmt.Sprintf("the server sent more than %d token events", cl.maxEvents)
+			if cl.p.MaxTokens > 0 {
+				msg += fmt.Sprintf(" for max_tokens %d: it ignores max_tokens", cl.p.MaxTokens)
+			} else {
+				msg += " (the client's cap without max_tokens: Config.MaxEvents)"
+			}
+			cl.fail(request.ErrOverrun, msg+"; the request was ended and its connection closed")
+			return false
+		}
 		if res.FirstToken == 0 {
 			res.FirstToken = at
 		}
@@ -120,6 +135,7 @@ func (cl *call) account(ch *chunk, at time.Duration) {
 	if ch.finish != "" {
 		res.FinishReason = ch.finish
 	}
+	return true
 }
 
 // statusError records a non-2xx response with the start of its body, and

@@ -61,7 +61,7 @@ const (
 // the first error of a class, and Observe needs no map lookup.
 var errorClasses = [...]request.ErrorClass{
 	request.ErrConnect, request.ErrHTTPStatus, request.ErrTimeout, request.ErrStall,
-	request.ErrProtocol, request.ErrServer, request.ErrCanceled, request.ErrDropped,
+	request.ErrProtocol, request.ErrServer, request.ErrCanceled, request.ErrDropped, request.ErrOverrun,
 }
 
 // Exporter holds the llmload_* collectors of one registry. Scenario is

@@ -125,6 +125,10 @@ const (
 	ErrServer     ErrorClass = "server_error" // an error object inside the stream
 	ErrCanceled   ErrorClass = "canceled"     // the run was stopped while the request was in flight
 	ErrDropped    ErrorClass = "dropped"      // never sent: the concurrency gate was full and on_full = "drop"
+	// ErrOverrun: the server sent far more tokens than max_tokens allows
+	// (or, without max_tokens, more than the client's fixed cap); the
+	// request was ended there so that its memory stays bounded.
+	ErrOverrun ErrorClass = "overrun"
 )
 
 // Result is the full record of one request. All instants are offsets from

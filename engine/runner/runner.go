@@ -222,7 +222,7 @@ func Start(ctx context.Context, cfg Config) (*Handle, error) {
 			Limit: cfg.Limit, Duration: cfg.Duration, Lookahead: cfg.Lookahead,
 		})
 	}
-	r := &run{cfg: cfg}
+	r := &run{cfg: cfg, stop: ctx}
 	r.execCtx, r.cancelExec = context.WithCancel(context.Background())
 	h := &Handle{r: r, done: make(chan struct{})}
 	r.gate = pace.NewGate(cfg.Concurrency, cfg.OnFull, cfg.Epoch, r.exec, r.record)
@@ -281,10 +281,16 @@ type run struct {
 	cfg  Config
 	gate *pace.Gate
 
+	// stop is the run's ctx: once it is done nothing new is sent.
+	stop       context.Context
 	execCtx    context.Context
 	cancelExec context.CancelFunc
 
-	unsent   atomic.Int64 // plans discarded from the gate's queue at a stop
+	// withheld holds the results of plans a worker took from the queue
+	// after the stop: they were not sent, so they are not results either.
+	withheld sync.Map // *request.Result -> struct{}
+
+	unsent   atomic.Int64 // plans discarded from the gate's queue at a stop, or withheld
 	released atomic.Int64
 }
 
@@ -295,11 +301,25 @@ func (r *run) Release(p *request.Plan, released time.Duration) {
 	r.gate.Submit(p, released)
 }
 
+// exec sends p unless the run was stopped. The discard at a stop empties
+// the queue, but a worker may take a plan in the instant between the stop
+// and the discard: that plan is withheld, and counted as unsent.
 func (r *run) exec(_ context.Context, p *request.Plan, res *request.Result) {
+	if r.stop.Err() != nil {
+		res.Error, res.ErrorMsg = request.ErrCanceled, "not sent: the run was stopped"
+		r.withheld.Store(res, struct{}{})
+		return
+	}
 	r.cfg.Client.Do(r.execCtx, p, res)
 }
 
 func (r *run) record(res *request.Result) {
+	if r.stop.Err() != nil {
+		if _, ok := r.withheld.LoadAndDelete(res); ok {
+			r.unsent.Add(1) // its Reply still runs, with class canceled
+			return
+		}
+	}
 	r.cfg.Recorder.Record(res)
 	for _, s := range r.cfg.Sinks {
 		s.Record(res)
@@ -335,11 +355,7 @@ func (r *run) run(ctx context.Context) (*record.Summary, error) {
 
 	stopProgress := r.startProgress()
 	err := cfg.Executor.Run(ctx, r)
-	if ctx.Err() != nil {
-		// A stop sends nothing new, including plans waiting at the gate.
-		r.unsent.Store(int64(r.gate.Discard()))
-	}
-	r.gate.Close()
+	r.closeGate(ctx)
 	cancelExec()
 	stopProgress()
 	if cfg.BeforeClose != nil {
@@ -351,6 +367,31 @@ func (r *run) run(ctx context.Context) (*record.Summary, error) {
 		err = closeErr
 	}
 	return sum, err
+}
+
+// closeGate waits for the gate to send what it holds and for every request
+// to end. A stop sends nothing new, including plans waiting at the gate:
+// whether it came while the executor ran or comes while the gate drains
+// after the executor has planned everything, the queue is discarded and
+// only requests in flight go on.
+func (r *run) closeGate(ctx context.Context) {
+	if ctx.Err() != nil {
+		r.unsent.Add(int64(r.gate.Discard()))
+		r.gate.Close()
+		return
+	}
+	drained, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+			r.unsent.Add(int64(r.gate.Discard()))
+		case <-drained:
+		}
+	}()
+	r.gate.Close()
+	close(drained)
+	<-watched
 }
 
 func (r *run) status(done bool) Status {

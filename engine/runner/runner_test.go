@@ -231,3 +231,60 @@ func TestRunPauseShiftsSchedule(t *testing.T) {
 		}
 	})
 }
+
+// A stop that comes after the executor has planned everything, while the
+// gate drains its queue, sends none of the queued plans: they are unsent,
+// the request in flight finishes, and every plan is accounted for once.
+func TestRunStopWhileDrainingSendsNothingQueued(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		drain        time.Duration
+		completed    int64
+		failed       int64
+		wantDuration time.Duration
+	}{
+		{"in-flight finishes", 0, 1, 0, 10 * time.Second},
+		{"in-flight canceled at the drain timeout", 2 * time.Second, 0, 1, 7 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				epoch := time.Now()
+				srv := &fakeServer{epoch: epoch, service: 10 * time.Second, sent: map[int64]time.Duration{}}
+				const n = 10
+				cfg := newRun(t, &rows{r: trace10(n, 0)}, srv, 1) // all due at 0: one in flight, nine queued
+				cfg.DrainTimeout = c.drain
+				var final Status
+				cfg.BeforeClose = func(st Status) { final = st }
+				ctx, stop := context.WithCancel(context.Background())
+				defer stop()
+				h, err := Start(ctx, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Second)
+				synctest.Wait()
+				if st := h.Status(); st.Planned != n || st.Released != n || st.Queued != n-1 || st.InFlight != 1 {
+					t.Fatalf("before the stop: %+v; want everything planned and released, 1 in flight, %d queued", st, n-1)
+				}
+				stop()
+				sum, err := h.Wait()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(srv.sent) != 1 {
+					t.Fatalf("%d requests sent (%v), want only the one in flight before the stop", len(srv.sent), srv.sent)
+				}
+				if got := time.Since(epoch); got != c.wantDuration {
+					t.Fatalf("run took %v, want %v", got, c.wantDuration)
+				}
+				if sum.Completed != c.completed || sum.Failed != c.failed || final.Unsent != n-1 {
+					t.Fatalf("completed %d failed %d unsent %d; want %d, %d, %d",
+						sum.Completed, sum.Failed, final.Unsent, c.completed, c.failed, n-1)
+				}
+				if got := sum.Completed + sum.Failed + final.Unsent; got != n {
+					t.Fatalf("%d plans accounted for, want %d", got, n)
+				}
+			})
+		})
+	}
+}

@@ -28,6 +28,7 @@ type Config struct {
 	ToolCallRate        float64       // chance that a chat request with tools is answered with tool calls
 	ToolCallsMax        int           // parallel tool calls in one answer at most
 	ToolArgsTokens      int           // tokens of each tool call's arguments
+	Faults              []Fault       // misbehaviours on some requests (--fault); none by default
 }
 
 // DefaultNumGPUBlocks is the KV capacity vLLM finds for Llama-3.1-8B (BF16)
@@ -74,6 +75,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.Float64Var(&c.ToolCallRate, "tool-call-rate", c.ToolCallRate, "chance (0..1) that a chat request with tools and tool_choice auto is answered with tool calls instead of text")
 	fs.IntVar(&c.ToolCallsMax, "tool-calls-max", c.ToolCallsMax, "parallel tool calls in one answer at most (each answer makes 1 to this many, from the seed)")
 	fs.IntVar(&c.ToolArgsTokens, "tool-args-tokens", c.ToolArgsTokens, "tokens of each tool call's arguments (a JSON object string); at least 2")
+	fs.Var(faultFlag{&c.Faults}, "fault", "misbehave on some requests: `MODE[:PARAM][@FRACTION]`, repeatable (modes: "+faultModeList()+"; see docs/faults.md)")
 	return &c
 }
 
@@ -104,6 +106,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--tool-calls-max must be at least 1, got %d", c.ToolCallsMax)
 	case c.ToolArgsTokens < 2:
 		return fmt.Errorf(`--tool-args-tokens must be at least 2 (the {"key": piece and one word), got %d`, c.ToolArgsTokens)
+	}
+	for _, f := range c.Faults {
+		if _, ok := faultModes[f.Mode]; !ok || !(f.Fraction > 0 && f.Fraction <= 1) || f.Dur < 0 || f.N < 0 || f.N > maxOversized {
+			return fmt.Errorf("--fault %s: unknown mode or a parameter out of range (see docs/faults.md)", f)
+		}
 	}
 	if c.Profile == ProfileH100 {
 		if capTokens := int64(c.NumGPUBlocks) * int64(c.BlockSize); int64(c.MaxModelLen) > capTokens {

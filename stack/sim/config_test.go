@@ -3,6 +3,7 @@ package sim
 import (
 	"flag"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 func TestRegisterFlags(t *testing.T) {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	c := RegisterFlags(fs)
-	if *c != DefaultConfig() {
+	if !reflect.DeepEqual(*c, DefaultConfig()) {
 		t.Fatalf("defaults %+v, want %+v", *c, DefaultConfig())
 	}
 	err := fs.Parse([]string{"--model", "m", "--profile", "fixed", "--ttft", "5ms", "--itl", "2ms", "--max-num-seqs", "8",
@@ -23,7 +24,7 @@ func TestRegisterFlags(t *testing.T) {
 	want := Config{Model: "m", Profile: "fixed", TTFT: 5 * time.Millisecond, ITL: 2 * time.Millisecond, MaxNumSeqs: 8,
 		MaxNumBatchedTokens: 512, BlockSize: 32, NumGPUBlocks: 100, MaxModelLen: 3200, Seed: 9,
 		ToolCallRate: 0.25, ToolCallsMax: 3, ToolArgsTokens: 40}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("parsed %+v, want %+v", *c, want)
 	}
 	if err := c.Validate(); err != nil {

@@ -60,6 +60,7 @@ type Server struct {
 	fixedLive  atomic.Int64 // fixed profile: requests in flight
 	modelsBody []byte
 	metricsH   fasthttp.RequestHandler
+	faults     *faults // nil without --fault
 }
 
 // options are test hooks.
@@ -103,6 +104,7 @@ func newServer(cfg Config, reg *prometheus.Registry, opt options) (*Server, erro
 		}
 	}
 	s.modelsBody = s.renderModels()
+	s.faults = newFaults(cfg.Faults)
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.srv = &fasthttp.Server{
 		Handler:            s.handle,
@@ -211,12 +213,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.generate(ctx, false)
 		}
 	case "/v1/models":
-		if s.method(ctx, fasthttp.MethodGet) {
+		if s.method(ctx, fasthttp.MethodGet) && s.stallEndpoint(FaultModelsStall) {
 			ctx.SetContentType(ctJSON)
 			ctx.SetBody(s.modelsBody)
 		}
 	case "/tokenize":
-		if s.method(ctx, fasthttp.MethodPost) {
+		if s.method(ctx, fasthttp.MethodPost) && s.stallEndpoint(FaultTokenizeStall) {
 			s.tokenize(ctx)
 		}
 	case "/health":
@@ -284,6 +286,10 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, chat bool) {
 		s.writeError(ctx, aerr)
 		return
 	}
+	fault := s.faults.pick(true, "")
+	if fault != nil && fault.respond(ctx) {
+		return
+	}
 	id, created := s.newID(chat), time.Now().Unix()
 	r := &request{
 		s:       s,
@@ -302,6 +308,10 @@ func (s *Server) generate(ctx *fasthttp.RequestCtx, chat bool) {
 	if g.stream {
 		ctx.SetContentType(ctSSE)
 		ctx.Response.ImmediateHeaderFlush = true
+		if fault != nil {
+			ctx.SetBodyStream(&faultStream{r: r, f: fault, chat: chat, conn: ctx.Conn(), done: s.done}, -1)
+			return
+		}
 		ctx.SetBodyStream(r, -1)
 		return
 	}

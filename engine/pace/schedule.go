@@ -110,6 +110,18 @@ func Replay(speedup float64) Schedule {
 	return &replay{speedup: speedup}
 }
 
+// RowTimed is implemented by schedules whose due times come from the
+// rows' own arrival instants (Replay): the planner must read a row before
+// asking when it is due. Every other schedule is asked first, so that no
+// row is read that will not be sent (a Lua source counting its rows sees
+// exactly the requests).
+type RowTimed interface {
+	UsesRowTime()
+}
+
+// UsesRowTime implements RowTimed.
+func (r *replay) UsesRowTime() {}
+
 func (r *replay) Due(at time.Duration) time.Duration {
 	if !r.started {
 		r.started, r.at0 = true, at

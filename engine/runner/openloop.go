@@ -116,6 +116,20 @@ func (o *OpenLoop) dueNow() int64 {
 	return o.due
 }
 
+// scheduleOver reports whether planning ends at a request due at due: the
+// schedule has no more arrivals (stages, custom; with its error, if any)
+// or due is past the duration.
+func (o *OpenLoop) scheduleOver(due time.Duration) (bool, error) {
+	cfg := o.cfg
+	if due == pace.End {
+		if f, ok := cfg.Schedule.(ScheduleError); ok && f.Err() != nil {
+			return true, fmt.Errorf("scenario %s: arrivals: %w", cfg.Name, f.Err())
+		}
+		return true, nil
+	}
+	return cfg.Duration > 0 && due > cfg.Duration, nil
+}
+
 // plan reads rows, maps and builds them, and sends plans in due order. It
 // closes out when it stops, whatever the reason.
 func (o *OpenLoop) plan(ctx context.Context, out chan<- *request.Plan) error {
@@ -127,7 +141,17 @@ func (o *OpenLoop) plan(ctx context.Context, out chan<- *request.Plan) error {
 			wait.Stop()
 		}
 	}()
+	_, rowTimed := cfg.Schedule.(pace.RowTimed)
 	for seq := int64(0); cfg.Limit == 0 || seq < cfg.Limit; seq++ {
+		// A schedule that ignores the rows' instants is asked first, so
+		// the source is never read past the last request.
+		var due time.Duration
+		if !rowTimed {
+			due = cfg.Schedule.Due(0)
+			if done, err := o.scheduleOver(due); done {
+				return err
+			}
+		}
 		row, err := cfg.Source.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -135,15 +159,11 @@ func (o *OpenLoop) plan(ctx context.Context, out chan<- *request.Plan) error {
 		if err != nil {
 			return fmt.Errorf("scenario %s: reading source: %w", cfg.Name, err)
 		}
-		due := cfg.Schedule.Due(row.At)
-		if due == pace.End { // the schedule has no more arrivals (stages, custom)
-			if f, ok := cfg.Schedule.(ScheduleError); ok && f.Err() != nil {
-				return fmt.Errorf("scenario %s: arrivals: %w", cfg.Name, f.Err())
+		if rowTimed {
+			due = cfg.Schedule.Due(row.At)
+			if done, err := o.scheduleOver(due); done {
+				return err
 			}
-			return nil
-		}
-		if cfg.Duration > 0 && due > cfg.Duration {
-			return nil
 		}
 		spec, err := cfg.Mapper.Map(row)
 		if err != nil {

@@ -288,3 +288,52 @@ func TestRunStopWhileDrainingSendsNothingQueued(t *testing.T) {
 		})
 	}
 }
+
+// countingRows counts the rows the planner reads.
+type countingRows struct {
+	rows
+	read int
+}
+
+func (c *countingRows) Next() (trace.Row, error) {
+	c.read++
+	return c.rows.Next()
+}
+
+// A schedule that does not follow the rows' instants is asked before a row
+// is read, so the source is read exactly once per request: a Lua source
+// counting its rows counts the requests.
+func TestRunReadsNoRowPastTheEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			name     string
+			schedule pace.Schedule
+			duration time.Duration
+		}{
+			{"duration", pace.Constant(10), 450 * time.Millisecond},
+			{"stages", stages(t, pace.Stage{Rate: 10, Duration: 450 * time.Millisecond}), 0},
+		} {
+			epoch := time.Now()
+			srv := &fakeServer{epoch: epoch, service: time.Millisecond, sent: map[int64]time.Duration{}}
+			src := &countingRows{rows: rows{r: trace10(100, time.Second)}}
+			cfg := newRun(t, src, srv, 8)
+			cfg.Schedule, cfg.Duration = tc.schedule, tc.duration
+			sum, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(src.read) != sum.Completed || sum.Completed == 0 {
+				t.Errorf("%s: read %d rows for %d requests", tc.name, src.read, sum.Completed)
+			}
+		}
+	})
+}
+
+func stages(t *testing.T, st ...pace.Stage) pace.Schedule {
+	t.Helper()
+	s, err := pace.Stages(10, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -5,7 +5,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/llmload
 PKGS     := ./...
 
-.PHONY: all build demo test test-short vet lint bench bench-calibrate fuzz clean
+.PHONY: all build demo test test-short vet lint bench bench-calibrate bench-sessions fuzz clean
 
 all: build
 
@@ -54,3 +54,37 @@ clean:
 # Full self-calibration (numbers for docs/performance.md): simulator in its own process.
 bench-calibrate: build
 	$(BIN) calibrate --out results/calibrate-bench
+
+# 5,000 concurrent closed-loop chat sessions against the simulator in its
+# own process (so the client's RSS is its own), SESSIONS_RUNS times: the
+# Lua step cost (summary.json sessions.step_cost) and the client's peak RSS
+# (VmHWM of the `llmload run` process, read until it exits). The think
+# time keeps ~60 turns in flight, so the simulator is not the limit; every
+# user holds a session for the whole run (8 turns of ~31 s outlast it).
+# Numbers and method: docs/performance.md, "Sessions".
+SESSIONS_USERS ?= 5000
+SESSIONS_ARGS  ?= --turns 8 --think 30 --answer 32 --duration 60s
+SESSIONS_RUNS  ?= 3
+bench-sessions: build
+	@set -e; out=results/bench-sessions; mkdir -p $$out; \
+	$(BIN) sim --addr 127.0.0.1:0 --profile fixed --ttft 50ms --itl 10ms >$$out/sim.log 2>&1 & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null || true' EXIT INT TERM; \
+	url=; for i in $$(seq 100); do \
+	  url=$$(grep -o 'http://[0-9.:]*' $$out/sim.log | head -n 1); [ -n "$$url" ] && break; sleep 0.1; \
+	done; [ -n "$$url" ] || { echo "the simulator did not start:"; cat $$out/sim.log; exit 1; }; \
+	echo "simulator $$url (pid $$sim); $(SESSIONS_USERS) users $(SESSIONS_ARGS); load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	for r in $$(seq $(SESSIONS_RUNS)); do \
+	  $(BIN) run scenarios/chat_sessions.lua --url $$url --no-ui --out $$out/run-$$r --overwrite \
+	    --users $(SESSIONS_USERS) $(SESSIONS_ARGS) >$$out/run-$$r.log 2>&1 & pid=$$!; \
+	  hwm=0; while kill -0 $$pid 2>/dev/null; do \
+	    h=$$(awk '/^VmHWM/ {print $$2}' /proc/$$pid/status 2>/dev/null || true); [ -n "$$h" ] && hwm=$$h; sleep 0.2; \
+	  done; \
+	  wait $$pid || { echo "run $$r failed:"; tail -n 20 $$out/run-$$r.log; exit 1; }; \
+	  awk -v run=$$r -v hwm=$$hwm -v la="$$(cut -d' ' -f1 /proc/loadavg)" ' \
+	    /"sessions": \{/ {s=1} s && /"started"/ {gsub(/[^0-9]/, "", $$2); started=$$2} \
+	    s && /"step_cost"/ {c=1} \
+	    c && /"p50_ms"/ {gsub(/,/, "", $$2); p50=$$2*1000} c && /"p99_ms"/ {gsub(/,/, "", $$2); p99=$$2*1000} \
+	    c && /"max_ms"/ {gsub(/,/, "", $$2); mx=$$2*1000; c=0} \
+	    END {printf "run %d: sessions started %d, step cost p50 %.0f us p99 %.0f us max %.0f us, client peak RSS %.0f MB (load average %s)\n", \
+	      run, started, p50, p99, mx, hwm/1024, la}' $$out/run-$$r/summary.json; \
+	done

@@ -351,6 +351,12 @@ type luaProgram struct {
 	what string
 }
 
+// sessionRegistrySize is the registry (data stack) a session's coroutine
+// starts with: enough for a session function and the llmload calls it
+// makes, which never go deep; a deeper one grows it (RegistryGrowStep at
+// a time, up to the main state's RegistryMaxSize).
+const sessionRegistrySize = 128
+
 // luaSession is one session's Lua side.
 type luaSession struct {
 	co      *lua.LState
@@ -373,7 +379,14 @@ func (p *luaProgram) Begin(sess *session.Session) (session.Step, error) {
 	if s.closed {
 		return session.Step{}, fmt.Errorf("%s: script is closed", s.Path)
 	}
+	// A thread takes its state's options: a coroutine starts with a
+	// registry (data stack) of sessionRegistrySize slots, not the main
+	// state's, and grows it as deeply as it calls. 5,000 sessions at the
+	// main state's 1,024 slots hold 80 MB of mostly empty stacks.
+	opts := s.ls.Options
+	s.ls.Options.RegistrySize = sessionRegistrySize
 	co, cancel := s.ls.NewThread()
+	s.ls.Options = opts
 	if cancel != nil {
 		// The thread's own child context would stay registered with the
 		// call context until cancelled; each resume sets the call context.
@@ -564,19 +577,21 @@ func (s *Script) lsChat(L *lua.LState) int {
 		}
 		t = L.NewTable()
 	}
-	var tools, choice lua.LValue = lua.LNil, lua.LNil
-	rest := L.NewTable()
-	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
-		switch lua.LVAsString(k) {
-		case "tools":
-			tools = v
-		case "tool_choice":
-			choice = v
-		default:
-			if _, isStr := k.(lua.LString); !isStr {
-				s.unknownField(L, fn, k, sessionChatFields)
+	tools, choice := t.RawGetString("tools"), t.RawGetString("tool_choice")
+	rest := t
+	if tools != lua.LNil || choice != lua.LNil {
+		// llm.chat's fields without the tools, which specFromTable does
+		// not take. Only then: a table per turn is garbage of every step.
+		rest = L.NewTable()
+		for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
+			switch lua.LVAsString(k) {
+			case "tools", "tool_choice":
+			default:
+				if _, isStr := k.(lua.LString); !isStr {
+					s.unknownField(L, fn, k, sessionChatFields)
+				}
+				rest.RawSet(k, v)
 			}
-			rest.RawSet(k, v)
 		}
 	}
 	sp := s.specFromTable(L, fn, rest, request.Chat, sessionChatFields, false)

@@ -23,7 +23,7 @@ type calibrateFlags struct {
 	quick, separate, noFiles bool
 	probe                    bool
 	out                      string
-	streams, rates           string
+	streams, rates, sessions string
 	length, ttft, itl        time.Duration
 	tokens, simProcs         int
 	maxTTFTError             time.Duration
@@ -37,6 +37,7 @@ func newCalibrateFlagSet(f *calibrateFlags) *flag.FlagSet {
 	fs.BoolVar(&f.noFiles, "no-request-files", false, "do not write each step's requests.jsonl/windows.jsonl/summary.json (llmload run always writes them)")
 	fs.StringVar(&f.streams, "streams", "", "comma-separated stream counts to measure (default 1,10,100,1000,5000; --quick 1,100,1000; \"none\" for none)")
 	fs.StringVar(&f.rates, "rates", "", "comma-separated arrival rates in req/s (default 100,1000,2000,5000; --quick 1000; \"none\" for none)")
+	fs.StringVar(&f.sessions, "sessions", "", "comma-separated session counts to measure, each of 6-turn conversations resending the real answers (default 100,1000; --quick 100; none when --streams or --rates is given; \"none\" for none)")
 	durationVar(fs, &f.length, "length", 0, "how long each step sends requests (default 10s; --quick 2s)")
 	durationVar(fs, &f.ttft, "ttft", cal.DefaultTTFT, "the simulator's TTFT")
 	durationVar(fs, &f.itl, "itl", 0, "the simulator's ITL for every step (default: 10ms up to 200 streams, 100ms up to 1000, 400ms above; 10ms for rate steps)")
@@ -139,13 +140,13 @@ func calibrationSteps(f calibrateFlags) ([]cal.Step, error) {
 		}
 	}
 	var steps []cal.Step
-	if f.streams == "" && f.rates == "" {
+	if f.streams == "" && f.rates == "" && f.sessions == "" {
 		steps = cal.DefaultSteps(f.quick)
 		for i := range steps {
 			steps[i].Length = length
 		}
 	} else {
-		streams, err := parseList("--streams", f.streams, f.quick, "1,10,100,1000,5000", "1,100,1000")
+		streams, err := parseCounts("--streams", "streams", f.streams, f.quick, "1,10,100,1000,5000", "1,100,1000")
 		if err != nil {
 			return nil, err
 		}
@@ -153,14 +154,21 @@ func calibrationSteps(f calibrateFlags) ([]cal.Step, error) {
 		if err != nil {
 			return nil, err
 		}
+		if f.sessions == "" && (f.streams != "" || f.rates != "") {
+			f.sessions = "none" // chosen steps: sessions only when asked for
+		}
+		sessions, err := parseCounts("--sessions", "sessions", f.sessions, f.quick, "100,1000", "100")
+		if err != nil {
+			return nil, err
+		}
 		for _, n := range streams {
-			if n != float64(int(n)) || n < 1 {
-				return nil, fmt.Errorf("--streams: %v is not a whole number of streams", n)
-			}
-			steps = append(steps, cal.StreamStep(int(n), length))
+			steps = append(steps, cal.StreamStep(n, length))
 		}
 		for _, r := range rates {
 			steps = append(steps, cal.RateStep(r, length))
+		}
+		for _, n := range sessions {
+			steps = append(steps, cal.SessionStep(n, cal.DefaultTurns, length))
 		}
 	}
 	for i := range steps {
@@ -176,9 +184,25 @@ func calibrationSteps(f calibrateFlags) ([]cal.Step, error) {
 		}
 	}
 	if len(steps) == 0 {
-		return nil, errors.New("no steps: --streams and --rates are both none")
+		return nil, errors.New("no steps: --streams, --rates and --sessions are all none")
 	}
 	return steps, nil
+}
+
+// parseCounts is parseList for whole numbers of what.
+func parseCounts(name, what, s string, quick bool, def, quickDef string) ([]int, error) {
+	list, err := parseList(name, s, quick, def, quickDef)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(list))
+	for i, n := range list {
+		if n != float64(int(n)) || n < 1 {
+			return nil, fmt.Errorf("%s: %v is not a whole number of %s", name, n, what)
+		}
+		out[i] = int(n)
+	}
+	return out, nil
 }
 
 // parseList reads a comma-separated list of positive numbers; "" gives

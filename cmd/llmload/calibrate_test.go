@@ -33,7 +33,7 @@ func TestCalibrateQuick(t *testing.T) {
 	if err != nil {
 		t.Fatalf("llmload calibrate --quick: %v\n%s", err, text)
 	}
-	for _, want := range []string{"streams=1 ", "streams=100 ", "streams=1000 ", "rate=1000 ", "targets", "separate-process simulator"} {
+	for _, want := range []string{"streams=1 ", "streams=100 ", "streams=1000 ", "rate=1000 ", "sessions=100x6 ", "later session turns", "targets", "separate-process simulator"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -67,7 +67,7 @@ func TestCalibrateQuick(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("calibrate.json: %v", err)
 	}
-	if rep.Mode != "separate-process" || len(rep.Steps) != 4 {
+	if rep.Mode != "separate-process" || len(rep.Steps) != 5 {
 		t.Fatalf("mode %q, %d steps", rep.Mode, len(rep.Steps))
 	}
 	for _, s := range rep.Steps {
@@ -115,6 +115,8 @@ func TestCalibrateFlags(t *testing.T) {
 		{[]string{"--streams", "1.5"}, "--streams: 1.5 is not a whole number"},
 		{[]string{"--rates", "-3"}, `--rates: "-3" is not a positive number`},
 		{[]string{"--streams", "none", "--rates", "none"}, "no steps"},
+		{[]string{"--sessions", "0"}, `--sessions: "0" is not a positive number`},
+		{[]string{"--sessions", "2.5"}, "--sessions: 2.5 is not a whole number"},
 		{[]string{"--tokens", "1", "--streams", "5"}, "streams=5: tokens must be at least 2"},
 		{[]string{"--length", "10ms"}, "length must be at least 100ms"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
@@ -141,6 +143,14 @@ func TestCalibrateFlags(t *testing.T) {
 	if len(steps) != 2 || steps[0].Name() != "streams=3" || steps[1].Name() != "rate=250" ||
 		steps[0].ITL != 20*time.Millisecond || steps[1].TTFT != 30*time.Millisecond || steps[0].Length != 2*time.Second {
 		t.Errorf("steps %+v", steps)
+	}
+	f = calibrateFlags{quick: true, sessions: "20", streams: "none", rates: "none", ttft: 30 * time.Millisecond}
+	if steps, err = calibrationSteps(f); err != nil || len(steps) != 1 || steps[0].Name() != "sessions=20x6" || steps[0].TTFT != 30*time.Millisecond {
+		t.Errorf("--sessions 20: %v %+v", err, steps)
+	}
+	f = calibrateFlags{quick: true, sessions: "20", ttft: 30 * time.Millisecond} // the other lists default
+	if steps, err = calibrationSteps(f); err != nil || len(steps) != 5 || steps[4].Name() != "sessions=20x6" {
+		t.Errorf("--sessions 20 with default streams and rates: %v %+v", err, steps)
 	}
 }
 

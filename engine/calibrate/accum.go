@@ -80,6 +80,12 @@ type accum struct {
 	send, rel      *errDist // every result
 	measured       int64
 	wrongTokens    int64
+
+	// Sessions steps: the measured TTFT errors of first turns and of the
+	// turns after, and the request bytes of every measured turn by its
+	// index (turnBytes[k-1] sums turn k's, turnCount[k-1] counts them).
+	first, later         *errDist
+	turnBytes, turnCount []int64
 }
 
 func newAccum(s Step) *accum {
@@ -87,9 +93,12 @@ func newAccum(s Step) *accum {
 		ttftTrue: s.TTFT, itlTrue: s.ITL, tokens: s.Tokens,
 		// Streams open at the arrival rate: after one stream time the
 		// step is at full load. Earlier requests also paid for dials.
-		from: s.StreamTime(), to: s.span(),
+		// Sessions steps ramp their users over one turn time.
+		from: s.warmup(), to: s.span(),
 		ttft: newErrDist(), itl: newErrDist(), send: newErrDist(), rel: newErrDist(),
 		toServer: newErrDist(), back: newErrDist(),
+		first: newErrDist(), later: newErrDist(),
+		turnBytes: make([]int64, s.Turns), turnCount: make([]int64, s.Turns),
 	}
 }
 
@@ -113,6 +122,17 @@ func (a *accum) add(r *request.Result) {
 	}
 	a.measured++
 	a.ttft.add(r.TTFT() - a.ttftTrue)
+	if k := r.Session.Turn; k > 0 {
+		if k == 1 {
+			a.first.add(r.TTFT() - a.ttftTrue)
+		} else {
+			a.later.add(r.TTFT() - a.ttftTrue)
+		}
+		if k <= len(a.turnBytes) {
+			a.turnBytes[k-1] += r.BytesSent
+			a.turnCount[k-1]++
+		}
+	}
 	if r.ServerReceived != 0 {
 		// TTFT error = (received - sent) + (first token - received - TTFT).
 		a.toServer.add(r.ServerReceived - r.Sent)

@@ -120,6 +120,9 @@ type StepResult struct {
 	Sim     SimLag        `json:"sim_lag"`
 	Machine MachineStalls `json:"machine_stalls"`
 
+	// Sessions holds a Sessions step's own figures; nil for other steps.
+	Sessions *SessionResult `json:"sessions,omitempty"`
+
 	Trusted  bool     `json:"trusted"`
 	Problems []string `json:"problems,omitempty"` // why it is not trusted
 	Notes    []string `json:"notes,omitempty"`    // caveats that do not void it
@@ -195,6 +198,9 @@ func (r *StepResult) judge() {
 	if r.Measured < minMeasured {
 		r.problem("only %d requests were measured after the warm-up: lengthen the step", r.Measured)
 	}
+	if r.Sessions != nil {
+		r.Sessions.judge(r)
+	}
 	if r.SimInProcess {
 		r.note("in-process simulator: client and simulator share one Go runtime, and the CPU figures include both")
 	}
@@ -220,8 +226,12 @@ func (r *StepResult) OneLine() string {
 	if sp := r.TTFTSplit; sp.ToServer.N > 0 {
 		split = fmt.Sprintf(" (%s to the simulator, %s back)", fmtMs(sp.ToServer.Mean), fmtMs(sp.Back.Mean))
 	}
-	return fmt.Sprintf("%s: %d requests, TTFT error mean %s%s p99 %s, ITL error mean %s p99 %s, send lag p99 %s, %.0f/%.0f req/s; %s",
-		r.Step.Name(), r.Requests, fmtMs(r.TTFTError.Mean), split, fmtMs(r.TTFTError.P99),
+	turns := ""
+	if ss := r.Sessions; ss != nil {
+		turns = fmt.Sprintf(" (turn 1 %s, later turns %s p99 %s)", fmtMs(ss.FirstTurn.Mean), fmtMs(ss.LaterTurns.Mean), fmtMs(ss.LaterTurns.P99))
+	}
+	return fmt.Sprintf("%s: %d requests, TTFT error mean %s%s%s p99 %s, ITL error mean %s p99 %s, send lag p99 %s, %.0f/%.0f req/s; %s",
+		r.Step.Name(), r.Requests, fmtMs(r.TTFTError.Mean), split, turns, fmtMs(r.TTFTError.P99),
 		fmtMs(r.ITLError.MeanAbs), fmtMs(r.ITLError.P99), fmtMs(r.SendLag.P99),
 		r.AchievedRate, r.TargetRate, v)
 }
@@ -353,6 +363,7 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Sprintf("%.2f%%", s.Sim.OverrunFraction*100), own, fmtMs(s.Sim.P99Ms), stalls, longest, stalled)
 	}
 	t.write(w)
+	r.writeSessionTable(w)
 	for _, s := range r.Steps {
 		for _, p := range s.Problems {
 			fmt.Fprintf(w, "\n%s NOT TRUSTWORTHY: %s", s.Step.Name(), p)
@@ -371,6 +382,41 @@ func (r *Report) WriteTable(w io.Writer) {
 	if !r.Trusted {
 		fmt.Fprintln(w, "\nSome steps are NOT TRUSTWORTHY (reasons above): their errors describe this machine's load, not llmload. Re-run on a quieter machine, or with fewer streams / a longer ITL.")
 	}
+}
+
+// writeSessionTable writes a row per Sessions step: the TTFT error of
+// the turns after the first, that of the first for comparison, and how
+// the conversations grew. Nothing when no Sessions step ran.
+func (r *Report) writeSessionTable(w io.Writer) {
+	t := &table{}
+	for _, s := range r.Steps {
+		ss := s.Sessions
+		if ss == nil {
+			continue
+		}
+		if len(t.rows) == 0 {
+			t.row("step", "think", "sessions started/done", "turn 1 n", "ttft err mean", "p99",
+				"later turns n", "ttft err mean", "p99", "req bytes turn 1", "last turn", "answers resent", "step cost p99 ms", "verdict")
+		}
+		v := "ok"
+		if !s.Trusted {
+			v = "UNTRUSTED"
+		}
+		first, last := "-", "-"
+		if n := len(ss.RequestBytes); n > 0 {
+			first, last = fmt.Sprintf("%.0f", ss.RequestBytes[0]), fmt.Sprintf("%.0f", ss.RequestBytes[n-1])
+		}
+		t.row(s.Step.Name(), fmtDur(s.Step.Think), fmt.Sprintf("%d/%d", ss.Started, ss.Completed),
+			i64(ss.FirstTurn.N), f3(ss.FirstTurn.Mean), f3(ss.FirstTurn.P99),
+			i64(ss.LaterTurns.N), f3(ss.LaterTurns.Mean), f3(ss.LaterTurns.P99),
+			first, last, i64(ss.AnswersResent), f3(ss.StepCost.P99), v)
+	}
+	if len(t.rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "sessions: TTFT error (ms) of the first turn and of the later turns, which resend the conversation with the real answers")
+	t.write(w)
 }
 
 type table struct{ rows [][]string }

@@ -237,22 +237,30 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 		return nil, err
 	}
 	inFlight := s.InFlight()
+	if s.Kind == Sessions {
+		inFlight = float64(s.Sessions) // each user may have a turn out
+	}
 	limit := int(math.Ceil(inFlight*1.25)) + 16 // headroom: a late stream must not queue the next
 	stream := s.StreamTime()
 
 	acc := newAccum(s)
-	smp := &sampler{from: stream, to: s.span()}
+	smp := &sampler{from: s.warmup(), to: s.span()}
 	// The same pipeline as `llmload run`, on a fixed prompt model (the
 	// simulator counts words) and without scraping the server.
+	sc := launch.Scenario{
+		Name: "calibrate-" + s.Name(), URL: sv.URL(), Model: sim.DefaultConfig().Model, Out: dir,
+		Concurrency: limit, OnFull: pace.Queue, Duration: s.span(), DrainTimeout: 5 * time.Second,
+		Timeout: stream + 30*time.Second, StallTimeout: 10 * time.Second,
+		SampleInterval: time.Second, ServerMetrics: "off",
+	}
+	var prog *chatProgram
+	if s.Kind == Sessions {
+		sc.Sessions = sessionSpec(s, &prog)
+	} else {
+		sc.Source, sc.Schedule, sc.Mapper = &rows{prompt: s.PromptTokens, tokens: s.Tokens}, pace.Constant(s.ArrivalRate()), mapper{}
+	}
 	run, err := launch.Prepare(ctx, launch.Config{
-		Scenarios: []launch.Scenario{{
-			Name:   "calibrate-" + s.Name(),
-			Source: &rows{prompt: s.PromptTokens, tokens: s.Tokens}, Schedule: pace.Constant(s.ArrivalRate()),
-			Mapper: mapper{}, URL: sv.URL(), Model: sim.DefaultConfig().Model, Out: dir,
-			Concurrency: limit, OnFull: pace.Queue, Duration: s.span(), DrainTimeout: 5 * time.Second,
-			Timeout: stream + 30*time.Second, StallTimeout: 10 * time.Second,
-			SampleInterval: time.Second, ServerMetrics: "off",
-		}},
+		Scenarios: []launch.Scenario{sc},
 		Calibrate: launch.CalibrateOff,
 		Meta:      map[string]any{"calibration_step": s},
 		Version:   opt.Version,
@@ -292,6 +300,9 @@ func runStep(ctx context.Context, s Step, opt Options, dir string) (*StepResult,
 
 	res := &StepResult{Step: s, Concurrency: limit}
 	res.fill(sum, acc, smp, start, end, simDelta, sv.PID())
+	if s.Kind == Sessions {
+		res.Sessions = sessionResult(sum, acc, prog)
+	}
 	if probe != nil {
 		res.fillStalls(ctx, probe, sv.URL(), monoStart, monoclock.Now())
 	}

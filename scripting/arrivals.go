@@ -8,7 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/pace"
+	"github.com/llmload/llmload/engine/load/pace"
 )
 
 var stagesFields = []string{"start_rate", "poisson", "seed"}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/trace"
 )
 
 // BenchmarkMap measures the request mapper of scenarios/azure_conv.lua (a

@@ -3,7 +3,7 @@ package scripting
 import (
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/trace"
 )
 
 // extState is the Script's state for arrivals, hooks and custom metrics.

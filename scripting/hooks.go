@@ -7,8 +7,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/results/record"
 )
 
 // Hooks are a scenario's Lua callbacks: setup before the run, on_response

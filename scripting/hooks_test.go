@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/trace"
+	"github.com/llmload/llmload/engine/results/record"
 )
 
 func loadSrc(t *testing.T, src string, env Env) (*Script, string) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/load/request"
 )
 
 // signalWriter closes started at the first write: a script's print says

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/results/record"
 )
 
 // TestScenarioLibrary loads every scenario of scenarios/ that this package

@@ -4,9 +4,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/threshold"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/results/record"
+	"github.com/llmload/llmload/engine/results/threshold"
 )
 
 // LiveConfig configures StartLive.

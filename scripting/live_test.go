@@ -9,9 +9,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/threshold"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/results/record"
+	"github.com/llmload/llmload/engine/results/threshold"
 )
 
 // finished makes a completed result that finished at end with the given

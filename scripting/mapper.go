@@ -5,9 +5,9 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/trace"
 )
 
 // Mapper turns a source row into a request Spec. Map is called by the

@@ -9,8 +9,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/trace"
 )
 
 // sourceUD is a source value in Lua (llm.trace.*, llm.synth.*).

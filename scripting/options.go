@@ -10,7 +10,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/didyoumean"
+	"github.com/llmload/llmload/engine/shared/didyoumean"
 )
 
 // optionSet collects the options a script declares and gives them the

@@ -2,13 +2,13 @@ package scripting
 
 import (
 	"errors"
-	"github.com/llmload/llmload/engine/session"
+	"github.com/llmload/llmload/engine/load/session"
 	"io"
 	"path/filepath"
 	"testing"
 
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/request"
 )
 
 // TestScenarioFiles loads every scenario under scenarios/ with its

@@ -25,11 +25,11 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/pathguard"
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/threshold"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/guard/pathguard"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/trace"
+	"github.com/llmload/llmload/engine/results/record"
+	"github.com/llmload/llmload/engine/results/threshold"
 )
 
 // Default time limits for script code; Env overrides them.
@@ -62,7 +62,7 @@ type Env struct {
 	// AllowRead are directories, beyond the working directory and the
 	// script's own, under which llm.trace.* may open files (the command
 	// line's --allow-read). /proc, /sys and /dev are never readable; see
-	// engine/pathguard.
+	// engine/guard/pathguard.
 	AllowRead []string
 	// AllowUnsafe opens Lua's io, os, package (require of Lua files),
 	// coroutine and debug libraries and dofile/loadfile. Off by default:

@@ -9,12 +9,12 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/prompt"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/session"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/prompt"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/session"
+	"github.com/llmload/llmload/engine/load/trace"
 )
 
 // SessionSpec is what a session scenario says about its sessions: who

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/session"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/session"
 )
 
 // BenchmarkSessionStep measures one session step of

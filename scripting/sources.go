@@ -11,8 +11,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/didyoumean"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/trace"
+	"github.com/llmload/llmload/engine/shared/didyoumean"
 )
 
 // The sources of docs/scripting.md#sources beyond llm.trace.azure and the

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/trace"
 )
 
 // rowsOf reads src to the end (at most 1000 rows).

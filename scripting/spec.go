@@ -6,9 +6,9 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/didyoumean"
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/shared/didyoumean"
 )
 
 var (

@@ -8,8 +8,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/threshold"
+	"github.com/llmload/llmload/engine/results/record"
+	"github.com/llmload/llmload/engine/results/threshold"
 )
 
 // toThresholds reads llm.scenario's thresholds: a list whose items are

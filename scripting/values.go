@@ -9,8 +9,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/llmload/llmload/engine/didyoumean"
-	"github.com/llmload/llmload/engine/openai"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/shared/didyoumean"
 )
 
 // describe names a Lua value for error messages: its type, and the value

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	cal "github.com/llmload/llmload/engine/calibrate"
+	"github.com/llmload/llmload/engine/self/accuracy"
 )
 
 type calibrateFlags struct {
@@ -39,7 +39,7 @@ func newCalibrateFlagSet(f *calibrateFlags) *flag.FlagSet {
 	fs.StringVar(&f.rates, "rates", "", "comma-separated arrival rates in req/s (default 100,1000,2000,5000; --quick 1000; \"none\" for none)")
 	fs.StringVar(&f.sessions, "sessions", "", "comma-separated session counts to measure, each of 6-turn conversations resending the real answers (default 100,1000; --quick 100; none when --streams or --rates is given; \"none\" for none)")
 	durationVar(fs, &f.length, "length", 0, "how long each step sends requests (default 10s; --quick 2s)")
-	durationVar(fs, &f.ttft, "ttft", cal.DefaultTTFT, "the simulator's TTFT")
+	durationVar(fs, &f.ttft, "ttft", accuracy.DefaultTTFT, "the simulator's TTFT")
 	durationVar(fs, &f.itl, "itl", 0, "the simulator's ITL for every step (default: 10ms up to 200 streams, 100ms up to 1000, 400ms above; 10ms for rate steps)")
 	fs.IntVar(&f.tokens, "tokens", 0, "output tokens per request for every step (default: 4 below 10 streams, else 16; 4 for rate steps)")
 	fs.BoolVar(&f.probe, "jitter-probe", runtime.GOOS == "linux", "run the jitter probe (llmload jitter) beside each step, so the simulator's late deliveries are split into its own and the machine's stalls (Linux)")
@@ -79,14 +79,14 @@ func calibrateCmd(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opt := cal.Options{
+	opt := accuracy.Options{
 		Steps: steps, InProcess: !f.separate, SimGOMAXPROCS: f.simProcs,
 		OutDir: stepDir, Progress: stdout, Version: version,
 	}
 	if f.probe {
-		opt.ProbeCommand = cal.SelfProbeCommand
+		opt.ProbeCommand = accuracy.SelfProbeCommand
 	}
-	rep, runErr := cal.Run(ctx, opt)
+	rep, runErr := accuracy.Run(ctx, opt)
 	if rep == nil {
 		fmt.Fprintf(stderr, "llmload calibrate: %v\n", runErr)
 		return exitConfig
@@ -119,7 +119,7 @@ func calibrateCmd(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func writeCalibration(dir string, rep *cal.Report, table []byte) error {
+func writeCalibration(dir string, rep *accuracy.Report, table []byte) error {
 	var js bytes.Buffer
 	if err := rep.WriteJSON(&js); err != nil {
 		return fmt.Errorf("encoding the report: %w", err)
@@ -131,7 +131,7 @@ func writeCalibration(dir string, rep *cal.Report, table []byte) error {
 }
 
 // calibrationSteps turns the flags into the list of steps.
-func calibrationSteps(f calibrateFlags) ([]cal.Step, error) {
+func calibrationSteps(f calibrateFlags) ([]accuracy.Step, error) {
 	length := f.length
 	if length == 0 {
 		length = 10 * time.Second
@@ -139,9 +139,9 @@ func calibrationSteps(f calibrateFlags) ([]cal.Step, error) {
 			length = 2 * time.Second
 		}
 	}
-	var steps []cal.Step
+	var steps []accuracy.Step
 	if f.streams == "" && f.rates == "" && f.sessions == "" {
-		steps = cal.DefaultSteps(f.quick)
+		steps = accuracy.DefaultSteps(f.quick)
 		for i := range steps {
 			steps[i].Length = length
 		}
@@ -162,13 +162,13 @@ func calibrationSteps(f calibrateFlags) ([]cal.Step, error) {
 			return nil, err
 		}
 		for _, n := range streams {
-			steps = append(steps, cal.StreamStep(n, length))
+			steps = append(steps, accuracy.StreamStep(n, length))
 		}
 		for _, r := range rates {
-			steps = append(steps, cal.RateStep(r, length))
+			steps = append(steps, accuracy.RateStep(r, length))
 		}
 		for _, n := range sessions {
-			steps = append(steps, cal.SessionStep(n, cal.DefaultTurns, length))
+			steps = append(steps, accuracy.SessionStep(n, accuracy.DefaultTurns, length))
 		}
 	}
 	for i := range steps {

@@ -7,13 +7,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmload/llmload/engine/credentials"
+	"github.com/llmload/llmload/engine/guard/credentials"
+	"github.com/llmload/llmload/engine/guard/urlcheck"
 	"github.com/llmload/llmload/engine/launch"
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/session"
-	"github.com/llmload/llmload/engine/urlcheck"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/session"
+	"github.com/llmload/llmload/engine/results/record"
 	"github.com/llmload/llmload/scripting"
 )
 

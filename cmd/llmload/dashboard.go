@@ -3,10 +3,10 @@ package main
 import (
 	"time"
 
-	"github.com/llmload/llmload/engine/observe"
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/runner"
-	"github.com/llmload/llmload/engine/threshold"
+	"github.com/llmload/llmload/engine/load/runner"
+	"github.com/llmload/llmload/engine/results/observe"
+	"github.com/llmload/llmload/engine/results/record"
+	"github.com/llmload/llmload/engine/results/threshold"
 	"github.com/llmload/llmload/ui"
 	"github.com/llmload/llmload/ui/chart"
 )

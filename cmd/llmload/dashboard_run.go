@@ -9,10 +9,10 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"golang.org/x/term"
 
+	"github.com/llmload/llmload/engine/guard/redact"
 	"github.com/llmload/llmload/engine/launch"
-	"github.com/llmload/llmload/engine/redact"
-	"github.com/llmload/llmload/engine/runner"
-	"github.com/llmload/llmload/engine/threshold"
+	"github.com/llmload/llmload/engine/load/runner"
+	"github.com/llmload/llmload/engine/results/threshold"
 	"github.com/llmload/llmload/ui"
 )
 

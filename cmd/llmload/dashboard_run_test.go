@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/llmload/llmload/engine/threshold"
+	"github.com/llmload/llmload/engine/results/threshold"
 	"github.com/llmload/llmload/ui"
 	"strings"
 	"testing"

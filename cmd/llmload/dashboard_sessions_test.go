@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/engine/load/runner"
+	"github.com/llmload/llmload/engine/results/record"
 	"github.com/llmload/llmload/ui"
 )
 

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/llmload/llmload/engine/jitter"
+	"github.com/llmload/llmload/engine/self/jitter"
 )
 
 // jitterCmd measures the machine's wake-up latency (docs/calibrate.md,

@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/llmload/llmload/engine/launch"
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/prom"
-	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/results/prom"
 )
 
 // metricsRun is the Prometheus exporter of `llmload run --metrics-addr`.

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// observedSummary is the part of summary.json that engine/observe writes.
+// observedSummary is the part of summary.json that engine/results/observe writes.
 type observedSummary struct {
 	TotalOutputTokens int64 `json:"total_output_tokens"`
 	Server            struct {

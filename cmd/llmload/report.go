@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"github.com/llmload/llmload/engine/launch"
-	"github.com/llmload/llmload/engine/threshold"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/trace"
+	"github.com/llmload/llmload/engine/results/threshold"
 )
 
 // reportRun prints each scenario's tables and problems and returns the

@@ -11,12 +11,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/llmload/llmload/engine/fdlimit"
+	"github.com/llmload/llmload/engine/guard/fdlimit"
+	"github.com/llmload/llmload/engine/guard/redact"
+	"github.com/llmload/llmload/engine/guard/resultsdir"
 	"github.com/llmload/llmload/engine/launch"
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/redact"
-	"github.com/llmload/llmload/engine/resultsdir"
-	"github.com/llmload/llmload/engine/runner"
+	"github.com/llmload/llmload/engine/load/runner"
+	"github.com/llmload/llmload/engine/results/record"
 	"github.com/llmload/llmload/scripting"
 	"github.com/llmload/llmload/stack/sim"
 )

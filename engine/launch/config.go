@@ -16,14 +16,14 @@ import (
 	"io"
 	"time"
 
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/runner"
-	"github.com/llmload/llmload/engine/session"
-	"github.com/llmload/llmload/engine/threshold"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/runner"
+	"github.com/llmload/llmload/engine/load/session"
+	"github.com/llmload/llmload/engine/load/trace"
+	"github.com/llmload/llmload/engine/results/record"
+	"github.com/llmload/llmload/engine/results/threshold"
 )
 
 // Defaults of Config.
@@ -83,7 +83,7 @@ type Scenario struct {
 	ServerMetricsAuth bool
 
 	// Sessions, when set, makes this a session scenario: closed-loop users
-	// or open-loop session starts (engine/session) drive it instead of
+	// or open-loop session starts (engine/load/session) drive it instead of
 	// Source, Schedule and Mapper.
 	Sessions *SessionSpec
 }

@@ -10,16 +10,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/llmload/llmload/engine/client"
-	"github.com/llmload/llmload/engine/observe"
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/prompt"
-	"github.com/llmload/llmload/engine/record"
-	"github.com/llmload/llmload/engine/redact"
-	"github.com/llmload/llmload/engine/runner"
-	"github.com/llmload/llmload/engine/session"
-	"github.com/llmload/llmload/engine/threshold"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/guard/redact"
+	"github.com/llmload/llmload/engine/load/client"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/prompt"
+	"github.com/llmload/llmload/engine/load/runner"
+	"github.com/llmload/llmload/engine/load/session"
+	"github.com/llmload/llmload/engine/load/trace"
+	"github.com/llmload/llmload/engine/results/observe"
+	"github.com/llmload/llmload/engine/results/record"
+	"github.com/llmload/llmload/engine/results/threshold"
 )
 
 // Run is a prepared run: every scenario's client, recorder and observer

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/pace"
-	"github.com/llmload/llmload/engine/request"
-	"github.com/llmload/llmload/engine/trace"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/pace"
+	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/trace"
 	"github.com/llmload/llmload/internal/simtest"
 	"github.com/llmload/llmload/stack/sim"
 )
@@ -52,6 +52,10 @@ func stalledTokenize(t *testing.T) string {
 	}
 	proxy := httputil.NewSingleHostReverseProxy(backend)
 	proxy.FlushInterval = -1 // stream tokens as they come
+	// A fresh connection per request: a POST on a kept-alive connection
+	// that the backend closes at that instant fails and is not retried,
+	// which a loaded machine made happen.
+	proxy.Transport = &http.Transport{DisableKeepAlives: true}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/tokenize" {
 			// Read the body first: only then does net/http notice that

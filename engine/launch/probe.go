@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/llmload/llmload/engine/openai"
-	"github.com/llmload/llmload/engine/prompt"
-	"github.com/llmload/llmload/engine/request"
+	"github.com/llmload/llmload/engine/load/openai"
+	"github.com/llmload/llmload/engine/load/prompt"
+	"github.com/llmload/llmload/engine/load/request"
 )
 
 // settleEndpoints gives every scenario a URL and a model: the scenarios

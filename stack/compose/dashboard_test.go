@@ -12,12 +12,12 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/llmload/llmload/engine/prom"
+	"github.com/llmload/llmload/engine/results/prom"
 	"github.com/llmload/llmload/stack/sim"
 )
 
 // servedNames gathers the metric family names the real exporters serve:
-// llmload's client exporter (engine/prom) and the simulator's vLLM and
+// llmload's client exporter (engine/results/prom) and the simulator's vLLM and
 // DCGM series, plus DCGM fields the simulator does not model.
 func servedNames(t *testing.T) map[string]Source {
 	t.Helper()

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/llmload/llmload/stack/sim/engine"
+	"github.com/llmload/llmload/stack/sim/batching"
 )
 
 // maxDebt is how far behind its absolute schedule the engine loop may fall
@@ -21,8 +21,8 @@ const maxDebt = 5 * time.Millisecond
 // the run goroutine.
 type batcher struct {
 	s    *Server
-	sch  *engine.Scheduler
-	cost engine.CostModel
+	sch  *batching.Scheduler
+	cost batching.CostModel
 
 	mu     sync.Mutex
 	inbox  []*request
@@ -31,12 +31,12 @@ type batcher struct {
 
 	w      *waiter
 	exited chan struct{}
-	prev   engine.Totals
+	prev   batching.Totals
 }
 
 func newBatcher(s *Server) (*batcher, error) {
 	c := s.cfg
-	sch, err := engine.New(engine.Config{
+	sch, err := batching.New(batching.Config{
 		MaxNumSeqs:          c.MaxNumSeqs,
 		MaxNumBatchedTokens: c.MaxNumBatchedTokens,
 		BlockSize:           c.BlockSize,
@@ -47,7 +47,7 @@ func newBatcher(s *Server) (*batcher, error) {
 		return nil, err
 	}
 	return &batcher{
-		s: s, sch: sch, cost: engine.H100Llama3_8B(),
+		s: s, sch: sch, cost: batching.H100Llama3_8B(),
 		kick: make(chan struct{}, 1), w: newWaiter(), exited: make(chan struct{}),
 	}, nil
 }
@@ -88,7 +88,7 @@ func (b *batcher) run() {
 			b.sch.Add(r.ereq, r.arrival)
 		}
 		for _, r := range aborts {
-			if st := r.ereq.Status(); st == engine.Waiting || st == engine.Running {
+			if st := r.ereq.Status(); st == batching.Waiting || st == batching.Running {
 				b.sch.Abort(r.ereq)
 				s.m.success["abort"].Inc()
 			}
@@ -132,7 +132,7 @@ func (b *batcher) run() {
 
 // publish hands a step's tokens to the streams and accounts finished
 // requests. Non-streaming requests are only woken when they finish.
-func (b *batcher) publish(events []engine.Event, now time.Duration) {
+func (b *batcher) publish(events []batching.Event, now time.Duration) {
 	m := b.s.m
 	for _, ev := range events {
 		r := ev.Req.Tag.(*request)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/stack/sim/engine"
+	"github.com/llmload/llmload/stack/sim/batching"
 )
 
 // The per-token path must not allocate: rendering a chunk appends into the
@@ -47,14 +47,14 @@ func BenchmarkRenderChunk(b *testing.B) {
 }
 
 func BenchmarkSchedulerStep256(b *testing.B) {
-	sch, _ := engine.New(engine.Config{MaxNumSeqs: 256, MaxNumBatchedTokens: 8192, BlockSize: 16, NumBlocks: DefaultNumGPUBlocks, PrefixCaching: true})
+	sch, _ := batching.New(batching.Config{MaxNumSeqs: 256, MaxNumBatchedTokens: 8192, BlockSize: 16, NumBlocks: DefaultNumGPUBlocks, PrefixCaching: true})
 	add := func(i int) {
 		o := newOutput(uint64(i), 1<<20, 0, true)
 		p := make([]int32, 500)
 		for j := range p {
 			p[j] = int32(i*1000 + j)
 		}
-		sch.Add(&engine.Request{Prompt: p, OutputLen: o.n, OutputToken: o.tokenID}, 0)
+		sch.Add(&batching.Request{Prompt: p, OutputLen: o.n, OutputToken: o.tokenID}, 0)
 	}
 	for i := range 256 {
 		add(i)

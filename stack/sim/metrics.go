@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/llmload/llmload/engine/wire"
+	"github.com/llmload/llmload/engine/shared/wire"
 )
 
 // Counter names carry their _total suffix explicitly: Python's

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/llmload/llmload/engine/monoclock"
+	"github.com/llmload/llmload/engine/shared/monoclock"
 )
 
 // overrunLog keeps the most recent overruns (deliveries or engine steps

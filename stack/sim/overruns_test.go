@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmload/llmload/engine/monoclock"
+	"github.com/llmload/llmload/engine/shared/monoclock"
 )
 
 type overrunsDoc struct {

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/llmload/llmload/stack/sim/engine"
+	"github.com/llmload/llmload/stack/sim/batching"
 )
 
 // Request lifecycle states.
@@ -37,7 +37,7 @@ type request struct {
 
 	firstAt time.Duration // fixed profile: deadline of token 0
 	w       *waiter       // fixed profile: this request's alarm slot
-	ereq    *engine.Request
+	ereq    *batching.Request
 
 	buf   []byte // rendered events not yet written
 	pos   int    // Read offset in buf

@@ -17,8 +17,8 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	"github.com/llmload/llmload/engine/wire"
-	"github.com/llmload/llmload/stack/sim/engine"
+	"github.com/llmload/llmload/engine/shared/wire"
+	"github.com/llmload/llmload/stack/sim/batching"
 )
 
 // ReceiptHeader is the response header that carries when the simulator
@@ -335,7 +335,7 @@ func (s *Server) admit(r *request) {
 		return
 	}
 	out := &r.out
-	r.ereq = &engine.Request{
+	r.ereq = &batching.Request{
 		Prompt:      r.g.promptIDs,
 		OutputLen:   out.n,
 		OutputToken: out.tokenID,

@@ -15,7 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
-	"github.com/llmload/llmload/stack/sim/engine"
+	"github.com/llmload/llmload/stack/sim/batching"
 )
 
 // warmFasthttp starts fasthttp's process-wide Date-header goroutine outside
@@ -147,13 +147,13 @@ func TestBatchingProfileRealTimeDriver(t *testing.T) {
 		if len(events) != 6 {
 			t.Fatalf("%d events, want 5 tokens and [DONE]", len(events))
 		}
-		cost := engine.H100Llama3_8B()
-		want := cost.StepTime(&engine.Batch{PrefillTokens: 1000, PrefillPairs: 1000 * 500})
+		cost := batching.H100Llama3_8B()
+		want := cost.StepTime(&batching.Batch{PrefillTokens: 1000, PrefillPairs: 1000 * 500})
 		for k := range 5 {
 			if at[k] != want {
 				t.Errorf("token %d at %v, want %v", k, at[k], want)
 			}
-			want += cost.StepTime(&engine.Batch{DecodeTokens: 1, DecodeContext: int64(1000 + k + 1)})
+			want += cost.StepTime(&batching.Batch{DecodeTokens: 1, DecodeContext: int64(1000 + k + 1)})
 		}
 	})
 }

@@ -206,49 +206,98 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 	if err := validate(s); err != nil {
 		return err
 	}
-	ep := s.Endpoint
-	has := func(k string) bool { _, ok := s.Extra[k]; return ok }
-
-	promptTokens := 0
+	bb := body{b: b, s: s, first: true}
 	b.buf = append(b.buf[:0], '{')
-	first := true
-	model := s.Model
-	if model == "" {
-		model = b.cfg.Model
+	bb.model()
+	promptTokens := bb.prompt(dst.Scenario, seq)
+	lim := limits{maxTokens: s.MaxTokens, minTokens: s.MinTokens, ignoreEOS: s.IgnoreEOS, promptTokens: promptTokens}
+	bb.generation(lim)
+	if err := bb.extra(&lim); err != nil {
+		return err
 	}
-	if model != "" && !has(fModel) {
-		b.key(first, fModel)
-		first = false
-		b.buf = jsonesc.AppendString(b.buf, model)
-	}
+	b.buf = append(b.buf, '}')
 
+	ep := s.Endpoint
+	dst.Endpoint = ep
+	dst.URL = b.urls.Chat
+	if ep == request.Completions {
+		dst.URL = b.urls.Completions
+	}
+	dst.Body = append(make([]byte, 0, len(b.buf)), b.buf...)
+	dst.Headers = mergeHeaders(b.cfg.Headers, s.Headers)
+	dst.PromptTokens = lim.promptTokens
+	dst.MaxTokens = lim.maxTokens
+	dst.MinTokens = lim.minTokens
+	dst.IgnoreEOS = lim.ignoreEOS
+	dst.Tags = s.Tags
+	return nil
+}
+
+// body writes one request body into the builder's buffer: the fields in
+// their fixed order, each unless an Extra key of the same name replaces it.
+type body struct {
+	b     *Builder
+	s     *Spec
+	first bool // no field written yet
+}
+
+// limits are what the plan records of the request's lengths; Extra may
+// override what the generated fields said.
+type limits struct {
+	maxTokens, minTokens, promptTokens int
+	ignoreEOS                          bool
+}
+
+func (bb *body) has(k string) bool { _, ok := bb.s.Extra[k]; return ok }
+
+// key writes the next field's key.
+func (bb *body) key(k string) {
+	bb.b.key(bb.first, k)
+	bb.first = false
+}
+
+// model writes "model": the spec's, else the run's.
+func (bb *body) model() {
+	model := bb.s.Model
+	if model == "" {
+		model = bb.b.cfg.Model
+	}
+	if model != "" && !bb.has(fModel) {
+		bb.key(fModel)
+		bb.b.buf = jsonesc.AppendString(bb.b.buf, model)
+	}
+}
+
+// prompt writes "messages" or "prompt": synthetic text of PromptTokens,
+// or the spec's own; it returns the prompt length the plan asked for (0
+// when the scenario wrote the prompt itself).
+func (bb *body) prompt(scenario string, seq int64) int {
+	b, s := bb.b, bb.s
+	ep := s.Endpoint
 	synthetic := s.PromptTokens > 0
 	switch {
-	case synthetic && ep == request.Chat && !has(fMessages):
-		b.key(first, fMessages)
-		first = false
-		words := b.wordsFor(ep, s.PromptTokens, dst.Scenario, seq)
+	case synthetic && ep == request.Chat && !bb.has(fMessages):
+		bb.key(fMessages)
+		words := b.wordsFor(ep, s.PromptTokens, scenario, seq)
 		b.buf = append(b.buf, `[{"role":"user","content":"`...)
-		b.appendText(ep, s, dst.Scenario, seq, words) // plain ASCII words: no escaping needed
+		b.appendText(ep, s, scenario, seq, words) // plain ASCII words: no escaping needed
 		b.buf = append(b.buf, `"}]`...)
-		promptTokens = s.PromptTokens
-	case synthetic && ep == request.Completions && !has(fPrompt):
-		b.key(first, fPrompt)
-		first = false
+		return s.PromptTokens
+	case synthetic && ep == request.Completions && !bb.has(fPrompt):
+		bb.key(fPrompt)
 		if b.cfg.TokenIDs {
 			b.buf = append(b.buf, '[')
-			b.appendTokenIDs(s, dst.Scenario, seq)
+			b.appendTokenIDs(s, scenario, seq)
 			b.buf = append(b.buf, ']')
 		} else {
-			words := b.wordsFor(ep, s.PromptTokens, dst.Scenario, seq)
+			words := b.wordsFor(ep, s.PromptTokens, scenario, seq)
 			b.buf = append(b.buf, '"')
-			b.appendText(ep, s, dst.Scenario, seq, words)
+			b.appendText(ep, s, scenario, seq, words)
 			b.buf = append(b.buf, '"')
 		}
-		promptTokens = s.PromptTokens
-	case !synthetic && ep == request.Chat && !has(fMessages) && (len(s.Messages) > 0 || s.Prompt != ""):
-		b.key(first, fMessages)
-		first = false
+		return s.PromptTokens
+	case !synthetic && ep == request.Chat && !bb.has(fMessages) && (len(s.Messages) > 0 || s.Prompt != ""):
+		bb.key(fMessages)
 		b.buf = append(b.buf, '[')
 		if len(s.Messages) == 0 { // a bare prompt on the chat endpoint is one user message
 			b.buf = append(b.buf, `{"role":"user","content":`...)
@@ -262,97 +311,86 @@ func (b *Builder) Build(seq int64, s *Spec, dst *request.Plan) error {
 			b.buf = appendMessage(b.buf, &s.Messages[i])
 		}
 		b.buf = append(b.buf, ']')
-	case !synthetic && ep == request.Completions && !has(fPrompt) && s.Prompt != "":
-		b.key(first, fPrompt)
-		first = false
+	case !synthetic && ep == request.Completions && !bb.has(fPrompt) && s.Prompt != "":
+		bb.key(fPrompt)
 		b.buf = jsonesc.AppendString(b.buf, s.Prompt)
 	}
+	return 0
+}
 
-	maxTokens, minTokens, ignoreEOS := s.MaxTokens, s.MinTokens, s.IgnoreEOS
-	if maxTokens > 0 && !has(fMaxTokens) {
-		b.key(first, fMaxTokens)
-		first = false
-		b.buf = strconv.AppendInt(b.buf, int64(maxTokens), 10)
+// generation writes the length and sampling fields, "stream" and
+// "stream_options".
+func (bb *body) generation(lim limits) {
+	b, s := bb.b, bb.s
+	if lim.maxTokens > 0 && !bb.has(fMaxTokens) {
+		bb.key(fMaxTokens)
+		b.buf = strconv.AppendInt(b.buf, int64(lim.maxTokens), 10)
 	}
-	if minTokens > 0 && !has(fMinTokens) {
-		b.key(first, fMinTokens)
-		first = false
-		b.buf = strconv.AppendInt(b.buf, int64(minTokens), 10)
+	if lim.minTokens > 0 && !bb.has(fMinTokens) {
+		bb.key(fMinTokens)
+		b.buf = strconv.AppendInt(b.buf, int64(lim.minTokens), 10)
 	}
-	if ignoreEOS && !has(fIgnoreEOS) {
-		b.key(first, fIgnoreEOS)
-		first = false
+	if lim.ignoreEOS && !bb.has(fIgnoreEOS) {
+		bb.key(fIgnoreEOS)
 		b.buf = append(b.buf, "true"...)
 	}
-	if s.Temperature != nil && !has(fTemperature) {
-		b.key(first, fTemperature)
-		first = false
+	if s.Temperature != nil && !bb.has(fTemperature) {
+		bb.key(fTemperature)
 		b.buf, _ = appendFloat(b.buf, *s.Temperature, 64) // validated finite
 	}
-	if !has(fStream) {
-		b.key(first, fStream)
-		first = false
+	if !bb.has(fStream) {
+		bb.key(fStream)
 		b.buf = append(b.buf, "true"...)
 	}
-	if !has(fStreamOptions) {
-		b.key(first, fStreamOptions)
-		first = false
+	if !bb.has(fStreamOptions) {
+		bb.key(fStreamOptions)
 		b.buf = append(b.buf, `{"include_usage":true`...)
 		if b.cfg.ContinuousUsage {
 			b.buf = append(b.buf, `,"continuous_usage_stats":true`...)
 		}
 		b.buf = append(b.buf, '}')
 	}
+}
 
-	if len(s.Extra) > 0 {
-		b.keys = b.keys[:0]
-		for k := range s.Extra {
-			b.keys = append(b.keys, k)
-		}
-		slices.Sort(b.keys)
-		for _, k := range b.keys {
-			v := s.Extra[k]
-			var err error
-			switch k {
-			case fMaxTokens:
-				maxTokens, err = intField(v, k)
-			case fMinTokens:
-				minTokens, err = intField(v, k)
-			case fIgnoreEOS:
-				bv, ok := v.(bool)
-				if !ok {
-					err = fmt.Errorf("extra field %q must be true or false, got %T", k, v)
-				}
-				ignoreEOS = bv
-			case fMessages, fPrompt:
-				if (k == fMessages) == (ep == request.Chat) {
-					promptTokens = 0 // the scenario supplied the prompt itself
-				}
+// extra writes the spec's Extra fields in key order; those that replace a
+// length field update lim, so the plan records what is sent.
+func (bb *body) extra(lim *limits) error {
+	b, s := bb.b, bb.s
+	if len(s.Extra) == 0 {
+		return nil
+	}
+	b.keys = b.keys[:0]
+	for k := range s.Extra {
+		b.keys = append(b.keys, k)
+	}
+	slices.Sort(b.keys)
+	for _, k := range b.keys {
+		v := s.Extra[k]
+		var err error
+		switch k {
+		case fMaxTokens:
+			lim.maxTokens, err = intField(v, k)
+		case fMinTokens:
+			lim.minTokens, err = intField(v, k)
+		case fIgnoreEOS:
+			bv, ok := v.(bool)
+			if !ok {
+				err = fmt.Errorf("extra field %q must be true or false, got %T", k, v)
 			}
-			if err != nil {
-				return err
-			}
-			b.key(first, k)
-			first = false
-			if b.buf, err = appendValue(b.buf, v, 0); err != nil {
-				return fmt.Errorf("extra field %q: %w", k, err)
+			lim.ignoreEOS = bv
+		case fMessages, fPrompt:
+			if (k == fMessages) == (s.Endpoint == request.Chat) {
+				lim.promptTokens = 0 // the scenario supplied the prompt itself
 			}
 		}
+		if err != nil {
+			return err
+		}
+		bb.key(k)
+		if b.buf, err = appendValue(b.buf, v, 0); err != nil {
+			return fmt.Errorf("extra field %q: %w", k, err)
+		}
 	}
-	b.buf = append(b.buf, '}')
-
-	dst.Endpoint = ep
-	dst.URL = b.urls.Chat
-	if ep == request.Completions {
-		dst.URL = b.urls.Completions
-	}
-	dst.Body = append(make([]byte, 0, len(b.buf)), b.buf...)
-	dst.Headers = mergeHeaders(b.cfg.Headers, s.Headers)
-	dst.PromptTokens = promptTokens
-	dst.MaxTokens = maxTokens
-	dst.MinTokens = minTokens
-	dst.IgnoreEOS = ignoreEOS
-	dst.Tags = s.Tags
 	return nil
 }
 

@@ -222,7 +222,7 @@ func FromRun(r *results.Run, label string) *Run {
 }
 
 func numOf(v any) float64 {
-	f, _ := v.(float64)
+	f, _ := results.Number(v)
 	return f
 }
 
@@ -327,7 +327,7 @@ func goodput(r *results.Run) Goodput {
 	var parts []string
 	if slo, ok := r.Summary["slo"].(map[string]any); ok {
 		for _, k := range []string{"ttft", "tpot", "e2el"} {
-			if v, ok := slo[k+"_ms"].(float64); ok {
+			if v, ok := results.Number(slo[k+"_ms"]); ok {
 				parts = append(parts, fmt.Sprintf("%s ≤ %s ms", strings.ToUpper(k), trimFloat(v)))
 			}
 		}
@@ -360,9 +360,9 @@ func validity(r *results.Run) Validity {
 	}
 	v.OK = v.TTFTShare < validShare && v.E2ELShare < validShare
 	if v.OK {
-		v.Verdict = fmt.Sprintf("open loop held: client delays took under %.0f%% of the latency from schedule", validShare*100)
+		v.Verdict = fmt.Sprintf("open loop held: client delays stayed under %.0f%% of the latency from schedule", validShare*100)
 	} else {
-		v.Verdict = fmt.Sprintf("client delays took %.1f%% of the mean TTFT and %.1f%% of the mean E2EL from schedule: the concurrency cap or the client, not only the server, shaped these latencies (see TTFT/E2EL from schedule)", v.TTFTShare*100, v.E2ELShare*100)
+		v.Verdict = "the concurrency cap or the client, not only the server, shaped these latencies: read TTFT and E2EL from schedule"
 	}
 	return v
 }

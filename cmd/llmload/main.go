@@ -20,6 +20,9 @@ usage:
   llmload calibrate [flags]          measure llmload's own timing error on this machine
   llmload stack COMMAND [flags]      deploy vLLM + DCGM + Prometheus + Grafana (init, up, status, ...)
   llmload jitter [flags]             measure this machine's wake-up latency (stalls)
+  llmload report DIR... [-o FILE]    HTML report of one run, or several overlaid
+  llmload compare BASE NEW [flags]   A/B verdicts with confidence intervals; --fail-on gates CI
+  llmload export DIR --csv           requests.csv and windows.csv for spreadsheets and pandas
   llmload version                    print the version
 
 Run "llmload COMMAND --help" for a command's flags.
@@ -45,6 +48,12 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return stackCmd(args[1:], stdout, stderr)
 	case "jitter":
 		return jitterCmd(args[1:], stdout, stderr)
+	case "report":
+		return reportCmd(args[1:], stdout, stderr)
+	case "compare":
+		return compareCmd(args[1:], stdout, stderr)
+	case "export":
+		return exportCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "llmload %s\n", version)
 		return exitOK

@@ -83,6 +83,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	out := run.Wait()
 	dash.finish()
 	code = reportRun(out, stop.interrupted.Load(), stdout, stderr)
+	if rc.f.report {
+		code = max(code, writeRunReports(out, stdout, stderr))
+	}
 	if code == exitOK && stop.interrupted.Load() {
 		code = exitInterrupted
 	}
@@ -146,6 +149,9 @@ func loadRun(args []string, stdout, stderr io.Writer) (rc runConfig, code int, d
 		fl := fs.Lookup(name)
 		return fl != nil && isBoolFlag(fl)
 	})}
+	if len(rc.f.metadata) > 0 {
+		rc.cfg.Meta["metadata"] = map[string]string(rc.f.metadata)
+	}
 	return rc, 0, false
 }
 

@@ -30,6 +30,8 @@ type runFlags struct {
 	allowRead         []string // --allow-read: more directories llm.trace.* may open
 	serverMetricsAuth bool     // send the API key to a --server-metrics of another origin
 	overwrite         bool     // reuse a non-empty --out, replacing llmload's files in it
+	report            bool     // also write report.html in each results directory
+	metadata          metadataFlag
 
 	blockSize                              int
 	noUI                                   bool
@@ -46,6 +48,8 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.config, "config", "llmload.toml", "settings file with defaults for these flags (missing is fine unless given)")
 	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>); a non-empty one needs --overwrite")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "reuse a non-empty --out: remove llmload's result files in it first (nothing else)")
+	fs.BoolVar(&f.report, "report", false, "after the run, also write report.html (charts and tables, see llmload report) in each results directory")
+	fs.Var(&f.metadata, "metadata", "a key=value label stored in summary.json meta.metadata and shown by llmload report (repeatable), as vllm bench serve --metadata")
 	fs.Var(listFlag{&f.allowRead}, "allow-read", "a directory whose files the scenario's llm.trace.* may open, beyond the working and the script's directories (repeatable or comma-separated)")
 	durationVar(fs, &f.timeout, "timeout", 120*time.Second, "whole-request timeout (e.g. 120 or 2m)")
 	durationVar(fs, &f.stallTimeout, "stall-timeout", 30*time.Second, "fail a request when no byte arrives for this long")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -141,6 +142,7 @@ func (sr *ScenarioRun) prepare() error {
 		"url": redact.URL(sc.URL), "model": sc.Model,
 		"concurrency": sc.Concurrency, "on_full": sc.OnFull.String(),
 		"version": cfg.Version, "seed": cfg.Seed, "prompt_seed": cfg.PromptSeed,
+		"machine": map[string]any{"os": runtime.GOOS, "arch": runtime.GOARCH, "cpus": runtime.NumCPU()},
 	}
 	maps.Copy(meta, cfg.Meta)
 	sr.rec, err = record.New(record.Config{

@@ -43,6 +43,9 @@ func (o Op) String() string {
 	return "?"
 }
 
+// Holds applies the comparison: observed op bound.
+func (o Op) Holds(observed, bound float64) bool { return o.holds(observed, bound) }
+
 // holds applies the comparison: observed op bound.
 func (o Op) holds(observed, bound float64) bool {
 	switch o {

@@ -71,10 +71,15 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Model, "model", o.Model, "Hugging Face model vLLM serves")
 	fs.StringVar(&o.GPUs, "gpus", o.GPUs, "GPUs for vLLM and the DCGM exporter: all, or device indexes/UUIDs like 0,1")
 	fs.StringVar(&o.VLLMImage, "vllm-image", o.VLLMImage, "vLLM image (the -cu129 build of a tag runs on CUDA 12 drivers)")
+	fs.StringVar(&o.DCGMImage, "dcgm-image", o.DCGMImage, "NVIDIA DCGM exporter image (e.g. from a local registry mirror)")
+	fs.StringVar(&o.PrometheusImage, "prometheus-image", o.PrometheusImage, "Prometheus image")
+	fs.StringVar(&o.GrafanaImage, "grafana-image", o.GrafanaImage, "Grafana image")
+	grafana := fs.Bool("grafana", true, "include the grafana service (false: vLLM, DCGM exporter and Prometheus only; status skips Grafana)")
+	durationVar(fs, &o.HealthStartPeriod, "health-start-period", o.HealthStartPeriod, "vLLM healthcheck start period: time to download and load the model before failed checks count")
 	vllmArgs := fs.String("vllm-args", "", `extra "vllm serve" arguments, split like a shell does, e.g. "--max-model-len 8192 --tensor-parallel-size 2"`)
 	fs.StringVar(&o.HFTokenEnv, "hf-token-env", o.HFTokenEnv, "environment variable (in the shell or DIR/.env at `up`) holding the Hugging Face token")
 	fs.StringVar(&o.HFCache, "hf-cache", "", "host directory to use as the Hugging Face cache (e.g. ~/.cache/huggingface); empty: a named volume")
-	fs.StringVar(&o.Bind, "bind", "", "host address to publish the ports on (e.g. 127.0.0.1); empty: all interfaces")
+	fs.StringVar(&o.Bind, "bind", o.Bind, "host address to publish the ports on; 0.0.0.0 opens them to the network")
 	fs.IntVar(&o.Port, "port", o.Port, "published port of vLLM's OpenAI API")
 	fs.IntVar(&o.DCGMPort, "dcgm-port", o.DCGMPort, "published port of the DCGM exporter (for llmload run --gpu-metrics)")
 	fs.IntVar(&o.GrafanaPort, "grafana-port", o.GrafanaPort, "published port of Grafana")
@@ -90,6 +95,7 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llmload stack init: unexpected argument %q (the directory is --dir)\n", pos[0])
 		return exitConfig
 	}
+	o.NoGrafana = !*grafana
 	var err error
 	if o.VLLMArgs, err = compose.SplitArgs(*vllmArgs); err != nil {
 		fmt.Fprintf(stderr, "llmload stack init: --vllm-args: %v\n", err)
@@ -126,13 +132,13 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	if hint := o.TensorParallelHint(); hint != "" {
 		fmt.Fprintln(stdout, hint)
 	}
-	ep := compose.EndpointsFor(compose.State{Bind: o.Bind, Port: o.Port, DCGMPort: o.DCGMPort, GrafanaPort: o.GrafanaPort, PrometheusPort: o.PrometheusPort}, "")
+	ep := compose.EndpointsFor(compose.State{Bind: o.Bind, Port: o.Port, DCGMPort: o.DCGMPort, GrafanaPort: o.GrafanaPort, PrometheusPort: o.PrometheusPort, NoGrafana: o.NoGrafana}, "")
 	fmt.Fprintf(stdout, `next:
   export %s=hf_...   (gated models such as Llama need a Hugging Face token)
   llmload stack up --dir %s --wait
   llmload run SCENARIO.lua --url %s --gpu-metrics %s/metrics --metrics-addr 0.0.0.0:9464
-  Grafana: %s/d/%s   Prometheus: %s
-`, o.HFTokenEnv, *dir, ep.VLLM, ep.DCGM, ep.Grafana, compose.DashboardUID, ep.Prometheus)
+  %s
+`, o.HFTokenEnv, *dir, ep.VLLM, ep.DCGM, stackURLs(ep))
 	return exitOK
 }
 
@@ -186,7 +192,13 @@ func stackDocker(ctx context.Context, cmd string, args []string, stdout, stderr 
 	var err error
 	switch cmd {
 	case "up":
-		err = c.Up(ctx, *wait)
+		if err = c.Up(ctx, *wait); err != nil {
+			// compose says only "container X is unhealthy"; name the
+			// failing services and show what they last said.
+			if report := c.Diagnose(ctx, 20); report != "" {
+				fmt.Fprint(stderr, report)
+			}
+		}
 	case "down":
 		err = c.Down(ctx, *volumes)
 	case "logs":
@@ -203,13 +215,22 @@ func stackDocker(ctx context.Context, cmd string, args []string, stdout, stderr 
 	if cmd == "up" {
 		if st, err := compose.ReadState(*dir); err == nil {
 			ep := compose.EndpointsFor(st, "")
-			fmt.Fprintf(stdout, "llmload stack: vLLM %s  Grafana %s/d/%s  Prometheus %s\n", ep.VLLM, ep.Grafana, compose.DashboardUID, ep.Prometheus)
+			fmt.Fprintf(stdout, "llmload stack: vLLM %s  %s\n", ep.VLLM, stackURLs(ep))
 			if !*wait {
 				fmt.Fprintf(stdout, "vLLM loads the model for a few minutes: llmload stack status --dir %s\n", *dir)
 			}
 		}
 	}
 	return exitOK
+}
+
+// stackURLs names where to look: Grafana's dashboard when the stack has
+// Grafana, and Prometheus.
+func stackURLs(ep compose.Endpoints) string {
+	if ep.Grafana == "" {
+		return "Prometheus: " + ep.Prometheus
+	}
+	return fmt.Sprintf("Grafana: %s/d/%s   Prometheus: %s", ep.Grafana, compose.DashboardUID, ep.Prometheus)
 }
 
 func stackStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {

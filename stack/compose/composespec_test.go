@@ -52,8 +52,15 @@ func TestComposeFileLoadsWithComposeGo(t *testing.T) {
 	if vllm.Image != DefaultVLLMImage {
 		t.Errorf("vllm image %q", vllm.Image)
 	}
-	if got := vllm.Command; !slices.Equal(got[:2], []string{"--model", Defaults().Model}) || !slices.Contains(got, "0.0.0.0") {
-		t.Errorf("vllm command %q", got)
+	// The model is vllm serve's positional argument (--model is deprecated),
+	// and --max-model-len auto keeps a 128k-context model from failing at
+	// start on a small GPU.
+	if got := vllm.Entrypoint; !slices.Equal(got, []string{"vllm", "serve"}) {
+		t.Errorf("vllm entrypoint %q, want [vllm serve]", got)
+	}
+	if got := vllm.Command; got[0] != Defaults().Model || slices.Contains(got, "--model") || !slices.Contains(got, "0.0.0.0") ||
+		!slices.Contains(got, "--max-model-len") || got[slices.Index(got, "--max-model-len")+1] != "auto" {
+		t.Errorf("vllm command %q, want the model first and --max-model-len auto", got)
 	}
 	if tok := vllm.Environment["HF_TOKEN"]; tok == nil || *tok != "hf_secret" {
 		t.Errorf("HF_TOKEN not interpolated from the environment: %v", tok)
@@ -69,8 +76,8 @@ func TestComposeFileLoadsWithComposeGo(t *testing.T) {
 	}
 	for svc, want := range map[string]string{"vllm": "8000:8000", "dcgm-exporter": "9400:9400", "prometheus": "9090:9090", "grafana": "3000:3000"} {
 		ports := p.Services[svc].Ports
-		if len(ports) != 1 || ports[0].Published+":"+strconv.Itoa(int(ports[0].Target)) != want || ports[0].HostIP != "" {
-			t.Errorf("%s ports %+v, want %s on all interfaces", svc, ports, want)
+		if len(ports) != 1 || ports[0].Published+":"+strconv.Itoa(int(ports[0].Target)) != want || ports[0].HostIP != "127.0.0.1" {
+			t.Errorf("%s ports %+v, want %s on 127.0.0.1 only", svc, ports, want)
 		}
 	}
 	for _, svc := range []string{"vllm", "prometheus", "grafana"} {

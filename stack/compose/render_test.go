@@ -33,7 +33,15 @@ func goldenCases() map[string]Options {
 
 	noClient := Defaults()
 	noClient.ClientMetrics = nil
-	return map[string]Options{"default": Defaults(), "custom": custom, "noclient": noClient}
+
+	// The end-to-end test's shape: stand-in images, no GPU, no Grafana.
+	standIn := Defaults()
+	standIn.GPUs = GPUsNone
+	standIn.NoGrafana = true
+	standIn.Bind = "0.0.0.0"
+	standIn.HealthStartPeriod = 90 * time.Second
+	standIn.VLLMImage, standIn.DCGMImage, standIn.PrometheusImage = "llmload-test/vllm:e2e", "llmload-test/dcgm:e2e", "llmload-test/prometheus:e2e"
+	return map[string]Options{"default": Defaults(), "custom": custom, "noclient": noClient, "standin": standIn}
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -289,4 +297,15 @@ func FuzzSplitArgs(f *testing.F) {
 			t.Fatalf("SplitArgs(%q) = %q; requoted %q -> %q, %v", s, args, shellQuote(args), again, err)
 		}
 	})
+}
+
+func TestComposeDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Minute: "30m", 90 * time.Second: "1m30s", 45 * time.Second: "45s",
+		2*time.Hour + 30*time.Minute: "2h30m", time.Hour + 5*time.Second: "1h5s", 0: "0s",
+	} {
+		if got := composeDuration(d); got != want {
+			t.Errorf("composeDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
 }

@@ -18,7 +18,7 @@ import (
 
 // Endpoints are the base URLs `llmload stack status` probes.
 type Endpoints struct {
-	VLLM, DCGM, Prometheus, Grafana string // e.g. http://127.0.0.1:8000
+	VLLM, DCGM, Prometheus, Grafana string // e.g. http://127.0.0.1:8000; Grafana "": not in the stack
 	Model                           string // the model the stack serves
 }
 
@@ -32,7 +32,11 @@ func EndpointsFor(s State, host string) Endpoints {
 		}
 	}
 	u := func(port int) string { return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) }
-	return Endpoints{VLLM: u(s.Port), DCGM: u(s.DCGMPort), Prometheus: u(s.PrometheusPort), Grafana: u(s.GrafanaPort), Model: s.Model}
+	ep := Endpoints{VLLM: u(s.Port), DCGM: u(s.DCGMPort), Prometheus: u(s.PrometheusPort), Grafana: u(s.GrafanaPort), Model: s.Model}
+	if s.NoGrafana {
+		ep.Grafana = ""
+	}
+	return ep
 }
 
 // Check is one line of the status table.
@@ -69,7 +73,8 @@ func Healthy(cs []Check) bool {
 
 // Probe checks the stack's HTTP endpoints: vLLM /health and /v1/models,
 // the DCGM exporter's /metrics, Prometheus /-/ready and its scrape targets
-// (vllm, dcgm, llmload), Grafana /api/health. Every probe runs even when an earlier one failed.
+// (vllm, dcgm, llmload), Grafana /api/health (unless ep.Grafana is empty).
+// Every probe runs even when an earlier one failed.
 func Probe(ctx context.Context, client *http.Client, ep Endpoints) []Check {
 	var cs []Check
 	get := func(url string, into any) (int, time.Duration, error) {
@@ -158,9 +163,11 @@ func Probe(ctx context.Context, client *http.Client, ep Endpoints) []Check {
 		Database string `json:"database"`
 		Version  string `json:"version"`
 	}
-	check("grafana", "GET", ep.Grafana+"/api/health", &health, func() (bool, string) {
-		return health.Database == "ok", fmt.Sprintf("version %s, database %s", health.Version, health.Database)
-	})
+	if ep.Grafana != "" {
+		check("grafana", "GET", ep.Grafana+"/api/health", &health, func() (bool, string) {
+			return health.Database == "ok", fmt.Sprintf("version %s, database %s", health.Version, health.Database)
+		})
+	}
 	return append(cs, jobs[2])
 }
 

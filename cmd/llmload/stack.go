@@ -239,6 +239,8 @@ func stackStatus(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	host := fs.String("host", "", "host to probe the published ports on; empty: --bind of init, else 127.0.0.1")
 	var timeout time.Duration
 	durationVar(fs, &timeout, "timeout", 5*time.Second, "time limit of each HTTP probe")
+	apiKey := fs.String("api-key", "", "API key for vLLM's /v1/models, as llmload run takes it (else api_key / api_key_env in --config, else $LLMLOAD_API_KEY, else $OPENAI_API_KEY)")
+	config := fs.String("config", "llmload.toml", "settings file read for the API key, as llmload run reads it (missing is fine unless given)")
 	pos, code, done := parseCommandFlags(fs, args, "Shows the stack's containers (docker compose ps) and probes vLLM /health and\n/v1/models, Prometheus /-/ready and its scrape targets, Grafana /api/health.\nExit status 1 when a required check fails (the llmload client target is optional).", stdout, stderr)
 	if done {
 		return code
@@ -252,9 +254,22 @@ func stackStatus(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "llmload stack status: %v\n", err)
 		return exitConfig
 	}
+	settings, err := loadSettings(*config, setFlags(fs)["config"])
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload stack status: %v\n", err)
+		return exitConfig
+	}
+	ep := compose.EndpointsFor(st, *host)
+	ep.APIKey = *apiKey
+	if ep.APIKey == "" {
+		ep.APIKey = settings.APIKey
+	}
+	if ep.APIKey == "" {
+		ep.APIKey = fallbackAPIKey(settings, true) // the stack is the user's own endpoint
+	}
 	c := compose.Compose{Dir: *dir, Stdout: stdout, Stderr: stderr}
 	containers, psErr := c.PS(ctx)
-	checks := compose.Probe(ctx, &http.Client{Timeout: timeout}, compose.EndpointsFor(st, *host))
+	checks := compose.Probe(ctx, &http.Client{Timeout: timeout}, ep)
 	if psErr == nil {
 		checks = compose.WithContainers(checks, containers)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -219,5 +220,60 @@ func TestStackStatus(t *testing.T) {
 	}
 	if code, _, errs := runStack("status", "--dir", t.TempDir()); code != exitConfig || !strings.Contains(errs, "stack.json") {
 		t.Errorf("status of a non-stack dir: exit %d %q", code, errs)
+	}
+}
+
+// TestStackStatusAPIKey: status finds the API key the way llmload run does
+// (--api-key, llmload.toml, $LLMLOAD_API_KEY) and sends it to /v1/models.
+func TestStackStatusAPIKey(t *testing.T) {
+	const key = "sk-status"
+	vllm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/models" {
+			if r.Header.Get("Authorization") != "Bearer "+key {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"data":[{"id":"m"}]}`)
+		}
+	}))
+	defer vllm.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(vllm.URL, "http://"))
+	dir := filepath.Join(t.TempDir(), "st")
+	if code, out, errs := runStack("init", "--dir", dir, "--model", "m", "--port", port); code != exitOK {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	fakeDocker(t, false, "", 0)
+	models := regexp.MustCompile(`(?m)^vllm .*/v1/models +(\S+) +(.*)$`)
+	status := func(args ...string) (string, string) {
+		_, out, _ := runStack(append([]string{"status", "--dir", dir, "--timeout", "2s"}, args...)...)
+		m := models.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no /v1/models line:\n%s", out)
+		}
+		return m[1], m[2]
+	}
+	t.Setenv("LLMLOAD_API_KEY", "")
+	t.Setenv("OPENAI_API_KEY", "")
+	noConfig := filepath.Join(t.TempDir(), "llmload.toml")
+	if res, detail := status(); res != "FAIL" || !strings.Contains(detail, "wants an API key") {
+		t.Errorf("no key: %s %s", res, detail)
+	}
+	if code, _, errs := runStack("status", "--dir", dir, "--config", noConfig+".absent"); code != exitConfig || !strings.Contains(errs, "llmload.toml.absent") {
+		t.Errorf("a --config that does not exist: exit %d %q", code, errs)
+	}
+	if res, detail := status("--api-key", key); res != "ok" || detail != "serves m" {
+		t.Errorf("--api-key: %s %s", res, detail)
+	}
+	t.Setenv("LLMLOAD_API_KEY", key)
+	if res, detail := status(); res != "ok" {
+		t.Errorf("$LLMLOAD_API_KEY: %s %s", res, detail)
+	}
+	t.Setenv("LLMLOAD_API_KEY", "")
+	t.Setenv("MY_VLLM_KEY", key)
+	if err := os.WriteFile(noConfig, []byte("api_key_env = \"MY_VLLM_KEY\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, detail := status("--config", noConfig); res != "ok" {
+		t.Errorf("llmload.toml api_key_env: %s %s", res, detail)
 	}
 }

@@ -68,6 +68,16 @@ func TestComposeFileLoadsWithComposeGo(t *testing.T) {
 	if vllm.Ipc != "host" {
 		t.Errorf("vllm ipc %q, want host", vllm.Ipc)
 	}
+	// Profiling fields (DCGM_FI_PROF_*) need SYS_ADMIN; the counters file
+	// the dashboard depends on is mounted where the variable points.
+	dcgm := p.Services["dcgm-exporter"]
+	if !slices.Contains(dcgm.CapAdd, "SYS_ADMIN") {
+		t.Errorf("dcgm-exporter cap_add %v, want SYS_ADMIN", dcgm.CapAdd)
+	}
+	if col := dcgm.Environment["DCGM_EXPORTER_COLLECTORS"]; col == nil || len(dcgm.Volumes) != 1 || dcgm.Volumes[0].Target != *col ||
+		dcgm.Volumes[0].Source != filepath.Join(p.WorkingDir, "dcgm", "counters.csv") {
+		t.Errorf("dcgm-exporter collectors %v, volumes %+v", col, dcgm.Volumes)
+	}
 	for _, svc := range []string{"vllm", "dcgm-exporter"} {
 		d := gpuRequest(t, p.Services[svc])
 		if d.Count != -1 || len(d.IDs) != 0 {

@@ -22,10 +22,11 @@ var templates embed.FS
 
 // Paths of the rendered files, relative to the stack directory.
 const (
-	ComposeFile    = "compose.yaml"
-	PrometheusFile = "prometheus/prometheus.yml"
-	DashboardFile  = "grafana/dashboards/llmload.json"
-	StateFile      = "stack.json"
+	ComposeFile      = "compose.yaml"
+	PrometheusFile   = "prometheus/prometheus.yml"
+	DCGMCountersFile = "dcgm/counters.csv"
+	DashboardFile    = "grafana/dashboards/llmload.json"
+	StateFile        = "stack.json"
 )
 
 // File is one rendered file.
@@ -201,6 +202,10 @@ func Render(o Options, dir string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	counters, err := templates.ReadFile("templates/" + DCGMCountersFile)
+	if err != nil {
+		return nil, err
+	}
 	dash, err := DashboardJSON()
 	if err != nil {
 		return nil, err
@@ -216,6 +221,7 @@ func Render(o Options, dir string) ([]File, error) {
 	return []File{
 		{ComposeFile, composeYAML},
 		{PrometheusFile, prom},
+		{DCGMCountersFile, counters},
 		{"grafana/provisioning/datasources/prometheus.yaml", datasource},
 		{"grafana/provisioning/dashboards/llmload.yaml", provider},
 		{DashboardFile, dash},
@@ -264,6 +270,23 @@ func Write(dir string, files []File, force bool) error {
 		}
 	}
 	return nil
+}
+
+// DCGMCounters returns the DCGM fields the rendered dcgm/counters.csv
+// makes the exporter serve, in file order.
+func DCGMCounters() []string {
+	b, err := templates.ReadFile("templates/" + DCGMCountersFile)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			name, _, _ := strings.Cut(line, ",")
+			names = append(names, strings.TrimSpace(name))
+		}
+	}
+	return names
 }
 
 // ReadState reads dir/stack.json.

@@ -74,6 +74,7 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.DCGMImage, "dcgm-image", o.DCGMImage, "NVIDIA DCGM exporter image (e.g. from a local registry mirror)")
 	fs.StringVar(&o.PrometheusImage, "prometheus-image", o.PrometheusImage, "Prometheus image")
 	fs.StringVar(&o.GrafanaImage, "grafana-image", o.GrafanaImage, "Grafana image")
+	fs.BoolVar(&o.GrafanaAnonymous, "grafana-anonymous", false, "let anyone who reaches Grafana view the dashboards without logging in")
 	grafana := fs.Bool("grafana", true, "include the grafana service (false: vLLM, DCGM exporter and Prometheus only; status skips Grafana)")
 	durationVar(fs, &o.HealthStartPeriod, "health-start-period", o.HealthStartPeriod, "vLLM healthcheck start period: time to download and load the model before failed checks count")
 	vllmArgs := fs.String("vllm-args", "", `extra "vllm serve" arguments, split like a shell does, e.g. "--max-model-len 8192 --tensor-parallel-size 2"`)
@@ -128,6 +129,19 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "llmload stack: rendered %d files into %s\n", len(files), *dir)
 	for _, f := range files {
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(*dir, filepath.FromSlash(f.Path)))
+	}
+	if !o.NoGrafana {
+		generated, err := compose.EnsureGrafanaPassword(*dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "llmload stack init: Grafana's admin password: %v\n", err)
+			return exitStackFailed
+		}
+		env := filepath.Join(*dir, compose.EnvFile)
+		if generated {
+			fmt.Fprintf(stdout, "Grafana: user admin, password generated into %s (%s, mode 0600)\n", env, compose.GrafanaPasswordVar)
+		} else {
+			fmt.Fprintf(stdout, "Grafana: user admin, password kept from %s\n", env)
+		}
 	}
 	if hint := o.TensorParallelHint(); hint != "" {
 		fmt.Fprintln(stdout, hint)

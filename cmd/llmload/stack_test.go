@@ -277,3 +277,38 @@ func TestStackStatusAPIKey(t *testing.T) {
 		t.Errorf("llmload.toml api_key_env: %s %s", res, detail)
 	}
 }
+
+// TestStackInitGrafanaPassword: init generates Grafana's admin password
+// into DIR/.env (0600), never prints it, keeps it on init --force, and
+// writes none for a stack without Grafana.
+func TestStackInitGrafanaPassword(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "st")
+	code, out, errs := runStack("init", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "password generated into "+filepath.Join(dir, ".env")) {
+		t.Fatalf("init: exit %d\n%s%s", code, out, errs)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, ".env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := regexp.MustCompile(`GRAFANA_ADMIN_PASSWORD=(\S+)`).FindSubmatch(env)
+	if pw == nil || strings.Contains(out+errs, string(pw[1])) {
+		t.Fatalf("password missing from .env or printed:\n%s", out)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, ".env")); st.Mode().Perm() != 0o600 {
+		t.Errorf(".env mode %v", st.Mode().Perm())
+	}
+	if code, out, _ := runStack("init", "--dir", dir, "--force"); code != exitOK || !strings.Contains(out, "password kept") {
+		t.Errorf("init --force: exit %d\n%s", code, out)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, ".env")); string(again) != string(env) {
+		t.Errorf("init --force changed .env")
+	}
+	bare := filepath.Join(t.TempDir(), "bare")
+	if code, out, _ := runStack("init", "--dir", bare, "--grafana=false"); code != exitOK || strings.Contains(out, "Grafana:") {
+		t.Errorf("--grafana=false: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(bare, ".env")); err == nil {
+		t.Error("--grafana=false wrote a .env")
+	}
+}

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,17 +28,64 @@ func loadCompose(t *testing.T, o Options, env map[string]string) *types.Project 
 	if err := Write(dir, files, false); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := loader.LoadWithContext(ctx, types.ConfigDetails{
-		WorkingDir:  dir,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, ComposeFile)}},
-		Environment: env,
-	}, func(lo *loader.Options) { lo.SetProjectName("llmload-stack", true) })
+	p, err := loadComposeDir(dir, env)
 	if err != nil {
 		t.Fatalf("compose-go rejects the rendered compose.yaml: %v", err)
 	}
 	return p
+}
+
+// loadComposeDir loads dir/compose.yaml with env as the environment, plus
+// the GRAFANA_ADMIN_PASSWORD that init writes into .env (read by docker
+// compose, not by the loader) unless env sets it.
+func loadComposeDir(dir string, env map[string]string) (*types.Project, error) {
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env[GrafanaPasswordVar]; !ok {
+		env[GrafanaPasswordVar] = "from-dot-env"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return loader.LoadWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  dir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, ComposeFile)}},
+		Environment: env,
+	}, func(lo *loader.Options) { lo.SetProjectName("llmload-stack", true) })
+}
+
+// TestComposeGrafanaPassword: Grafana's admin password comes from .env,
+// and compose refuses to start without one instead of defaulting to admin;
+// anonymous viewing is off unless asked.
+func TestComposeGrafanaPassword(t *testing.T) {
+	dir := t.TempDir()
+	files, err := Render(Defaults(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(dir, files, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadComposeDir(dir, map[string]string{GrafanaPasswordVar: ""}); err == nil || !strings.Contains(err.Error(), "set GRAFANA_ADMIN_PASSWORD in .env") {
+		t.Errorf("no password: %v", err)
+	}
+	p, err := loadComposeDir(dir, map[string]string{GrafanaPasswordVar: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := p.Services["grafana"].Environment
+	if pw := g["GF_SECURITY_ADMIN_PASSWORD"]; pw == nil || *pw != "s3cret" {
+		t.Errorf("admin password %v", pw)
+	}
+	if anon := g["GF_AUTH_ANONYMOUS_ENABLED"]; anon == nil || *anon != "false" {
+		t.Errorf("anonymous access %v, want false by default", anon)
+	}
+	o := Defaults()
+	o.GrafanaAnonymous = true
+	if anon := loadCompose(t, o, nil).Services["grafana"].Environment["GF_AUTH_ANONYMOUS_ENABLED"]; anon == nil || *anon != "true" {
+		t.Errorf("--grafana-anonymous: %v", anon)
+	}
 }
 
 func TestComposeFileLoadsWithComposeGo(t *testing.T) {
@@ -167,8 +215,8 @@ func TestComposeFileUnsetTokenIsEmpty(t *testing.T) {
 	if tok := p.Services["vllm"].Environment["HF_TOKEN"]; tok == nil || *tok != "" {
 		t.Errorf("unset HF_TOKEN should interpolate to empty, got %v", tok)
 	}
-	if pw := p.Services["grafana"].Environment["GF_SECURITY_ADMIN_PASSWORD"]; pw == nil || *pw != "admin" {
-		t.Errorf("Grafana admin password default: %v", pw)
+	if tok := p.Services["vllm"].Environment["VLLM_API_KEY"]; tok == nil || *tok != "" {
+		t.Errorf("unset VLLM_API_KEY should interpolate to empty (no key), got %v", tok)
 	}
 	if !strings.HasSuffix(p.Services["grafana"].Image, DefaultGrafanaImage[strings.Index(DefaultGrafanaImage, ":"):]) {
 		t.Errorf("grafana image %q", p.Services["grafana"].Image)

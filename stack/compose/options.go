@@ -57,6 +57,9 @@ type Options struct {
 	// NoGrafana leaves the grafana service out (a Grafana of one's own,
 	// or a host without its image); status then does not probe it.
 	NoGrafana bool
+	// GrafanaAnonymous lets anyone who reaches Grafana view the dashboards
+	// without logging in.
+	GrafanaAnonymous bool
 
 	DCGMImage, PrometheusImage, GrafanaImage string
 

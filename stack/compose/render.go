@@ -179,6 +179,7 @@ func Render(o Options, dir string) ([]File, error) {
 		"DCGMImage": o.DCGMImage, "PrometheusImage": o.PrometheusImage, "GrafanaImage": o.GrafanaImage,
 		"CollectMillis": strconv.FormatInt(o.ScrapeInterval.Milliseconds(), 10),
 		"StartPeriod":   composeDuration(o.HealthStartPeriod), "Grafana": !o.NoGrafana, "GPUs": o.GPUs != GPUsNone,
+		"GrafanaAnonymous": o.GrafanaAnonymous,
 	})
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ func goldenCases() map[string]Options {
 	custom.ClientMetrics = []string{"host.docker.internal:9464", "10.0.0.7:9464"}
 	custom.ScrapeInterval = 2 * time.Second
 	custom.Version = "v1.2.3"
+	custom.GrafanaAnonymous = true
 
 	noClient := Defaults()
 	noClient.ClientMetrics = nil

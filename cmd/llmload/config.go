@@ -52,6 +52,7 @@ func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scen
 		Limit:          f.limit,
 		ServerMetrics:  pickStr(set["server-metrics"], f.serverMetrics, "", s.ServerMetrics),
 		GPUMetrics:     pickStr(set["gpu-metrics"], f.gpuMetrics, "", s.GPUMetrics),
+		GPUIDs:         pickStr(set["gpu-ids"], f.gpuIDs, "", s.GPUIDs),
 
 		ServerMetricsAuth: f.serverMetricsAuth,
 	}
@@ -162,6 +163,9 @@ func validateURLs(e *launch.Scenario) error {
 				return err
 			}
 		}
+	}
+	if strings.TrimSpace(e.GPUIDs) != "" && strings.TrimSpace(e.GPUMetrics) == "" {
+		return fmt.Errorf("--gpu-ids %q selects GPUs of --gpu-metrics, which is not set: add --gpu-metrics http://gpu-node:9400/metrics", e.GPUIDs)
 	}
 	return nil
 }

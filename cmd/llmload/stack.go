@@ -150,9 +150,9 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, `next:
   export %s=hf_...   (gated models such as Llama need a Hugging Face token)
   llmload stack up --dir %s --wait
-  llmload run SCENARIO.lua --url %s --gpu-metrics %s/metrics --metrics-addr 0.0.0.0:9464
+  llmload run SCENARIO.lua --url %s --gpu-metrics %s/metrics%s --metrics-addr 0.0.0.0:9464
   %s
-`, o.HFTokenEnv, *dir, ep.VLLM, ep.DCGM, stackURLs(ep))
+`, o.HFTokenEnv, *dir, ep.VLLM, ep.DCGM, gpuIDsFlag(o.ServedGPUs()), stackURLs(ep))
 	return exitOK
 }
 
@@ -236,6 +236,15 @@ func stackDocker(ctx context.Context, cmd string, args []string, stdout, stderr 
 		}
 	}
 	return exitOK
+}
+
+// gpuIDsFlag is the --gpu-ids part of the suggested llmload run line: the
+// GPUs vLLM uses, so energy per token counts only them.
+func gpuIDsFlag(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return " --gpu-ids " + strings.Join(ids, ",")
 }
 
 // stackURLs names where to look: Grafana's dashboard when the stack has

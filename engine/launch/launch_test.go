@@ -3,6 +3,7 @@ package launch
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -107,6 +108,25 @@ func TestProbesDoNotDelaySchedule(t *testing.T) {
 	for i, lag := range lags {
 		if lag >= probeTimeout {
 			t.Errorf("request %d released %v late: the probes (%v each) counted against the schedule", i, lag, probeTimeout)
+		}
+	}
+}
+
+// TestObserveTargetsGPUIDs: --gpu-ids reaches the DCGM targets only, split
+// and trimmed; the server's target is never filtered.
+func TestObserveTargetsGPUIDs(t *testing.T) {
+	sc := &Scenario{URL: "http://h:8000", ServerMetrics: "auto", GPUMetrics: "http://h:9400/metrics, http://g:9400/metrics", GPUIDs: " 0, GPU-aa ,"}
+	ts := observeTargets(sc)
+	if len(ts) != 3 {
+		t.Fatalf("%d targets, want 3: %+v", len(ts), ts)
+	}
+	for _, tg := range ts {
+		want := "[0 GPU-aa]"
+		if tg.Role == "server" {
+			want = "[]"
+		}
+		if got := fmt.Sprint(tg.GPUs); got != want {
+			t.Errorf("%s %s: GPUs %s, want %s", tg.Role, tg.URL, got, want)
 		}
 	}
 }

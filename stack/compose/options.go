@@ -181,6 +181,53 @@ func (o Options) hasVLLMArg(flag string) bool {
 	return slices.ContainsFunc(o.VLLMArgs, func(a string) bool { return a == flag || strings.HasPrefix(a, flag+"=") })
 }
 
+// vllmIntArg returns the value of an integer vLLM flag given in --vllm-args
+// under any of names (as "name N" or "name=N"), or def.
+func (o Options) vllmIntArg(def int, names ...string) int {
+	for i, a := range o.VLLMArgs {
+		for _, n := range names {
+			v, ok := "", false
+			switch {
+			case a == n && i+1 < len(o.VLLMArgs):
+				v, ok = o.VLLMArgs[i+1], true
+			case strings.HasPrefix(a, n+"="):
+				v, ok = strings.TrimPrefix(a, n+"="), true
+			}
+			if n, err := strconv.Atoi(v); ok && err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return def
+}
+
+// ServedGPUs returns the GPUs vLLM uses, as the DCGM exporter labels
+// them, so energy is attributed to them and not to every GPU of the node.
+// vLLM takes the first tensor x pipeline x data parallel size of the GPUs
+// it sees; the exporter sees the same GPUs (same reservation) and, like
+// NVML in any container, numbers them from 0. Device UUIDs given with
+// --gpus are returned as they are (the exporter's UUID label). nil for
+// --gpus none.
+func (o Options) ServedGPUs() []string {
+	if o.GPUs == GPUsNone {
+		return nil
+	}
+	n := o.vllmIntArg(1, "--tensor-parallel-size", "-tp") * o.vllmIntArg(1, "--pipeline-parallel-size", "-pp") *
+		o.vllmIntArg(1, "--data-parallel-size", "-dp")
+	ids, _ := o.gpuDevices()
+	if len(ids) > 0 {
+		n = min(n, len(ids))
+		if strings.HasPrefix(ids[0], "GPU-") {
+			return ids[:n]
+		}
+	}
+	var labels []string
+	for i := range n {
+		labels = append(labels, strconv.Itoa(i))
+	}
+	return labels
+}
+
 // GPUsNone is the --gpus value that reserves no GPU: for stand-in images
 // (the end-to-end test) or a CPU build of vLLM.
 const GPUsNone = "none"

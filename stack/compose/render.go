@@ -60,6 +60,9 @@ type State struct {
 	// NoGrafana is omitted when false, so a stack.json written before the
 	// option existed still means "with Grafana".
 	NoGrafana bool `json:"no_grafana,omitempty"`
+	// ServedGPUs are the DCGM gpu labels (or UUIDs) of the GPUs vLLM uses:
+	// llmload run --gpu-ids.
+	ServedGPUs []string `json:"served_gpus"`
 }
 
 // yamlQuote returns s as a YAML double-quoted scalar. JSON strings are valid
@@ -215,6 +218,7 @@ func Render(o Options, dir string) ([]File, error) {
 		Version: o.Version, Model: o.Model, GPUs: o.GPUs, VLLMImage: o.VLLMImage, VLLMArgs: nonNil(o.VLLMArgs),
 		Bind: o.Bind, Port: o.Port, DCGMPort: o.DCGMPort, GrafanaPort: o.GrafanaPort, PrometheusPort: o.PrometheusPort,
 		ClientMetrics: nonNil(o.ClientMetrics), ScrapeInterval: o.ScrapeInterval.String(), NoGrafana: o.NoGrafana,
+		ServedGPUs: nonNil(o.ServedGPUs()),
 	}, "", "  ")
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package compose
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"flag"
 	"os"
 	"path/filepath"
@@ -307,6 +308,32 @@ func TestComposeDuration(t *testing.T) {
 	} {
 		if got := composeDuration(d); got != want {
 			t.Errorf("composeDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestServedGPUs: energy is attributed to the GPUs vLLM uses: the first
+// tensor x pipeline x data parallel size of those reserved, --gpus all
+// included.
+func TestServedGPUs(t *testing.T) {
+	for _, c := range []struct {
+		gpus string
+		args []string
+		want string
+	}{
+		{"all", nil, "[0]"},
+		{"all", []string{"--tensor-parallel-size", "4"}, "[0 1 2 3]"},
+		{"all", []string{"-tp=2", "--pipeline-parallel-size", "2"}, "[0 1 2 3]"},
+		{"2,3", nil, "[0]"},
+		{"2,3", []string{"--tensor-parallel-size=2"}, "[0 1]"},
+		{"2,3", []string{"--tensor-parallel-size", "8"}, "[0 1]"},
+		{"GPU-aa,GPU-bb", []string{"-tp", "1"}, "[GPU-aa]"},
+		{"none", nil, "[]"},
+	} {
+		o := Defaults()
+		o.GPUs, o.VLLMArgs = c.gpus, c.args
+		if got := fmt.Sprint(o.ServedGPUs()); got != c.want {
+			t.Errorf("--gpus %s --vllm-args %q: %s, want %s", c.gpus, c.args, got, c.want)
 		}
 	}
 }

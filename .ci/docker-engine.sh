@@ -21,9 +21,10 @@ stack_engine_install() {
   if ! command -v dockerd >/dev/null 2>&1; then
     apt-get update -qq && timeout 300 apt-get install -y -qq docker.io >/dev/null
   fi
-  # busybox-static: wget and sh in the test's Prometheus and vLLM stand-in images.
-  if [ ! -x /bin/busybox ]; then
-    apt-get update -qq && timeout 120 apt-get install -y -qq busybox-static >/dev/null
+  # busybox-static: wget and sh in the test's Prometheus and vLLM stand-in images;
+  # python3: the vLLM stand-in's healthcheck runs the rendered python3 one-liner.
+  if [ ! -x /bin/busybox ] || [ ! -x /usr/bin/python3 ]; then
+    apt-get update -qq && timeout 180 apt-get install -y -qq busybox-static python3 >/dev/null
   fi
   if ! "$COMPOSE_PLUGIN" version 2>/dev/null | grep -q "$COMPOSE_VERSION"; then
     local dir
@@ -33,7 +34,7 @@ stack_engine_install() {
       -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
       -o "$COMPOSE_PLUGIN.tmp" ./cmd) && mv "$COMPOSE_PLUGIN.tmp" "$COMPOSE_PLUGIN"
   fi
-  echo "stack engine: docker.io, busybox-static and compose $COMPOSE_VERSION ready in $((SECONDS - t0))s"
+  echo "stack engine: docker.io, busybox-static, python3 and compose $COMPOSE_VERSION ready in $((SECONDS - t0))s"
 }
 
 stack_engine_start() {
@@ -65,6 +66,8 @@ stack_engine_start() {
 
 stack_engine_stop() {
   [ -n "${STACK_ENGINE_PID:-}" ] || return 0
+  # Its bridge interface would outlive dockerd on the host.
+  timeout 20 docker network rm llmload-host-gateway >/dev/null 2>&1 || true
   kill "$STACK_ENGINE_PID" 2>/dev/null || true
   local i
   for i in $(seq 40); do

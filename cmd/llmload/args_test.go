@@ -108,7 +108,7 @@ func TestLoadSettings(t *testing.T) {
 
 	p = write("url = \"x\"\nspeed = 3\n")
 	if _, err := loadSettings(p, true); err == nil || !strings.Contains(err.Error(), "unknown key speed") || !strings.Contains(err.Error(), p) ||
-		!strings.Contains(err.Error(), "gpu_metrics, metrics_addr, metrics_linger") {
+		!strings.Contains(err.Error(), "gpu_metrics, gpu_ids, metrics_addr, metrics_linger") {
 		t.Fatalf("unknown key: err = %v", err)
 	}
 	p = write("url = \n")

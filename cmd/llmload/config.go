@@ -17,6 +17,21 @@ import (
 	"github.com/llmload/llmload/scripting"
 )
 
+// fallbackAPIKey is the API key when neither --api-key nor llmload.toml's
+// api_key gives one: the variable api_key_env names, else, for an endpoint
+// the user chose (userEndpoint), $LLMLOAD_API_KEY or $OPENAI_API_KEY.
+// `llmload run` and `llmload stack status` both find the key this way.
+func fallbackAPIKey(s fileSettings, userEndpoint bool) string {
+	if s.APIKeyEnv != "" {
+		return os.Getenv(s.APIKeyEnv)
+	}
+	if userEndpoint {
+		key, _ := credentials.FromEnv(os.Getenv)
+		return key
+	}
+	return ""
+}
+
 // resolve gives one scenario its settings by precedence: the flag when
 // given, then the scenario's own value, then llmload.toml, then the
 // flag's default. The result is what the engine runs.
@@ -37,20 +52,18 @@ func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scen
 		Limit:          f.limit,
 		ServerMetrics:  pickStr(set["server-metrics"], f.serverMetrics, "", s.ServerMetrics),
 		GPUMetrics:     pickStr(set["gpu-metrics"], f.gpuMetrics, "", s.GPUMetrics),
+		GPUIDs:         pickStr(set["gpu-ids"], f.gpuIDs, "", s.GPUIDs),
 
 		ServerMetricsAuth: f.serverMetricsAuth,
 	}
 	if e.ServerMetrics == "" {
 		e.ServerMetrics = "auto"
 	}
-	if e.APIKey == "" && s.APIKeyEnv != "" {
-		e.APIKey = os.Getenv(s.APIKeyEnv)
-	}
-	// The environment's key goes only to an endpoint the user chose
-	// (--url, llmload.toml, the built-in simulator), not to a URL the
-	// scenario's author wrote into it.
-	if e.APIKey == "" && s.APIKeyEnv == "" && (set["url"] || sc.URL == "") {
-		e.APIKey, _ = credentials.FromEnv(os.Getenv)
+	if e.APIKey == "" {
+		// The environment's key goes only to an endpoint the user chose
+		// (--url, llmload.toml, the built-in simulator), not to a URL the
+		// scenario's author wrote into it.
+		e.APIKey = fallbackAPIKey(s, set["url"] || sc.URL == "")
 	}
 	switch {
 	case set["limit"]:
@@ -150,6 +163,9 @@ func validateURLs(e *launch.Scenario) error {
 				return err
 			}
 		}
+	}
+	if strings.TrimSpace(e.GPUIDs) != "" && strings.TrimSpace(e.GPUMetrics) == "" {
+		return fmt.Errorf("--gpu-ids %q selects GPUs of --gpu-metrics, which is not set: add --gpu-metrics http://gpu-node:9400/metrics", e.GPUIDs)
 	}
 	return nil
 }

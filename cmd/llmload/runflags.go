@@ -23,6 +23,7 @@ type runFlags struct {
 	simProfile                      string
 	simTTFT, simITL                 time.Duration
 	serverMetrics, gpuMetrics       string
+	gpuIDs                          string
 
 	metricsAddr   string
 	metricsLinger time.Duration
@@ -71,6 +72,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.serverMetrics, "server-metrics", "auto", "the server's Prometheus /metrics to sample (vLLM, DCGM series): auto (the endpoint's base URL + /metrics), off, or a URL")
 	fs.BoolVar(&f.serverMetricsAuth, "server-metrics-auth", false, "send the API key to a --server-metrics URL on another host or port than --url too (by default only to the endpoint's own origin)")
 	fs.StringVar(&f.gpuMetrics, "gpu-metrics", "", "comma-separated NVIDIA DCGM exporter URLs (http://gpu-node:9400/metrics) for power and energy per token")
+	fs.StringVar(&f.gpuIDs, "gpu-ids", "", "comma-separated DCGM gpu labels or UUIDs the server uses (e.g. 0,1); only they count in power and energy per token. Empty: every GPU --gpu-metrics reports")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve the run's own Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); empty = off")
 	durationVar(fs, &f.metricsLinger, "metrics-linger", 0, "after the run, keep serving --metrics-addr this long so Prometheus scrapes the final counts")
 	fs.IntVar(&f.blockSize, "block-size", 512, "tokens per prefix block of hash-id traces (Mooncake): the same id, the same block")

@@ -31,6 +31,7 @@ type fileSettings struct {
 	DrainTimeout   duration `toml:"drain_timeout"`
 	ServerMetrics  string   `toml:"server_metrics"`
 	GPUMetrics     string   `toml:"gpu_metrics"`
+	GPUIDs         string   `toml:"gpu_ids"`
 	MetricsAddr    string   `toml:"metrics_addr"`
 	MetricsLinger  duration `toml:"metrics_linger"`
 }

@@ -71,10 +71,16 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Model, "model", o.Model, "Hugging Face model vLLM serves")
 	fs.StringVar(&o.GPUs, "gpus", o.GPUs, "GPUs for vLLM and the DCGM exporter: all, or device indexes/UUIDs like 0,1")
 	fs.StringVar(&o.VLLMImage, "vllm-image", o.VLLMImage, "vLLM image (the -cu129 build of a tag runs on CUDA 12 drivers)")
+	fs.StringVar(&o.DCGMImage, "dcgm-image", o.DCGMImage, "NVIDIA DCGM exporter image (e.g. from a local registry mirror)")
+	fs.StringVar(&o.PrometheusImage, "prometheus-image", o.PrometheusImage, "Prometheus image")
+	fs.StringVar(&o.GrafanaImage, "grafana-image", o.GrafanaImage, "Grafana image")
+	fs.BoolVar(&o.GrafanaAnonymous, "grafana-anonymous", false, "let anyone who reaches Grafana view the dashboards without logging in")
+	grafana := fs.Bool("grafana", true, "include the grafana service (false: vLLM, DCGM exporter and Prometheus only; status skips Grafana)")
+	durationVar(fs, &o.HealthStartPeriod, "health-start-period", o.HealthStartPeriod, "vLLM healthcheck start period: time to download and load the model before failed checks count")
 	vllmArgs := fs.String("vllm-args", "", `extra "vllm serve" arguments, split like a shell does, e.g. "--max-model-len 8192 --tensor-parallel-size 2"`)
 	fs.StringVar(&o.HFTokenEnv, "hf-token-env", o.HFTokenEnv, "environment variable (in the shell or DIR/.env at `up`) holding the Hugging Face token")
 	fs.StringVar(&o.HFCache, "hf-cache", "", "host directory to use as the Hugging Face cache (e.g. ~/.cache/huggingface); empty: a named volume")
-	fs.StringVar(&o.Bind, "bind", "", "host address to publish the ports on (e.g. 127.0.0.1); empty: all interfaces")
+	fs.StringVar(&o.Bind, "bind", o.Bind, "host address to publish the ports on; 0.0.0.0 opens them to the network")
 	fs.IntVar(&o.Port, "port", o.Port, "published port of vLLM's OpenAI API")
 	fs.IntVar(&o.DCGMPort, "dcgm-port", o.DCGMPort, "published port of the DCGM exporter (for llmload run --gpu-metrics)")
 	fs.IntVar(&o.GrafanaPort, "grafana-port", o.GrafanaPort, "published port of Grafana")
@@ -90,6 +96,7 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llmload stack init: unexpected argument %q (the directory is --dir)\n", pos[0])
 		return exitConfig
 	}
+	o.NoGrafana = !*grafana
 	var err error
 	if o.VLLMArgs, err = compose.SplitArgs(*vllmArgs); err != nil {
 		fmt.Fprintf(stderr, "llmload stack init: --vllm-args: %v\n", err)
@@ -123,16 +130,29 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(*dir, filepath.FromSlash(f.Path)))
 	}
+	if !o.NoGrafana {
+		generated, err := compose.EnsureGrafanaPassword(*dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "llmload stack init: Grafana's admin password: %v\n", err)
+			return exitStackFailed
+		}
+		env := filepath.Join(*dir, compose.EnvFile)
+		if generated {
+			fmt.Fprintf(stdout, "Grafana: user admin, password generated into %s (%s, mode 0600)\n", env, compose.GrafanaPasswordVar)
+		} else {
+			fmt.Fprintf(stdout, "Grafana: user admin, password kept from %s\n", env)
+		}
+	}
 	if hint := o.TensorParallelHint(); hint != "" {
 		fmt.Fprintln(stdout, hint)
 	}
-	ep := compose.EndpointsFor(compose.State{Bind: o.Bind, Port: o.Port, DCGMPort: o.DCGMPort, GrafanaPort: o.GrafanaPort, PrometheusPort: o.PrometheusPort}, "")
+	ep := compose.EndpointsFor(compose.State{Bind: o.Bind, Port: o.Port, DCGMPort: o.DCGMPort, GrafanaPort: o.GrafanaPort, PrometheusPort: o.PrometheusPort, NoGrafana: o.NoGrafana}, "")
 	fmt.Fprintf(stdout, `next:
   export %s=hf_...   (gated models such as Llama need a Hugging Face token)
   llmload stack up --dir %s --wait
-  llmload run SCENARIO.lua --url %s --gpu-metrics %s/metrics --metrics-addr 0.0.0.0:9464
-  Grafana: %s/d/%s   Prometheus: %s
-`, o.HFTokenEnv, *dir, ep.VLLM, ep.DCGM, ep.Grafana, compose.DashboardUID, ep.Prometheus)
+  llmload run SCENARIO.lua --url %s --gpu-metrics %s/metrics%s --metrics-addr 0.0.0.0:9464
+  %s
+`, o.HFTokenEnv, *dir, ep.VLLM, ep.DCGM, gpuIDsFlag(o.ServedGPUs()), stackURLs(ep))
 	return exitOK
 }
 
@@ -186,7 +206,13 @@ func stackDocker(ctx context.Context, cmd string, args []string, stdout, stderr 
 	var err error
 	switch cmd {
 	case "up":
-		err = c.Up(ctx, *wait)
+		if err = c.Up(ctx, *wait); err != nil {
+			// compose says only "container X is unhealthy"; name the
+			// failing services and show what they last said.
+			if report := c.Diagnose(ctx, 20); report != "" {
+				fmt.Fprint(stderr, report)
+			}
+		}
 	case "down":
 		err = c.Down(ctx, *volumes)
 	case "logs":
@@ -203,7 +229,7 @@ func stackDocker(ctx context.Context, cmd string, args []string, stdout, stderr 
 	if cmd == "up" {
 		if st, err := compose.ReadState(*dir); err == nil {
 			ep := compose.EndpointsFor(st, "")
-			fmt.Fprintf(stdout, "llmload stack: vLLM %s  Grafana %s/d/%s  Prometheus %s\n", ep.VLLM, ep.Grafana, compose.DashboardUID, ep.Prometheus)
+			fmt.Fprintf(stdout, "llmload stack: vLLM %s  %s\n", ep.VLLM, stackURLs(ep))
 			if !*wait {
 				fmt.Fprintf(stdout, "vLLM loads the model for a few minutes: llmload stack status --dir %s\n", *dir)
 			}
@@ -212,12 +238,32 @@ func stackDocker(ctx context.Context, cmd string, args []string, stdout, stderr 
 	return exitOK
 }
 
+// gpuIDsFlag is the --gpu-ids part of the suggested llmload run line: the
+// GPUs vLLM uses, so energy per token counts only them.
+func gpuIDsFlag(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return " --gpu-ids " + strings.Join(ids, ",")
+}
+
+// stackURLs names where to look: Grafana's dashboard when the stack has
+// Grafana, and Prometheus.
+func stackURLs(ep compose.Endpoints) string {
+	if ep.Grafana == "" {
+		return "Prometheus: " + ep.Prometheus
+	}
+	return fmt.Sprintf("Grafana: %s/d/%s   Prometheus: %s", ep.Grafana, compose.DashboardUID, ep.Prometheus)
+}
+
 func stackStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("llmload stack status", flag.ContinueOnError)
 	dir := fs.String("dir", defaultStackDir, "stack directory (from llmload stack init)")
 	host := fs.String("host", "", "host to probe the published ports on; empty: --bind of init, else 127.0.0.1")
 	var timeout time.Duration
 	durationVar(fs, &timeout, "timeout", 5*time.Second, "time limit of each HTTP probe")
+	apiKey := fs.String("api-key", "", "API key for vLLM's /v1/models, as llmload run takes it (else api_key / api_key_env in --config, else $LLMLOAD_API_KEY, else $OPENAI_API_KEY)")
+	config := fs.String("config", "llmload.toml", "settings file read for the API key, as llmload run reads it (missing is fine unless given)")
 	pos, code, done := parseCommandFlags(fs, args, "Shows the stack's containers (docker compose ps) and probes vLLM /health and\n/v1/models, Prometheus /-/ready and its scrape targets, Grafana /api/health.\nExit status 1 when a required check fails (the llmload client target is optional).", stdout, stderr)
 	if done {
 		return code
@@ -231,9 +277,22 @@ func stackStatus(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "llmload stack status: %v\n", err)
 		return exitConfig
 	}
+	settings, err := loadSettings(*config, setFlags(fs)["config"])
+	if err != nil {
+		fmt.Fprintf(stderr, "llmload stack status: %v\n", err)
+		return exitConfig
+	}
+	ep := compose.EndpointsFor(st, *host)
+	ep.APIKey = *apiKey
+	if ep.APIKey == "" {
+		ep.APIKey = settings.APIKey
+	}
+	if ep.APIKey == "" {
+		ep.APIKey = fallbackAPIKey(settings, true) // the stack is the user's own endpoint
+	}
 	c := compose.Compose{Dir: *dir, Stdout: stdout, Stderr: stderr}
 	containers, psErr := c.PS(ctx)
-	checks := compose.Probe(ctx, &http.Client{Timeout: timeout}, compose.EndpointsFor(st, *host))
+	checks := compose.Probe(ctx, &http.Client{Timeout: timeout}, ep)
 	if psErr == nil {
 		checks = compose.WithContainers(checks, containers)
 	}

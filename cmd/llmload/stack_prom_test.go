@@ -21,7 +21,7 @@ import (
 // notFromSim lists the series the dashboard reads that the simulator does
 // not serve. Their panels are only checked to parse; the test fails when the
 // simulator starts serving one, so the list cannot go stale.
-var notFromSim = []string{"DCGM_FI_DEV_FB_USED"}
+var notFromSim = []string{"DCGM_FI_DEV_FB_USED", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_PROF_DRAM_ACTIVE"}
 
 // TestStackDashboardQueriesAgainstPrometheus is the end-to-end check of the
 // stack's monitoring half without a GPU: the rendered prometheus.yml

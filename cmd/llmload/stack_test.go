@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +37,7 @@ func TestStackInit(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"rendered 6 files", "llmload stack up --dir " + dir, "--url http://127.0.0.1:18000",
+	for _, want := range []string{"rendered 7 files", "llmload stack up --dir " + dir, "--url http://127.0.0.1:18000",
 		"--gpu-metrics http://127.0.0.1:19400/metrics", "http://127.0.0.1:13000/d/llmload-stack"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -219,5 +220,95 @@ func TestStackStatus(t *testing.T) {
 	}
 	if code, _, errs := runStack("status", "--dir", t.TempDir()); code != exitConfig || !strings.Contains(errs, "stack.json") {
 		t.Errorf("status of a non-stack dir: exit %d %q", code, errs)
+	}
+}
+
+// TestStackStatusAPIKey: status finds the API key the way llmload run does
+// (--api-key, llmload.toml, $LLMLOAD_API_KEY) and sends it to /v1/models.
+func TestStackStatusAPIKey(t *testing.T) {
+	const key = "sk-status"
+	vllm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/models" {
+			if r.Header.Get("Authorization") != "Bearer "+key {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"data":[{"id":"m"}]}`)
+		}
+	}))
+	defer vllm.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(vllm.URL, "http://"))
+	dir := filepath.Join(t.TempDir(), "st")
+	if code, out, errs := runStack("init", "--dir", dir, "--model", "m", "--port", port); code != exitOK {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	fakeDocker(t, false, "", 0)
+	models := regexp.MustCompile(`(?m)^vllm .*/v1/models +(\S+) +(.*)$`)
+	status := func(args ...string) (string, string) {
+		_, out, _ := runStack(append([]string{"status", "--dir", dir, "--timeout", "2s"}, args...)...)
+		m := models.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no /v1/models line:\n%s", out)
+		}
+		return m[1], m[2]
+	}
+	t.Setenv("LLMLOAD_API_KEY", "")
+	t.Setenv("OPENAI_API_KEY", "")
+	noConfig := filepath.Join(t.TempDir(), "llmload.toml")
+	if res, detail := status(); res != "FAIL" || !strings.Contains(detail, "wants an API key") {
+		t.Errorf("no key: %s %s", res, detail)
+	}
+	if code, _, errs := runStack("status", "--dir", dir, "--config", noConfig+".absent"); code != exitConfig || !strings.Contains(errs, "llmload.toml.absent") {
+		t.Errorf("a --config that does not exist: exit %d %q", code, errs)
+	}
+	if res, detail := status("--api-key", key); res != "ok" || detail != "serves m" {
+		t.Errorf("--api-key: %s %s", res, detail)
+	}
+	t.Setenv("LLMLOAD_API_KEY", key)
+	if res, detail := status(); res != "ok" {
+		t.Errorf("$LLMLOAD_API_KEY: %s %s", res, detail)
+	}
+	t.Setenv("LLMLOAD_API_KEY", "")
+	t.Setenv("MY_VLLM_KEY", key)
+	if err := os.WriteFile(noConfig, []byte("api_key_env = \"MY_VLLM_KEY\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, detail := status("--config", noConfig); res != "ok" {
+		t.Errorf("llmload.toml api_key_env: %s %s", res, detail)
+	}
+}
+
+// TestStackInitGrafanaPassword: init generates Grafana's admin password
+// into DIR/.env (0600), never prints it, keeps it on init --force, and
+// writes none for a stack without Grafana.
+func TestStackInitGrafanaPassword(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "st")
+	code, out, errs := runStack("init", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "password generated into "+filepath.Join(dir, ".env")) {
+		t.Fatalf("init: exit %d\n%s%s", code, out, errs)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, ".env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := regexp.MustCompile(`GRAFANA_ADMIN_PASSWORD=(\S+)`).FindSubmatch(env)
+	if pw == nil || strings.Contains(out+errs, string(pw[1])) {
+		t.Fatalf("password missing from .env or printed:\n%s", out)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, ".env")); st.Mode().Perm() != 0o600 {
+		t.Errorf(".env mode %v", st.Mode().Perm())
+	}
+	if code, out, _ := runStack("init", "--dir", dir, "--force"); code != exitOK || !strings.Contains(out, "password kept") {
+		t.Errorf("init --force: exit %d\n%s", code, out)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, ".env")); string(again) != string(env) {
+		t.Errorf("init --force changed .env")
+	}
+	bare := filepath.Join(t.TempDir(), "bare")
+	if code, out, _ := runStack("init", "--dir", bare, "--grafana=false"); code != exitOK || strings.Contains(out, "Grafana:") {
+		t.Errorf("--grafana=false: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(bare, ".env")); err == nil {
+		t.Error("--grafana=false wrote a .env")
 	}
 }

@@ -78,6 +78,9 @@ type Scenario struct {
 	// ServerMetrics is "auto" (the endpoint's base URL + /metrics), "off"
 	// or a URL; GPUMetrics comma-separated DCGM exporter URLs.
 	ServerMetrics, GPUMetrics string
+	// GPUIDs, comma-separated DCGM gpu labels or UUIDs, limits the GPU
+	// series of GPUMetrics to the GPUs the server uses; empty: all.
+	GPUIDs string
 	// ServerMetricsAuth sends the API key to a ServerMetrics URL of
 	// another origin than URL too; by default only to the endpoint's own.
 	ServerMetricsAuth bool

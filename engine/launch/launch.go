@@ -189,10 +189,20 @@ func (sr *ScenarioRun) finish(s *record.Summary) {
 func observeTargets(sc *Scenario) []observe.Target {
 	var ts []observe.Target
 	seen := map[string]bool{}
+	var gpus []string
+	for _, id := range strings.Split(sc.GPUIDs, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			gpus = append(gpus, id)
+		}
+	}
 	add := func(role, u, key string) {
 		if u != "" && !seen[u] {
 			seen[u] = true
-			ts = append(ts, observe.Target{Role: role, URL: u, APIKey: key, KeyOrigin: sc.URL, KeyAnyOrigin: sc.ServerMetricsAuth})
+			t := observe.Target{Role: role, URL: u, APIKey: key, KeyOrigin: sc.URL, KeyAnyOrigin: sc.ServerMetricsAuth}
+			if role == "gpu" {
+				t.GPUs = gpus
+			}
+			ts = append(ts, t)
 		}
 	}
 	switch sc.ServerMetrics {

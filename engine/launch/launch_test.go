@@ -3,6 +3,7 @@ package launch
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,7 +75,9 @@ func stalledTokenize(t *testing.T) string {
 // late: the epoch is set after them, and each has its own timeout.
 func TestProbesDoNotDelaySchedule(t *testing.T) {
 	base := stalledTokenize(t)
-	const probeTimeout = time.Second
+	// Long enough that a probe counted against the schedule stands out
+	// from what a loaded machine's scheduling can delay a release by.
+	const probeTimeout = 3 * time.Second
 	var log bytes.Buffer
 	run, err := Prepare(context.Background(), Config{
 		Scenarios: []Scenario{{
@@ -111,6 +114,25 @@ func TestProbesDoNotDelaySchedule(t *testing.T) {
 	for i, lag := range lags {
 		if lag >= probeTimeout {
 			t.Errorf("request %d released %v late: the probes (%v each) counted against the schedule", i, lag, probeTimeout)
+		}
+	}
+}
+
+// TestObserveTargetsGPUIDs: --gpu-ids reaches the DCGM targets only, split
+// and trimmed; the server's target is never filtered.
+func TestObserveTargetsGPUIDs(t *testing.T) {
+	sc := &Scenario{URL: "http://h:8000", ServerMetrics: "auto", GPUMetrics: "http://h:9400/metrics, http://g:9400/metrics", GPUIDs: " 0, GPU-aa ,"}
+	ts := observeTargets(sc)
+	if len(ts) != 3 {
+		t.Fatalf("%d targets, want 3: %+v", len(ts), ts)
+	}
+	for _, tg := range ts {
+		want := "[0 GPU-aa]"
+		if tg.Role == "server" {
+			want = "[]"
+		}
+		if got := fmt.Sprint(tg.GPUs); got != want {
+			t.Errorf("%s %s: GPUs %s, want %s", tg.Role, tg.URL, got, want)
 		}
 	}
 }

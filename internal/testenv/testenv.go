@@ -63,6 +63,14 @@ func Tool(t testing.TB, name string) string {
 	return p
 }
 
+// Missing skips the test for reason, or fails it under CI=true: for a
+// prerequisite found some other way than Tool or SharedData (an engine that
+// must answer, a file at a fixed path).
+func Missing(t testing.TB, reason string) {
+	t.Helper()
+	missing(t, reason)
+}
+
 func missing(t testing.TB, reason string) {
 	t.Helper()
 	if InCI() {

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,17 +28,64 @@ func loadCompose(t *testing.T, o Options, env map[string]string) *types.Project 
 	if err := Write(dir, files, false); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := loader.LoadWithContext(ctx, types.ConfigDetails{
-		WorkingDir:  dir,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, ComposeFile)}},
-		Environment: env,
-	}, func(lo *loader.Options) { lo.SetProjectName("llmload-stack", true) })
+	p, err := loadComposeDir(dir, env)
 	if err != nil {
 		t.Fatalf("compose-go rejects the rendered compose.yaml: %v", err)
 	}
 	return p
+}
+
+// loadComposeDir loads dir/compose.yaml with env as the environment, plus
+// the GRAFANA_ADMIN_PASSWORD that init writes into .env (read by docker
+// compose, not by the loader) unless env sets it.
+func loadComposeDir(dir string, env map[string]string) (*types.Project, error) {
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env[GrafanaPasswordVar]; !ok {
+		env[GrafanaPasswordVar] = "from-dot-env"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return loader.LoadWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  dir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, ComposeFile)}},
+		Environment: env,
+	}, func(lo *loader.Options) { lo.SetProjectName("llmload-stack", true) })
+}
+
+// TestComposeGrafanaPassword: Grafana's admin password comes from .env,
+// and compose refuses to start without one instead of defaulting to admin;
+// anonymous viewing is off unless asked.
+func TestComposeGrafanaPassword(t *testing.T) {
+	dir := t.TempDir()
+	files, err := Render(Defaults(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(dir, files, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadComposeDir(dir, map[string]string{GrafanaPasswordVar: ""}); err == nil || !strings.Contains(err.Error(), "set GRAFANA_ADMIN_PASSWORD in .env") {
+		t.Errorf("no password: %v", err)
+	}
+	p, err := loadComposeDir(dir, map[string]string{GrafanaPasswordVar: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := p.Services["grafana"].Environment
+	if pw := g["GF_SECURITY_ADMIN_PASSWORD"]; pw == nil || *pw != "s3cret" {
+		t.Errorf("admin password %v", pw)
+	}
+	if anon := g["GF_AUTH_ANONYMOUS_ENABLED"]; anon == nil || *anon != "false" {
+		t.Errorf("anonymous access %v, want false by default", anon)
+	}
+	o := Defaults()
+	o.GrafanaAnonymous = true
+	if anon := loadCompose(t, o, nil).Services["grafana"].Environment["GF_AUTH_ANONYMOUS_ENABLED"]; anon == nil || *anon != "true" {
+		t.Errorf("--grafana-anonymous: %v", anon)
+	}
 }
 
 func TestComposeFileLoadsWithComposeGo(t *testing.T) {
@@ -52,14 +100,31 @@ func TestComposeFileLoadsWithComposeGo(t *testing.T) {
 	if vllm.Image != DefaultVLLMImage {
 		t.Errorf("vllm image %q", vllm.Image)
 	}
-	if got := vllm.Command; !slices.Equal(got[:2], []string{"--model", Defaults().Model}) || !slices.Contains(got, "0.0.0.0") {
-		t.Errorf("vllm command %q", got)
+	// The model is vllm serve's positional argument (--model is deprecated),
+	// and --max-model-len auto keeps a 128k-context model from failing at
+	// start on a small GPU.
+	if got := vllm.Entrypoint; !slices.Equal(got, []string{"vllm", "serve"}) {
+		t.Errorf("vllm entrypoint %q, want [vllm serve]", got)
+	}
+	if got := vllm.Command; got[0] != Defaults().Model || slices.Contains(got, "--model") || !slices.Contains(got, "0.0.0.0") ||
+		!slices.Contains(got, "--max-model-len") || got[slices.Index(got, "--max-model-len")+1] != "auto" {
+		t.Errorf("vllm command %q, want the model first and --max-model-len auto", got)
 	}
 	if tok := vllm.Environment["HF_TOKEN"]; tok == nil || *tok != "hf_secret" {
 		t.Errorf("HF_TOKEN not interpolated from the environment: %v", tok)
 	}
 	if vllm.Ipc != "host" {
 		t.Errorf("vllm ipc %q, want host", vllm.Ipc)
+	}
+	// Profiling fields (DCGM_FI_PROF_*) need SYS_ADMIN; the counters file
+	// the dashboard depends on is mounted where the variable points.
+	dcgm := p.Services["dcgm-exporter"]
+	if !slices.Contains(dcgm.CapAdd, "SYS_ADMIN") {
+		t.Errorf("dcgm-exporter cap_add %v, want SYS_ADMIN", dcgm.CapAdd)
+	}
+	if col := dcgm.Environment["DCGM_EXPORTER_COLLECTORS"]; col == nil || len(dcgm.Volumes) != 1 || dcgm.Volumes[0].Target != *col ||
+		dcgm.Volumes[0].Source != filepath.Join(p.WorkingDir, "dcgm", "counters.csv") {
+		t.Errorf("dcgm-exporter collectors %v, volumes %+v", col, dcgm.Volumes)
 	}
 	for _, svc := range []string{"vllm", "dcgm-exporter"} {
 		d := gpuRequest(t, p.Services[svc])
@@ -69,8 +134,8 @@ func TestComposeFileLoadsWithComposeGo(t *testing.T) {
 	}
 	for svc, want := range map[string]string{"vllm": "8000:8000", "dcgm-exporter": "9400:9400", "prometheus": "9090:9090", "grafana": "3000:3000"} {
 		ports := p.Services[svc].Ports
-		if len(ports) != 1 || ports[0].Published+":"+strconv.Itoa(int(ports[0].Target)) != want || ports[0].HostIP != "" {
-			t.Errorf("%s ports %+v, want %s on all interfaces", svc, ports, want)
+		if len(ports) != 1 || ports[0].Published+":"+strconv.Itoa(int(ports[0].Target)) != want || ports[0].HostIP != "127.0.0.1" {
+			t.Errorf("%s ports %+v, want %s on 127.0.0.1 only", svc, ports, want)
 		}
 	}
 	for _, svc := range []string{"vllm", "prometheus", "grafana"} {
@@ -150,8 +215,8 @@ func TestComposeFileUnsetTokenIsEmpty(t *testing.T) {
 	if tok := p.Services["vllm"].Environment["HF_TOKEN"]; tok == nil || *tok != "" {
 		t.Errorf("unset HF_TOKEN should interpolate to empty, got %v", tok)
 	}
-	if pw := p.Services["grafana"].Environment["GF_SECURITY_ADMIN_PASSWORD"]; pw == nil || *pw != "admin" {
-		t.Errorf("Grafana admin password default: %v", pw)
+	if tok := p.Services["vllm"].Environment["VLLM_API_KEY"]; tok == nil || *tok != "" {
+		t.Errorf("unset VLLM_API_KEY should interpolate to empty (no key), got %v", tok)
 	}
 	if !strings.HasSuffix(p.Services["grafana"].Image, DefaultGrafanaImage[strings.Index(DefaultGrafanaImage, ":"):]) {
 		t.Errorf("grafana image %q", p.Services["grafana"].Image)

@@ -248,7 +248,7 @@ func serverRow(e panelExprs) Row {
 
 // gpuRow is the GPU (DCGM) row: what the DCGM exporter reports.
 func gpuRow(e panelExprs) Row {
-	return Row{Title: "GPU (DCGM)", Columns: 4, Panels: []Panel{
+	return Row{Title: "GPU (DCGM)", Columns: 6, Panels: []Panel{
 		{Title: "Power", Unit: "watt", Sources: []Source{SourceGPU},
 			Description: "Power draw per GPU (DCGM_FI_DEV_POWER_USAGE).",
 			Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_POWER_USAGE{%s}", selGPU), Legend: "GPU {{gpu}}"}, {Expr: e.power, Legend: "total"}}},
@@ -258,6 +258,12 @@ func gpuRow(e panelExprs) Row {
 		{Title: "GPU utilization", Unit: "percent", Max: 100, Sources: []Source{SourceGPU},
 			Description: "Share of time a kernel was running (DCGM_FI_DEV_GPU_UTIL). 100% does not mean the tensor cores are saturated.",
 			Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_GPU_UTIL{%s}", selGPU), Legend: "GPU {{gpu}}"}}},
+		{Title: "Tensor-core, SM and DRAM activity", Unit: "percentunit", Max: 1, Sources: []Source{SourceGPU},
+			Description: "DCGM profiling fields: share of cycles the tensor pipe is active (DCGM_FI_PROF_PIPE_TENSOR_ACTIVE), an SM has a warp (DCGM_FI_PROF_SM_ACTIVE), the memory interface moves data (DCGM_FI_PROF_DRAM_ACTIVE). Decode is memory-bound: high DRAM, low tensor activity at 100% utilization is normal.",
+			Queries: []Query{
+				{Expr: fmt.Sprintf("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{%s}", selGPU), Legend: "tensor GPU {{gpu}}"},
+				{Expr: fmt.Sprintf("DCGM_FI_PROF_SM_ACTIVE{%s}", selGPU), Legend: "SM GPU {{gpu}}"},
+				{Expr: fmt.Sprintf("DCGM_FI_PROF_DRAM_ACTIVE{%s}", selGPU), Legend: "DRAM GPU {{gpu}}"}}},
 		{Title: "Framebuffer memory used", Unit: "mbytes", Sources: []Source{SourceGPU},
 			Description: "GPU memory in use (DCGM_FI_DEV_FB_USED, MiB). vLLM reserves --gpu-memory-utilization of it at start, so it stays flat under load.",
 			Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_FB_USED{%s}", selGPU), Legend: "GPU {{gpu}}"}}},

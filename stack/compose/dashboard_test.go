@@ -18,10 +18,14 @@ import (
 
 // servedNames gathers the metric family names the real exporters serve:
 // llmload's client exporter (engine/results/prom) and the simulator's vLLM and
-// DCGM series, plus DCGM fields the simulator does not model.
+// DCGM series, plus the DCGM fields of dcgm/counters.csv.
 func servedNames(t *testing.T) map[string]Source {
 	t.Helper()
-	names := map[string]Source{"DCGM_FI_DEV_FB_USED": SourceGPU} // DCGM default counter, not simulated
+	// The DCGM exporter serves what the rendered counters.csv lists.
+	names := map[string]Source{}
+	for _, n := range DCGMCounters() {
+		names[n] = SourceGPU
+	}
 	clientReg := prometheus.NewRegistry()
 	e, err := prom.New(clientReg)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -161,4 +162,72 @@ func ParsePS(b []byte) ([]Container, error) {
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// Failing returns the containers that keep a stack from being up: unhealthy,
+// or not running (exited, dead, restarting, created).
+func Failing(cs []Container) []Container {
+	var bad []Container
+	for _, c := range cs {
+		if c.Health == "unhealthy" || (c.State != "running" && c.State != "") {
+			bad = append(bad, c)
+		}
+	}
+	return bad
+}
+
+// Diagnose names the stack's failing services, each with the output of its
+// last healthcheck probe and its last lines of log, for after `up --wait`
+// failed (compose itself only says "container NAME is unhealthy"). It
+// returns "" when no container is failing or docker cannot be asked.
+func (c Compose) Diagnose(ctx context.Context, lines int) string {
+	cs, err := c.PS(ctx)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, ct := range Failing(cs) {
+		fmt.Fprintf(&b, "service %s is %s (container %s, %s)\n", ct.Service, orUnknown(ct.Health, ct.State), ct.Name, ct.Status)
+		if probe := c.lastProbe(ctx, ct.Name); probe != "" {
+			fmt.Fprintf(&b, "  last healthcheck: %s\n", probe)
+		}
+		var logs bytes.Buffer
+		if _, err := c.run(ctx, &logs, "logs", "--no-color", "--no-log-prefix", "--tail", strconv.Itoa(lines), ct.Service); err != nil {
+			fmt.Fprintf(&b, "  (its logs could not be read: %v)\n", err)
+			continue
+		}
+		fmt.Fprintf(&b, "  its last %d log lines:\n", lines)
+		for _, l := range strings.Split(strings.TrimRight(logs.String(), "\n"), "\n") {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	return b.String()
+}
+
+// lastProbe returns the exit code and the last line of output of a
+// container's last healthcheck (a traceback ends with its error, wget with
+// why it failed), or "" when it has none.
+func (c Compose) lastProbe(ctx context.Context, container string) string {
+	docker, err := c.docker(ctx)
+	if err != nil {
+		return ""
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, docker, "inspect", "--format", "{{json .State.Health}}", container)
+	cmd.Stdout = &out
+	if cmd.Run() != nil {
+		return ""
+	}
+	var h struct {
+		Log []struct {
+			ExitCode int    `json:"ExitCode"`
+			Output   string `json:"Output"`
+		} `json:"Log"`
+	}
+	if json.Unmarshal(out.Bytes(), &h) != nil || len(h.Log) == 0 {
+		return ""
+	}
+	last := h.Log[len(h.Log)-1]
+	lines := strings.Split(strings.TrimSpace(last.Output), "\n")
+	return fmt.Sprintf("exit %d: %s", last.ExitCode, oneLine([]byte(lines[len(lines)-1])))
 }

@@ -42,7 +42,7 @@ type Options struct {
 	HFTokenEnv string   // name of the variable holding the Hugging Face token
 	HFCache    string   // host directory for the HF cache; "" = named volume hf-cache
 
-	Bind           string // host address the ports are published on; "" = all
+	Bind           string // host address the ports are published on; "" or 0.0.0.0 = all
 	Port           int    // vLLM's published port
 	DCGMPort       int    // the DCGM exporter's, for llmload run --gpu-metrics
 	GrafanaPort    int
@@ -50,6 +50,16 @@ type Options struct {
 
 	ClientMetrics  []string      // host:port of each `llmload run --metrics-addr`, seen from Prometheus
 	ScrapeInterval time.Duration // Prometheus scrape and DCGM collection interval
+
+	// HealthStartPeriod is vLLM's healthcheck start_period: failed checks
+	// do not count while the weights download and load.
+	HealthStartPeriod time.Duration
+	// NoGrafana leaves the grafana service out (a Grafana of one's own,
+	// or a host without its image); status then does not probe it.
+	NoGrafana bool
+	// GrafanaAnonymous lets anyone who reaches Grafana view the dashboards
+	// without logging in.
+	GrafanaAnonymous bool
 
 	DCGMImage, PrometheusImage, GrafanaImage string
 
@@ -60,20 +70,26 @@ type Options struct {
 // Defaults returns the options `llmload stack init` uses without flags.
 func Defaults() Options {
 	return Options{
-		Model:           "meta-llama/Llama-3.1-8B-Instruct",
-		GPUs:            "all",
-		VLLMImage:       DefaultVLLMImage,
-		HFTokenEnv:      "HF_TOKEN",
-		Port:            8000,
-		DCGMPort:        9400,
-		GrafanaPort:     3000,
-		PrometheusPort:  9090,
-		ClientMetrics:   []string{"host.docker.internal:9464"},
-		ScrapeInterval:  5 * time.Second,
-		DCGMImage:       DefaultDCGMImage,
-		PrometheusImage: DefaultPrometheusImage,
-		GrafanaImage:    DefaultGrafanaImage,
-		Version:         "dev",
+		Model: "meta-llama/Llama-3.1-8B-Instruct",
+		GPUs:  "all",
+		// Nothing is reachable from the network unless asked (--bind 0.0.0.0):
+		// vLLM has no API key and Grafana an admin login by default.
+		Bind:           "127.0.0.1",
+		VLLMImage:      DefaultVLLMImage,
+		HFTokenEnv:     "HF_TOKEN",
+		Port:           8000,
+		DCGMPort:       9400,
+		GrafanaPort:    3000,
+		PrometheusPort: 9090,
+		ClientMetrics:  []string{"host.docker.internal:9464"},
+		ScrapeInterval: 5 * time.Second,
+		// A first start downloads 16 GB (8B in bf16) and compiles CUDA
+		// graphs; 70B models take far longer: raise it with --health-start-period.
+		HealthStartPeriod: 30 * time.Minute,
+		DCGMImage:         DefaultDCGMImage,
+		PrometheusImage:   DefaultPrometheusImage,
+		GrafanaImage:      DefaultGrafanaImage,
+		Version:           "dev",
 	}
 }
 
@@ -88,7 +104,7 @@ var (
 // Reserved vLLM arguments: the renderer sets them, and a second copy in
 // --vllm-args would silently win or clash.
 var reservedVLLMArgs = map[string]string{
-	"--model": "--model",
+	"--model": "--model (init passes it to vllm serve as the positional model)",
 	"--host":  "--bind (the container always listens on 0.0.0.0)",
 	"--port":  "--port (the container port is fixed at 8000; --port picks the published one)",
 }
@@ -105,8 +121,8 @@ func (o Options) Validate() error {
 	if _, err := o.gpuDevices(); err != nil {
 		return err
 	}
-	for name, img := range map[string]string{"--vllm-image": o.VLLMImage, "DCGM image": o.DCGMImage,
-		"Prometheus image": o.PrometheusImage, "Grafana image": o.GrafanaImage} {
+	for name, img := range map[string]string{"--vllm-image": o.VLLMImage, "--dcgm-image": o.DCGMImage,
+		"--prometheus-image": o.PrometheusImage, "--grafana-image": o.GrafanaImage} {
 		if !imageRef.MatchString(img) {
 			return fmt.Errorf("%s %q is not an image reference (want e.g. %s)", name, img, DefaultVLLMImage)
 		}
@@ -127,7 +143,7 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--hf-cache %q: a path with ':' or a line break cannot be mounted by compose", o.HFCache)
 	}
 	if o.Bind != "" && net.ParseIP(o.Bind) == nil {
-		return fmt.Errorf("--bind %q is not an IP address (e.g. 127.0.0.1; empty publishes on all interfaces)", o.Bind)
+		return fmt.Errorf("--bind %q is not an IP address (e.g. 127.0.0.1, the default, or 0.0.0.0 for all interfaces)", o.Bind)
 	}
 	ports := map[string]int{"--port": o.Port, "--dcgm-port": o.DCGMPort, "--grafana-port": o.GrafanaPort, "--prometheus-port": o.PrometheusPort}
 	seen := map[int]string{}
@@ -153,19 +169,79 @@ func (o Options) Validate() error {
 	if o.ScrapeInterval < time.Second || o.ScrapeInterval%time.Second != 0 {
 		return fmt.Errorf("--scrape-interval %s: want whole seconds, at least 1s", o.ScrapeInterval)
 	}
+	if o.HealthStartPeriod < time.Second || o.HealthStartPeriod%time.Second != 0 {
+		return fmt.Errorf("--health-start-period %s: want whole seconds, at least 1s (e.g. 30m; a 70B model's first download may need 2h)", o.HealthStartPeriod)
+	}
 	return nil
 }
 
-// gpuDevices returns nil for "all", else the device ids.
+// hasVLLMArg reports whether --vllm-args sets flag (as "flag value" or
+// "flag=value").
+func (o Options) hasVLLMArg(flag string) bool {
+	return slices.ContainsFunc(o.VLLMArgs, func(a string) bool { return a == flag || strings.HasPrefix(a, flag+"=") })
+}
+
+// vllmIntArg returns the value of an integer vLLM flag given in --vllm-args
+// under any of names (as "name N" or "name=N"), or def.
+func (o Options) vllmIntArg(def int, names ...string) int {
+	for i, a := range o.VLLMArgs {
+		for _, n := range names {
+			v, ok := "", false
+			switch {
+			case a == n && i+1 < len(o.VLLMArgs):
+				v, ok = o.VLLMArgs[i+1], true
+			case strings.HasPrefix(a, n+"="):
+				v, ok = strings.TrimPrefix(a, n+"="), true
+			}
+			if n, err := strconv.Atoi(v); ok && err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return def
+}
+
+// ServedGPUs returns the GPUs vLLM uses, as the DCGM exporter labels
+// them, so energy is attributed to them and not to every GPU of the node.
+// vLLM takes the first tensor x pipeline x data parallel size of the GPUs
+// it sees; the exporter sees the same GPUs (same reservation) and, like
+// NVML in any container, numbers them from 0. Device UUIDs given with
+// --gpus are returned as they are (the exporter's UUID label). nil for
+// --gpus none.
+func (o Options) ServedGPUs() []string {
+	if o.GPUs == GPUsNone {
+		return nil
+	}
+	n := o.vllmIntArg(1, "--tensor-parallel-size", "-tp") * o.vllmIntArg(1, "--pipeline-parallel-size", "-pp") *
+		o.vllmIntArg(1, "--data-parallel-size", "-dp")
+	ids, _ := o.gpuDevices()
+	if len(ids) > 0 {
+		n = min(n, len(ids))
+		if strings.HasPrefix(ids[0], "GPU-") {
+			return ids[:n]
+		}
+	}
+	var labels []string
+	for i := range n {
+		labels = append(labels, strconv.Itoa(i))
+	}
+	return labels
+}
+
+// GPUsNone is the --gpus value that reserves no GPU: for stand-in images
+// (the end-to-end test) or a CPU build of vLLM.
+const GPUsNone = "none"
+
+// gpuDevices returns nil for "all" and "none", else the device ids.
 func (o Options) gpuDevices() ([]string, error) {
-	if o.GPUs == "all" {
+	if o.GPUs == "all" || o.GPUs == GPUsNone {
 		return nil, nil
 	}
 	var ids []string
 	for _, id := range strings.Split(o.GPUs, ",") {
 		id = strings.TrimSpace(id)
 		if !deviceID.MatchString(id) {
-			return nil, fmt.Errorf("--gpus %q: want all, or device indexes / UUIDs separated by commas (e.g. 0,1 or GPU-8f2e...)", o.GPUs)
+			return nil, fmt.Errorf("--gpus %q: want all, none, or device indexes / UUIDs separated by commas (e.g. 0,1 or GPU-8f2e...)", o.GPUs)
 		}
 		if slices.Contains(ids, id) {
 			return nil, fmt.Errorf("--gpus %q names device %s twice", o.GPUs, id)
@@ -183,11 +259,9 @@ func (o Options) TensorParallelHint() string {
 	if len(ids) < 2 {
 		return ""
 	}
-	for _, a := range o.VLLMArgs {
-		for _, f := range []string{"--tensor-parallel-size", "-tp", "--pipeline-parallel-size", "-pp", "--data-parallel-size", "-dp"} {
-			if a == f || strings.HasPrefix(a, f+"=") {
-				return ""
-			}
+	for _, f := range []string{"--tensor-parallel-size", "-tp", "--pipeline-parallel-size", "-pp", "--data-parallel-size", "-dp"} {
+		if o.hasVLLMArg(f) {
+			return ""
 		}
 	}
 	return fmt.Sprintf("note: %d GPUs reserved but --vllm-args has no --tensor-parallel-size; vLLM will use one of them (add --vllm-args \"--tensor-parallel-size %d\")", len(ids), len(ids))

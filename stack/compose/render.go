@@ -22,10 +22,11 @@ var templates embed.FS
 
 // Paths of the rendered files, relative to the stack directory.
 const (
-	ComposeFile    = "compose.yaml"
-	PrometheusFile = "prometheus/prometheus.yml"
-	DashboardFile  = "grafana/dashboards/llmload.json"
-	StateFile      = "stack.json"
+	ComposeFile      = "compose.yaml"
+	PrometheusFile   = "prometheus/prometheus.yml"
+	DCGMCountersFile = "dcgm/counters.csv"
+	DashboardFile    = "grafana/dashboards/llmload.json"
+	StateFile        = "stack.json"
 )
 
 // File is one rendered file.
@@ -56,6 +57,12 @@ type State struct {
 	PrometheusPort int      `json:"prometheus_port"`
 	ClientMetrics  []string `json:"client_metrics"`
 	ScrapeInterval string   `json:"scrape_interval"`
+	// NoGrafana is omitted when false, so a stack.json written before the
+	// option existed still means "with Grafana".
+	NoGrafana bool `json:"no_grafana,omitempty"`
+	// ServedGPUs are the DCGM gpu labels (or UUIDs) of the GPUs vLLM uses:
+	// llmload run --gpu-ids.
+	ServedGPUs []string `json:"served_gpus"`
 }
 
 // yamlQuote returns s as a YAML double-quoted scalar. JSON strings are valid
@@ -113,6 +120,27 @@ func promDuration(d time.Duration) string {
 	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 }
 
+// composeDuration writes whole seconds in compose's duration syntax,
+// largest unit first and zero units left out (1h30m, 30m, 1m30s, 45s):
+// what a user would have typed.
+func composeDuration(d time.Duration) string {
+	secs := int64(d / time.Second)
+	var b strings.Builder
+	for _, u := range []struct {
+		n    int64
+		unit string
+	}{{3600, "h"}, {60, "m"}, {1, "s"}} {
+		if q := secs / u.n; q > 0 {
+			fmt.Fprintf(&b, "%d%s", q, u.unit)
+			secs -= q * u.n
+		}
+	}
+	if b.Len() == 0 {
+		return "0s"
+	}
+	return b.String()
+}
+
 // Render renders every file of a stack. dir is only named in comments (the
 // command line a user types); nothing is written. The output depends on
 // nothing but o and dir.
@@ -121,7 +149,16 @@ func Render(o Options, dir string) ([]File, error) {
 		return nil, err
 	}
 	devices, _ := o.gpuDevices()
-	command := append([]string{"--model", o.Model, "--host", "0.0.0.0", "--port", strconv.Itoa(vllmContainerPort)}, o.VLLMArgs...)
+	// The model is `vllm serve`'s positional argument: recent images
+	// deprecate --model.
+	command := []string{o.Model, "--host", "0.0.0.0", "--port", strconv.Itoa(vllmContainerPort)}
+	if !o.hasVLLMArg("--max-model-len") {
+		// Without it vLLM takes the model's whole context (128k for Llama
+		// 3.1 8B) and stops at start when its KV cache does not fit a 24 GB
+		// GPU; auto picks the longest that fits.
+		command = append(command, "--max-model-len", "auto")
+	}
+	command = append(command, o.VLLMArgs...)
 	hfMount := "hf-cache:/root/.cache/huggingface"
 	if o.HFCache != "" {
 		hfMount = o.HFCache + ":/root/.cache/huggingface"
@@ -144,6 +181,8 @@ func Render(o Options, dir string) ([]File, error) {
 		"Port": o.Port, "DCGMPort": o.DCGMPort, "PrometheusPort": o.PrometheusPort, "GrafanaPort": o.GrafanaPort,
 		"DCGMImage": o.DCGMImage, "PrometheusImage": o.PrometheusImage, "GrafanaImage": o.GrafanaImage,
 		"CollectMillis": strconv.FormatInt(o.ScrapeInterval.Milliseconds(), 10),
+		"StartPeriod":   composeDuration(o.HealthStartPeriod), "Grafana": !o.NoGrafana, "GPUs": o.GPUs != GPUsNone,
+		"GrafanaAnonymous": o.GrafanaAnonymous,
 	})
 	if err != nil {
 		return nil, err
@@ -167,6 +206,10 @@ func Render(o Options, dir string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	counters, err := templates.ReadFile("templates/" + DCGMCountersFile)
+	if err != nil {
+		return nil, err
+	}
 	dash, err := DashboardJSON()
 	if err != nil {
 		return nil, err
@@ -174,7 +217,8 @@ func Render(o Options, dir string) ([]File, error) {
 	state, err := json.MarshalIndent(State{
 		Version: o.Version, Model: o.Model, GPUs: o.GPUs, VLLMImage: o.VLLMImage, VLLMArgs: nonNil(o.VLLMArgs),
 		Bind: o.Bind, Port: o.Port, DCGMPort: o.DCGMPort, GrafanaPort: o.GrafanaPort, PrometheusPort: o.PrometheusPort,
-		ClientMetrics: nonNil(o.ClientMetrics), ScrapeInterval: o.ScrapeInterval.String(),
+		ClientMetrics: nonNil(o.ClientMetrics), ScrapeInterval: o.ScrapeInterval.String(), NoGrafana: o.NoGrafana,
+		ServedGPUs: nonNil(o.ServedGPUs()),
 	}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -182,6 +226,7 @@ func Render(o Options, dir string) ([]File, error) {
 	return []File{
 		{ComposeFile, composeYAML},
 		{PrometheusFile, prom},
+		{DCGMCountersFile, counters},
 		{"grafana/provisioning/datasources/prometheus.yaml", datasource},
 		{"grafana/provisioning/dashboards/llmload.yaml", provider},
 		{DashboardFile, dash},
@@ -230,6 +275,23 @@ func Write(dir string, files []File, force bool) error {
 		}
 	}
 	return nil
+}
+
+// DCGMCounters returns the DCGM fields the rendered dcgm/counters.csv
+// makes the exporter serve, in file order.
+func DCGMCounters() []string {
+	b, err := templates.ReadFile("templates/" + DCGMCountersFile)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			name, _, _ := strings.Cut(line, ",")
+			names = append(names, strings.TrimSpace(name))
+		}
+	}
+	return names
 }
 
 // ReadState reads dir/stack.json.

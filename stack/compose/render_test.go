@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,10 +31,19 @@ func goldenCases() map[string]Options {
 	custom.ClientMetrics = []string{"host.docker.internal:9464", "10.0.0.7:9464"}
 	custom.ScrapeInterval = 2 * time.Second
 	custom.Version = "v1.2.3"
+	custom.GrafanaAnonymous = true
 
 	noClient := Defaults()
 	noClient.ClientMetrics = nil
-	return map[string]Options{"default": Defaults(), "custom": custom, "noclient": noClient}
+
+	// The end-to-end test's shape: stand-in images, no GPU, no Grafana.
+	standIn := Defaults()
+	standIn.GPUs = GPUsNone
+	standIn.NoGrafana = true
+	standIn.Bind = "0.0.0.0"
+	standIn.HealthStartPeriod = 90 * time.Second
+	standIn.VLLMImage, standIn.DCGMImage, standIn.PrometheusImage = "llmload-test/vllm:e2e", "llmload-test/dcgm:e2e", "llmload-test/prometheus:e2e"
+	return map[string]Options{"default": Defaults(), "custom": custom, "noclient": noClient, "standin": standIn}
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -289,4 +299,41 @@ func FuzzSplitArgs(f *testing.F) {
 			t.Fatalf("SplitArgs(%q) = %q; requoted %q -> %q, %v", s, args, shellQuote(args), again, err)
 		}
 	})
+}
+
+func TestComposeDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Minute: "30m", 90 * time.Second: "1m30s", 45 * time.Second: "45s",
+		2*time.Hour + 30*time.Minute: "2h30m", time.Hour + 5*time.Second: "1h5s", 0: "0s",
+	} {
+		if got := composeDuration(d); got != want {
+			t.Errorf("composeDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestServedGPUs: energy is attributed to the GPUs vLLM uses: the first
+// tensor x pipeline x data parallel size of those reserved, --gpus all
+// included.
+func TestServedGPUs(t *testing.T) {
+	for _, c := range []struct {
+		gpus string
+		args []string
+		want string
+	}{
+		{"all", nil, "[0]"},
+		{"all", []string{"--tensor-parallel-size", "4"}, "[0 1 2 3]"},
+		{"all", []string{"-tp=2", "--pipeline-parallel-size", "2"}, "[0 1 2 3]"},
+		{"2,3", nil, "[0]"},
+		{"2,3", []string{"--tensor-parallel-size=2"}, "[0 1]"},
+		{"2,3", []string{"--tensor-parallel-size", "8"}, "[0 1]"},
+		{"GPU-aa,GPU-bb", []string{"-tp", "1"}, "[GPU-aa]"},
+		{"none", nil, "[]"},
+	} {
+		o := Defaults()
+		o.GPUs, o.VLLMArgs = c.gpus, c.args
+		if got := fmt.Sprint(o.ServedGPUs()); got != c.want {
+			t.Errorf("--gpus %s --vllm-args %q: %s, want %s", c.gpus, c.args, got, c.want)
+		}
+	}
 }

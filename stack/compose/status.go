@@ -18,8 +18,11 @@ import (
 
 // Endpoints are the base URLs `llmload stack status` probes.
 type Endpoints struct {
-	VLLM, DCGM, Prometheus, Grafana string // e.g. http://127.0.0.1:8000
+	VLLM, DCGM, Prometheus, Grafana string // e.g. http://127.0.0.1:8000; Grafana "": not in the stack
 	Model                           string // the model the stack serves
+	// APIKey, when set, goes as a bearer token to vLLM's /v1/models (its
+	// /health needs none). Never printed.
+	APIKey string
 }
 
 // EndpointsFor derives the probe URLs from a stack's state: the published
@@ -32,7 +35,11 @@ func EndpointsFor(s State, host string) Endpoints {
 		}
 	}
 	u := func(port int) string { return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) }
-	return Endpoints{VLLM: u(s.Port), DCGM: u(s.DCGMPort), Prometheus: u(s.PrometheusPort), Grafana: u(s.GrafanaPort), Model: s.Model}
+	ep := Endpoints{VLLM: u(s.Port), DCGM: u(s.DCGMPort), Prometheus: u(s.PrometheusPort), Grafana: u(s.GrafanaPort), Model: s.Model}
+	if s.NoGrafana {
+		ep.Grafana = ""
+	}
+	return ep
 }
 
 // Check is one line of the status table.
@@ -69,13 +76,18 @@ func Healthy(cs []Check) bool {
 
 // Probe checks the stack's HTTP endpoints: vLLM /health and /v1/models,
 // the DCGM exporter's /metrics, Prometheus /-/ready and its scrape targets
-// (vllm, dcgm, llmload), Grafana /api/health. Every probe runs even when an earlier one failed.
+// (vllm, dcgm, llmload), Grafana /api/health (unless ep.Grafana is empty).
+// Every probe runs even when an earlier one failed.
 func Probe(ctx context.Context, client *http.Client, ep Endpoints) []Check {
 	var cs []Check
+	modelsURL := ep.VLLM + "/v1/models"
 	get := func(url string, into any) (int, time.Duration, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return 0, 0, err
+		}
+		if url == modelsURL && ep.APIKey != "" {
+			req.Header.Set("Authorization", "Bearer "+ep.APIKey)
 		}
 		t0 := time.Now()
 		resp, err := client.Do(req)
@@ -91,6 +103,13 @@ func Probe(ctx context.Context, client *http.Client, ep Endpoints) []Check {
 		took := time.Since(t0)
 		if err != nil {
 			return resp.StatusCode, took, err
+		}
+		if resp.StatusCode == http.StatusUnauthorized && url == modelsURL {
+			what := "the server wants an API key: give it as for llmload run (--api-key, llmload.toml, or $LLMLOAD_API_KEY / $OPENAI_API_KEY)"
+			if ep.APIKey != "" {
+				what = "the server refused the API key given (--api-key, llmload.toml, or $LLMLOAD_API_KEY / $OPENAI_API_KEY)"
+			}
+			return resp.StatusCode, took, fmt.Errorf("HTTP 401: %s", what)
 		}
 		if resp.StatusCode != http.StatusOK {
 			return resp.StatusCode, took, fmt.Errorf("HTTP %d: %s", resp.StatusCode, oneLine(body))
@@ -124,7 +143,7 @@ func Probe(ctx context.Context, client *http.Client, ep Endpoints) []Check {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	check("vllm", "GET", ep.VLLM+"/v1/models", &models, func() (bool, string) {
+	check("vllm", "GET", modelsURL, &models, func() (bool, string) {
 		var ids []string
 		for _, m := range models.Data {
 			ids = append(ids, m.ID)
@@ -158,9 +177,11 @@ func Probe(ctx context.Context, client *http.Client, ep Endpoints) []Check {
 		Database string `json:"database"`
 		Version  string `json:"version"`
 	}
-	check("grafana", "GET", ep.Grafana+"/api/health", &health, func() (bool, string) {
-		return health.Database == "ok", fmt.Sprintf("version %s, database %s", health.Version, health.Database)
-	})
+	if ep.Grafana != "" {
+		check("grafana", "GET", ep.Grafana+"/api/health", &health, func() (bool, string) {
+			return health.Database == "ok", fmt.Sprintf("version %s, database %s", health.Version, health.Database)
+		})
+	}
 	return append(cs, jobs[2])
 }
 

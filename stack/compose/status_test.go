@@ -202,3 +202,43 @@ func TestEndpointsFor(t *testing.T) {
 		t.Errorf("--host: %+v", ep)
 	}
 }
+
+// TestProbeAPIKey: a vLLM started with --api-key answers /v1/models only
+// with the key (its /health needs none); status sends the key it was given
+// and says what to do when it has none.
+func TestProbeAPIKey(t *testing.T) {
+	const key = "sk-stack-test"
+	vllm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/models" && r.Header.Get("Authorization") != "Bearer "+key {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"Unauthorized"}`)
+			return
+		}
+		if r.URL.Path == "/v1/models" {
+			fmt.Fprint(w, `{"data":[{"id":"m"}]}`)
+		}
+	}))
+	defer vllm.Close()
+	client := &http.Client{Timeout: 5 * time.Second}
+	models := func(ep Endpoints) Check {
+		for _, c := range Probe(context.Background(), client, ep) {
+			if strings.HasSuffix(c.Probe, "/v1/models") {
+				return c
+			}
+		}
+		t.Fatal("no /v1/models check")
+		return Check{}
+	}
+	ep := Endpoints{VLLM: vllm.URL, DCGM: vllm.URL, Prometheus: vllm.URL, Model: "m"}
+	if c := models(ep); c.OK || !strings.Contains(c.Detail, "HTTP 401: the server wants an API key") || !strings.Contains(c.Detail, "$LLMLOAD_API_KEY") {
+		t.Errorf("without a key: %+v", c)
+	}
+	ep.APIKey = "wrong"
+	if c := models(ep); c.OK || !strings.Contains(c.Detail, "refused the API key") || strings.Contains(c.Detail, "wrong") {
+		t.Errorf("wrong key: %+v", c)
+	}
+	ep.APIKey = key
+	if c := models(ep); !c.OK || c.Detail != "serves m" {
+		t.Errorf("with the key: %+v", c)
+	}
+}

@@ -245,7 +245,7 @@ func (a *accumulator) readScrape(rt *roundTotals, sc scrape) {
 			}
 			rt.kvSum += pt.value
 			rt.nKV++
-		case pt.name == mPower || pt.name == mEnergy || pt.name == mGPUUtil || pt.name == mFBUsed:
+		case isGPUField(pt.name):
 			rt.gpuPoint(sc.target, pt)
 		}
 	}
@@ -267,6 +267,11 @@ func (a *accumulator) counterDelta(rt *roundTotals, target int, pt point, seenBe
 		return
 	}
 	rt.deltaOK[pt.name] = true
+}
+
+// isGPUField reports whether name is one of the DCGM fields read per GPU.
+func isGPUField(name string) bool {
+	return name == mPower || name == mEnergy || name == mGPUUtil || name == mFBUsed
 }
 
 // gpuPoint records one GPU field of the round.

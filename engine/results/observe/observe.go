@@ -47,6 +47,23 @@ type Target struct {
 	// host must not receive the inference server's key by accident.
 	KeyOrigin    string
 	KeyAnyOrigin bool
+	// GPUs, when set, are the GPUs whose DCGM series count, by gpu label
+	// (device index as the exporter numbers them) or UUID: the ones the
+	// server uses, not every GPU of the node. Empty: all.
+	GPUs []string
+}
+
+// keepGPUs drops the DCGM series of GPUs that t.GPUs does not list.
+func (t Target) keepGPUs(pts []point) []point {
+	if len(t.GPUs) == 0 {
+		return pts
+	}
+	return slices.DeleteFunc(pts, func(pt point) bool {
+		if !isGPUField(pt.name) {
+			return false
+		}
+		return !slices.Contains(t.GPUs, pt.gpu) && (pt.uuid == "" || !slices.Contains(t.GPUs, pt.uuid))
+	})
 }
 
 // keyAllowed reports whether t's APIKey may be sent to t.URL.
@@ -272,6 +289,7 @@ func (o *Observer) round(ph phase) {
 		sc := scrape{target: i}
 		if a.err == nil {
 			sc.points, a.err = parse(a.body)
+			sc.points = tg.keepGPUs(sc.points)
 		}
 		switch {
 		case errors.Is(a.err, ErrNoMetrics):

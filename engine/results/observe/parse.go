@@ -70,6 +70,7 @@ type point struct {
 	name   string // sample name: a counter with _total, a histogram's X_sum / X_count
 	labels string // canonical label set: name="value" pairs sorted, comma-separated
 	uuid   string // the UUID label of DCGM series (one GPU), "" when absent
+	gpu    string // the gpu label (device index) of DCGM series, "" when absent
 	value  float64
 }
 
@@ -96,12 +97,12 @@ func parse(body []byte) ([]point, error) {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			labels, uuid := canonLabels(m.GetLabel())
+			labels, uuid, gpu := canonLabels(m.GetLabel())
 			add := func(n string, v float64) {
 				if math.IsNaN(v) || math.IsInf(v, 0) {
 					return
 				}
-				pts = append(pts, point{name: n, labels: labels, uuid: uuid, value: v})
+				pts = append(pts, point{name: n, labels: labels, uuid: uuid, gpu: gpu, value: v})
 				has[n] = true
 			}
 			switch {
@@ -137,18 +138,22 @@ func parse(body []byte) ([]point, error) {
 }
 
 // canonLabels renders a label set in a fixed order so that the same series
-// has the same key in every scrape.
-func canonLabels(ls []*dto.LabelPair) (key, uuid string) {
+// has the same key in every scrape. It also returns the DCGM labels UUID
+// and gpu.
+func canonLabels(ls []*dto.LabelPair) (key, uuid, gpu string) {
 	if len(ls) == 0 {
-		return "", ""
+		return "", "", ""
 	}
 	pairs := make([]string, 0, len(ls))
 	for _, l := range ls {
-		if l.GetName() == "UUID" {
+		switch l.GetName() {
+		case "UUID":
 			uuid = l.GetValue()
+		case "gpu":
+			gpu = l.GetValue()
 		}
 		pairs = append(pairs, l.GetName()+"="+fmt.Sprintf("%q", l.GetValue()))
 	}
 	slices.Sort(pairs)
-	return strings.Join(pairs, ","), uuid
+	return strings.Join(pairs, ","), uuid, gpu
 }

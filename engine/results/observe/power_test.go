@@ -47,3 +47,59 @@ func TestMeanPowerNeverAboveMax(t *testing.T) {
 		}
 	})
 }
+
+// nodeOfTwo reads like a DCGM exporter on a node of two GPUs: gpu 0 (the
+// server's) draws 300 W, gpu 1 (idle) 60 W, both as the energy counter.
+type nodeOfTwo struct{ start time.Time }
+
+func (g nodeOfTwo) Fetch(ctx context.Context, t Target) ([]byte, error) {
+	el := time.Since(g.start).Seconds()
+	return fmt.Appendf(nil, `DCGM_FI_DEV_POWER_USAGE{gpu="0",UUID="GPU-aa"} 300
+DCGM_FI_DEV_POWER_USAGE{gpu="1",UUID="GPU-bb"} 60
+DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu="0",UUID="GPU-aa"} %g
+DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu="1",UUID="GPU-bb"} %g
+DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-aa"} 100
+DCGM_FI_DEV_GPU_UTIL{gpu="1",UUID="GPU-bb"} 0
+`, 300e3*el, 60e3*el), nil
+}
+
+// TestGPUsFilter: with Target.GPUs the energy, power, utilization and GPU
+// count are those of the listed GPUs only (by gpu label or UUID), not the
+// node's; without it, every GPU counts.
+func TestGPUsFilter(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		gpus  []string
+		n     int
+		power float64
+		util  float64
+	}{
+		{"all", nil, 2, 360, 50},
+		{"gpu label", []string{"0"}, 1, 300, 100},
+		{"UUID", []string{"GPU-bb"}, 1, 60, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				o, err := Start(Config{Targets: []Target{{Role: "gpu", URL: "g", GPUs: c.gpus}}, Epoch: time.Now(),
+					Interval: time.Second, Fetcher: nodeOfTwo{start: time.Now()}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5500 * time.Millisecond)
+				r := o.Stop()
+				if r.GPUs != c.n {
+					t.Errorf("%d GPUs, want %d", r.GPUs, c.n)
+				}
+				if !r.MeanPowerW.OK || r.MeanPowerW.V != c.power {
+					t.Errorf("mean power %v, want %g W", r.MeanPowerW, c.power)
+				}
+				if !r.EnergyJ.OK || r.EnergyJ.V != c.power*r.EnergySpan.Seconds() {
+					t.Errorf("energy %v over %s, want %g W worth", r.EnergyJ, r.EnergySpan, c.power)
+				}
+				if !r.MeanGPUUtilPct.OK || r.MeanGPUUtilPct.V != c.util {
+					t.Errorf("utilization %v, want %g%%", r.MeanGPUUtilPct, c.util)
+				}
+			})
+		})
+	}
+}

@@ -25,6 +25,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 
+	"github.com/llmload/llmload/engine/capacity"
 	"github.com/llmload/llmload/engine/pace"
 	"github.com/llmload/llmload/engine/pathguard"
 	"github.com/llmload/llmload/engine/record"
@@ -429,4 +430,7 @@ type Scenario struct {
 	// Session is set for session scenarios (session, users, sessions):
 	// the executor runs them instead of Source and Mapper, which are nil.
 	Session *SessionSpec
+	// Capacity is set for capacity searches (capacity = {...}): its steps
+	// send Source's rows, and Schedule is not used.
+	Capacity *capacity.Config
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/llmload/llmload/engine/capacity"
 	"github.com/llmload/llmload/engine/openai"
 	"github.com/llmload/llmload/engine/pace"
 	"github.com/llmload/llmload/engine/record"
@@ -86,6 +87,11 @@ type Scenario struct {
 	// or open-loop session starts (engine/session) drive it instead of
 	// Source, Schedule and Mapper.
 	Sessions *SessionSpec
+
+	// Capacity, when set, makes this a capacity search (engine/capacity):
+	// its steps send Source's rows through Mapper instead of Schedule.
+	// Name, SLO and Budget (from Duration) are filled from the scenario.
+	Capacity *capacity.Config
 }
 
 // SessionSpec is how a session scenario runs. Config's Name, Builder,

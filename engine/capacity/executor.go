@@ -61,8 +61,10 @@ type Config struct {
 	MaxLag, MaxQueue time.Duration
 
 	// Budget ends the search when the run's clock passes it (the
-	// scenario's duration); 0 = none.
+	// scenario's duration); 0 = none. Limit ends it after that many
+	// requests (the scenario's limit), as the end of the source does.
 	Budget time.Duration
+	Limit  int64
 }
 
 func (c *Config) defaults() error {
@@ -294,12 +296,15 @@ func (e *Executor) schedule(rate float64, n int) pace.Schedule {
 	return pace.Poisson(rate, seed)
 }
 
-// errSourceEnded: the source has no more rows.
+// errSourceEnded: the source has no more rows (or the limit is reached).
 var errSourceEnded = errors.New("source ended")
 
 // build reads the next row and builds its plan, due at due (or, with a
 // schedule, at start + the schedule's offset for it).
 func (e *Executor) build(sch pace.Schedule, start time.Duration) (*request.Plan, error) {
+	if e.cfg.Limit > 0 && e.seq >= e.cfg.Limit {
+		return nil, errSourceEnded
+	}
 	row, err := e.src.Next()
 	if errors.Is(err, io.EOF) {
 		return nil, errSourceEnded

@@ -135,7 +135,7 @@ func reasonText(r string) string {
 	case ReasonDuration:
 		return "the scenario's duration ended"
 	case ReasonSource:
-		return "the source ran out of rows"
+		return "the source ran out of rows (or the scenario's limit was reached)"
 	case ReasonMaxSteps:
 		return "the step budget ran out"
 	case ReasonFailed:

@@ -19,7 +19,7 @@ const (
 	ReasonNonePass  = "none_passed"    // even the lowest level tried failed
 	ReasonUntrusted = "untrusted"      // llmload could not drive a level (it lagged twice): no verdict there
 	ReasonStopped   = "stopped"        // the run was stopped (Ctrl-C, duration, an abort) before the search ended
-	ReasonSource    = "source_ended"   // the source ran out of rows
+	ReasonSource    = "source_ended"   // the source ran out of rows, or the scenario's limit was reached
 	ReasonMaxSteps  = "max_steps"      // the search used its step budget
 	ReasonFailed    = "executor_error" // a request could not be built
 )

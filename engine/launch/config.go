@@ -90,7 +90,8 @@ type Scenario struct {
 
 	// Capacity, when set, makes this a capacity search (engine/capacity):
 	// its steps send Source's rows through Mapper instead of Schedule.
-	// Name, SLO and Budget (from Duration) are filled from the scenario.
+	// Name, SLO, Budget (from Duration) and Limit are filled from the
+	// scenario.
 	Capacity *capacity.Config
 }
 

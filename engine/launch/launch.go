@@ -135,7 +135,7 @@ func (sr *ScenarioRun) prepare() error {
 	}
 	if sc.Capacity != nil {
 		ccfg := *sc.Capacity
-		ccfg.Name, ccfg.SLO, ccfg.Budget = sc.Name, sc.SLO, sc.Duration
+		ccfg.Name, ccfg.SLO, ccfg.Budget, ccfg.Limit = sc.Name, sc.SLO, sc.Duration, sc.Limit
 		if sr.capacity, err = capacity.New(ccfg, sc.Source, sc.Mapper, sr.builder); err != nil {
 			return err
 		}

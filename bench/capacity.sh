@@ -34,7 +34,7 @@ done
 # (the search's warm-up + minimum time), until it breaks.
 a=${answers[0]}
 stepr=$(python3 -c "print(round($a * $p, 3))")
-steps=$(python3 -c "import math; print(math.ceil(1/$p) + 3)")
+steps=$(python3 -c "import math; print(math.ceil(4/$p))")
 t0=$(date +%s.%N)
 "$bin" run bench/linear_sweep.lua --start "$stepr" --step "$stepr" --step-time 9 --steps "$steps" --target 0.99 \
   --min-requests 100 --ttft-slo 1s --tpot-slo 100ms --sample-interval 1s --no-ui --seed 1 --out "$out/linear" --overwrite > "$out/linear.log" 2>&1 || true

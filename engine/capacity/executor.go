@@ -258,29 +258,36 @@ func (e *Executor) step(ctx context.Context, d runner.Dispatcher, level float64)
 	return r, err
 }
 
-// judge sets the step's verdict. A saturated step fails whatever else
-// happened (its backlog is the server's); otherwise llmload's own lag or
-// client queue above its bound makes it untrusted, since its latencies
-// (measured from the send) could hide time lost in llmload.
+// judge sets the step's verdict. When llmload lagged (schedule lag or
+// client queue above its bound) the server was offered less than the
+// step's level: a pass there proves nothing, so the step is untrusted,
+// while a failure at less than the level is still a failure at it. A
+// saturated step fails (its backlog is the server's).
 func (e *Executor) judge(r *StepResult) {
 	cfg := &e.cfg
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	switch {
 	case r.Ended == EndedStopped || r.Ended == EndedSource:
 		r.Verdict = 0
+		return
 	case r.Ended == EndedSaturated:
 		r.Verdict, r.Clear = Fail, true
-	case r.LagP99MS > ms(cfg.MaxLag):
-		r.Verdict, r.Why = Untrusted, fmt.Sprintf("llmload lagged: schedule lag p99 %.1fms > %v", r.LagP99MS, cfg.MaxLag)
-	case r.QueueP99MS > ms(cfg.MaxQueue):
-		r.Verdict, r.Why = Untrusted, fmt.Sprintf("client queue p99 %.1fms > %v (raise the scenario's concurrency)", r.QueueP99MS, cfg.MaxQueue)
+		return
 	case r.Judged == 0:
 		r.Verdict, r.Why = Untrusted, "no request after the warm-up"
-	case r.Goodput >= cfg.Goodput:
-		r.Verdict = Pass
-	default:
+		return
+	case r.Goodput < cfg.Goodput:
 		r.Verdict = Fail
 		r.Why = fmt.Sprintf("goodput %.1f%% < %.1f%%", 100*r.Goodput, 100*cfg.Goodput)
+		return
+	}
+	switch {
+	case r.LagP99MS > ms(cfg.MaxLag):
+		r.Verdict, r.Why = Untrusted, fmt.Sprintf("passed, but llmload lagged: schedule lag p99 %.1fms > %v", r.LagP99MS, cfg.MaxLag)
+	case r.QueueP99MS > ms(cfg.MaxQueue):
+		r.Verdict, r.Why = Untrusted, fmt.Sprintf("passed, but requests waited at llmload's concurrency cap: p99 %.1fms > %v (raise the scenario's concurrency)", r.QueueP99MS, cfg.MaxQueue)
+	default:
+		r.Verdict = Pass
 	}
 }
 

@@ -14,8 +14,15 @@ import (
 //     finished) grow at least Growth x the offered rate per second (least
 //     squares slope over the ticks) and exceed twice what Little's law
 //     allows a stable server (offered rate x mean latency so far) plus
-//     Slack. A stable server's backlog hovers around rate x latency; a
-//     saturated one grows by (offered - served) every second.
+//     Slack, and the median TTFT is rising (higher in the last tick than
+//     in the first) and above half the TTFT objective (without one: twice
+//     the first tick's). A stable server's backlog hovers around rate x
+//     latency; a saturated one grows by (offered - served) every second,
+//     and its queue shows in TTFT. The TTFT condition is there because a
+//     long-tailed workload (Azure conversations: a few answers of
+//     minutes) fills its backlog for longer than any warm-up while the
+//     early mean latency is that of the short answers; against the
+//     simulator that alone stopped a stable step.
 //   - latency trend (both loops; needs a TTFT objective): the median TTFT
 //     of the requests that got their first token in each tick is above the
 //     objective in every one of the ticks and higher in the last than in
@@ -66,9 +73,16 @@ func (s *saturation) add(t tick) (bool, string) {
 		slope := backlogSlope(last, s.tick)
 		now := last[k-1]
 		stable := 2*s.rate*now.meanE2E.Seconds() + s.rule.Slack
-		if slope >= s.rule.Growth*s.rate && float64(now.outstanding) > stable {
-			return true, fmt.Sprintf("backlog growing: %d requests outstanding, +%.1f/s over %d ticks (offered %.3g/s; a stable server holds about %.0f)",
-				now.outstanding, slope, k, s.rate, stable/2)
+		first := last[0].ttftP50
+		ttftUp := now.ttftP50 > first && first > 0
+		if s.ttftSLO > 0 {
+			ttftUp = ttftUp && now.ttftP50 > s.ttftSLO/2
+		} else {
+			ttftUp = ttftUp && now.ttftP50 > 2*first
+		}
+		if slope >= s.rule.Growth*s.rate && float64(now.outstanding) > stable && ttftUp {
+			return true, fmt.Sprintf("backlog growing: %d requests outstanding, +%.1f/s over %d ticks (offered %.3g/s; a stable server holds about %.0f); median TTFT %v -> %v",
+				now.outstanding, slope, k, s.rate, stable/2, first.Round(time.Millisecond), now.ttftP50.Round(time.Millisecond))
 		}
 	}
 	if s.ttftSLO > 0 {

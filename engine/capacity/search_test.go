@@ -202,3 +202,21 @@ func TestSaturationFalseStops(t *testing.T) {
 		t.Errorf("%d of %d stable steps stopped as saturated; the rule is too eager", stops, total)
 	}
 }
+
+// TestJudgeLag: when llmload lagged, a pass is untrusted (the server saw
+// less than the level) but a failure stands.
+func TestJudgeLag(t *testing.T) {
+	e := &Executor{cfg: Config{Goodput: 0.9, MaxLag: 100 * time.Millisecond, MaxQueue: 100 * time.Millisecond}}
+	for _, c := range []struct {
+		goodput, lagMS, queueMS float64
+		want                    Verdict
+	}{
+		{1, 5, 5, Pass}, {1, 500, 5, Untrusted}, {1, 5, 500, Untrusted}, {0.5, 500, 500, Fail}, {0.5, 5, 5, Fail},
+	} {
+		r := StepResult{Ended: EndedDone, Judged: 100, Goodput: c.goodput, LagP99MS: c.lagMS, QueueP99MS: c.queueMS}
+		e.judge(&r)
+		if r.Verdict != c.want {
+			t.Errorf("goodput %v lag %vms queue %vms: %s, want %s (%s)", c.goodput, c.lagMS, c.queueMS, r.Verdict, c.want, r.Why)
+		}
+	}
+}

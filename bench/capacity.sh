@@ -32,7 +32,9 @@ PY
 done
 # The linear sweep: steps of precision x answer from one step up, 9 s each
 # (the search's warm-up + minimum time), until it breaks.
-a=${answers[0]}
+# The larger answer: a run that ended untrusted low would size the steps far
+# too small.
+a=$(printf '%s\n' "${answers[@]}" | sort -g | tail -1)
 stepr=$(python3 -c "print(round($a * $p, 3))")
 steps=$(python3 -c "import math; print(math.ceil(4/$p))")
 t0=$(date +%s.%N)

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmload/llmload/engine/load/capacity"
 	"github.com/llmload/llmload/engine/load/pace"
-	"github.com/llmload/llmload/engine/load/request"
-	"github.com/llmload/llmload/engine/results/record"
 )
 
 // TestScenarioLibrary loads every scenario of scenarios/ that this package
@@ -32,6 +31,11 @@ func TestScenarioLibrary(t *testing.T) {
 			}
 		}},
 		{"scenarios/poisson_sweep.lua", []string{"poisson-sweep"}, nil},
+		{"scenarios/capacity.lua", []string{"capacity"}, func(t *testing.T, s *Script) {
+			if c := s.Scenarios[0].Capacity; c == nil || c.Search.Start != 1 || c.Search.Max != 256 || c.Goodput != 0.99 {
+				t.Errorf("capacity: %+v", c)
+			}
+		}},
 		{"scenarios/ramp.lua", []string{"ramp"}, func(t *testing.T, s *Script) {
 			// 0→20/s over 30 s, 60 s at 20/s, 20→0 over 30 s: 300 + 1200 +
 			// 300, of which the loop above drew 8.
@@ -117,56 +121,19 @@ func TestAzureCodeQuickRun(t *testing.T) {
 	}
 }
 
-// TestPoissonSweepLogic drives the sweep's hooks with made-up results: it
-// climbs while steps are good, falls back when the SLO breaks, and reports
-// the highest good rate.
-func TestPoissonSweepLogic(t *testing.T) {
+// TestPoissonSweepIsASearch: poisson_sweep.lua is a capacity search over
+// Poisson arrivals whose options keep their old names.
+func TestPoissonSweepIsASearch(t *testing.T) {
 	inRoot(t)
-	var out bytes.Buffer
-	s := mustLoad(t, "scenarios/poisson_sweep.lua", Env{Seed: 1, Print: &out,
-		Args: map[string]string{"start": "2", "step": "2", "step-time": "10", "min-requests": "5"}})
+	s := mustLoad(t, "scenarios/poisson_sweep.lua", Env{Seed: 1,
+		Args: map[string]string{"start": "3", "target": "0.95", "step-time": "20s", "min-requests": "5"}})
 	sc := s.Scenarios[0]
-	h := sc.Hooks
-	rate := func() float64 { return sc.Schedule.(pace.RateSetter).Rate() }
-	if sc.SLO.TTFT != time.Second || sc.SLO.TPOT != 100*time.Millisecond || sc.Duration != 100*time.Second {
-		t.Fatalf("slo %+v duration %v", sc.SLO, sc.Duration)
+	c := sc.Capacity
+	if c == nil || c.By != capacity.ByRate || c.Arrivals != capacity.ArrivalsPoisson || c.Search.Start != 3 ||
+		c.Goodput != 0.95 || c.MinTime != 20*time.Second || c.MinRequests != 5 {
+		t.Fatalf("capacity %+v", c)
 	}
-	// Each step: 10 requests scheduled in its 10 s; TTFT good below 6 req/s.
-	seq := int64(0)
-	for step := range 4 {
-		start := time.Duration(step) * 10 * time.Second
-		for i := range 10 {
-			ttft := 200 * time.Millisecond
-			if rate() >= 6 && i < 5 {
-				ttft = 3 * time.Second // half the requests miss the SLO
-			}
-			r := &request.Result{Seq: seq, Scheduled: start + time.Duration(i)*time.Second, CompletionTokens: 2}
-			r.Sent = r.Scheduled
-			r.FirstToken, r.LastByte = r.Sent+ttft, r.Sent+ttft+10*time.Millisecond
-			seq++
-			if err := h.OnResponse(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := h.OnWindow(&record.Window{Start: start + 5*time.Second, Len: 5 * time.Second}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// 2 and 4 passed, 6 broke: back to 4, and no more climbing.
-	if rate() != 4 {
-		t.Errorf("rate after the sweep %v, want 4", rate())
-	}
-	if err := h.Teardown(&record.Summary{RequestGoodput: 1.5, RequestThroughput: 2}); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		"   2.00 req/s:   10 requests, 100.0% good",
-		"   6.00 req/s:   10 requests,  50.0% good",
-		"highest rate meeting the SLO: 4.00 req/s (broken at 6.00 req/s)",
-		"run: request goodput 1.50 req/s of 2.00 req/s throughput",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("teardown output lacks %q:\n%s", want, out.String())
-		}
+	if sc.SLO.TTFT != time.Second || sc.SLO.TPOT != 100*time.Millisecond {
+		t.Errorf("slo %+v", sc.SLO)
 	}
 }

@@ -212,8 +212,8 @@ func (s *Script) larrivalsGamma(L *lua.LState) int {
 }
 
 var (
-	scenarioFields = append([]string{"name", "source", "arrivals", "concurrency", "on_full", "limit", "duration",
-		"request", "thresholds", "url", "model"}, append(extScenarioFields, sessionScenarioFields...)...)
+	scenarioFields = slices.Concat([]string{"name", "source", "arrivals", "concurrency", "on_full", "limit", "duration",
+		"request", "thresholds", "url", "model"}, extScenarioFields, sessionScenarioFields, []string{"capacity"})
 	scenarioNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 )
 
@@ -281,11 +281,14 @@ func (s *Script) lscenario(L *lua.LState) int {
 			sc.Model = s.toString(L, fn, "model", v)
 		default:
 			// slo, warmup, hooks (ext.go); session fields (session.go)
-			if !s.scenarioField(L, fn, sc, k, v) && !s.sessionField(L, fn, &sess, lua.LVAsString(k), v) {
+			// capacity (capacity.go)
+			if !s.scenarioField(L, fn, sc, k, v) && !s.sessionField(L, fn, &sess, lua.LVAsString(k), v) &&
+				!s.capacityField(L, fn, sc, lua.LVAsString(k), v) {
 				s.unknownField(L, fn, k, scenarioFields)
 			}
 		}
 	}
+	s.checkCapacity(L, fn, sc, sess.any, sch != nil)
 	if sess.any {
 		return s.sessionScenario(L, fn, sc, &sess, src, sch, request, line)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/llmload/llmload/engine/guard/pathguard"
+	"github.com/llmload/llmload/engine/load/capacity"
 	"github.com/llmload/llmload/engine/load/pace"
 	"github.com/llmload/llmload/engine/load/trace"
 	"github.com/llmload/llmload/engine/results/record"
@@ -473,4 +474,7 @@ type Scenario struct {
 	// Session is set for session scenarios (session, users, sessions):
 	// the executor runs them instead of Source and Mapper, which are nil.
 	Session *SessionSpec
+	// Capacity is set for capacity searches (capacity = {...}): its steps
+	// send Source's rows, and Schedule is not used.
+	Capacity *capacity.Config
 }

@@ -242,7 +242,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad on_full", head + "return llm.scenario{source = llm.synth.azure_conv(),\n on_full = 'block'}\n", Env{},
 			`2: llm.scenario: on_full must be "queue" or "drop", got "block"`},
 		{"unknown scenario field", head + "return llm.scenario{source = llm.synth.azure_conv(), concurency = 4}\n", Env{},
-			`2: llm.scenario: unknown field concurency (did you mean concurrency?) (fields: name, source, arrivals, concurrency, on_full, limit, duration, request, thresholds, url, model, slo, warmup, setup, on_response, on_window, teardown, session, users, iterations, sessions, session_header)`},
+			`2: llm.scenario: unknown field concurency (did you mean concurrency?) (fields: name, source, arrivals, concurrency, on_full, limit, duration, request, thresholds, url, model, slo, warmup, setup, on_response, on_window, teardown, session, users, iterations, sessions, session_header, capacity)`},
 		{"no source", head + "return llm.scenario{name = 'a'}\n", Env{},
 			`2: llm.scenario: source is required (llm.trace.azure(path) or llm.synth.azure_conv())`},
 		{"concurrency 0", head + "return llm.scenario{source = llm.synth.azure_conv(), concurrency = 0}\n", Env{},

@@ -25,6 +25,7 @@ func reportRun(out *launch.Outcome, interrupted bool, stdout, stderr io.Writer) 
 			so.Summary.WriteTable(stdout)
 			so.Checks.WriteTable(stdout)
 			so.Observed.WriteTable(stdout)
+			so.Capacity.WriteTable(stdout)
 		}
 		reportSkipped(stdout, sc.Source)
 		var abort *threshold.AbortError

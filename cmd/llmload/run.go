@@ -183,6 +183,7 @@ func loadScenarios(fs *flag.FlagSet, f *runFlags, script string, options map[str
 		if sc.Session != nil {
 			scs[i].Sessions = sessionSpec(scr, sc, f.seed)
 		}
+		scs[i].Capacity = sc.Capacity
 	}
 	if !set["metrics-addr"] && settings.MetricsAddr != "" {
 		f.metricsAddr = settings.MetricsAddr

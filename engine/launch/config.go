@@ -16,6 +16,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/llmload/llmload/engine/load/capacity"
 	"github.com/llmload/llmload/engine/load/openai"
 	"github.com/llmload/llmload/engine/load/pace"
 	"github.com/llmload/llmload/engine/load/request"
@@ -89,6 +90,12 @@ type Scenario struct {
 	// or open-loop session starts (engine/load/session) drive it instead of
 	// Source, Schedule and Mapper.
 	Sessions *SessionSpec
+
+	// Capacity, when set, makes this a capacity search (engine/load/capacity):
+	// its steps send Source's rows through Mapper instead of Schedule.
+	// Name, SLO, Budget (from Duration) and Limit are filled from the
+	// scenario.
+	Capacity *capacity.Config
 }
 
 // SessionSpec is how a session scenario runs. Config's Name, Builder,

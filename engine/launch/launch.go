@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/llmload/llmload/engine/guard/redact"
+	"github.com/llmload/llmload/engine/load/capacity"
 	"github.com/llmload/llmload/engine/load/client"
 	"github.com/llmload/llmload/engine/load/openai"
 	"github.com/llmload/llmload/engine/load/prompt"
@@ -43,9 +44,10 @@ type ScenarioRun struct {
 	client  *client.Client
 	rec     *record.Recorder
 
-	sessions  *session.Executor // session scenarios; nil for open-loop ones
-	obs       *observe.Observer // nil: server metrics off and no GPU metrics
-	obsReport *observe.Report   // set by the runner's BeforeClose
+	sessions  *session.Executor  // session scenarios; nil for open-loop ones
+	capacity  *capacity.Executor // capacity searches; nil otherwise
+	obs       *observe.Observer  // nil: server metrics off and no GPU metrics
+	obsReport *observe.Report    // set by the runner's BeforeClose
 
 	handle atomic.Pointer[runner.Handle]
 	live   Live
@@ -60,6 +62,7 @@ type ScenarioOutcome struct {
 	LiveErr  error           // a hook error or an abort_on_fail threshold
 	Checks   threshold.Results
 	Observed observe.Summary
+	Capacity *capacity.Result // a capacity search's outcome; nil for other scenarios
 }
 
 // Outcome is what the run produced, scenario by scenario.
@@ -131,6 +134,13 @@ func (sr *ScenarioRun) prepare() error {
 			return err
 		}
 	}
+	if sc.Capacity != nil {
+		ccfg := *sc.Capacity
+		ccfg.Name, ccfg.SLO, ccfg.Budget, ccfg.Limit = sc.Name, sc.SLO, sc.Duration, sc.Limit
+		if sr.capacity, err = capacity.New(ccfg, sc.Source, sc.Mapper, sr.builder); err != nil {
+			return err
+		}
+	}
 	sr.client, err = client.New(client.Config{
 		Epoch: epoch, MaxConns: sc.Concurrency + 8,
 		Timeout: sc.Timeout, StallTimeout: sc.StallTimeout, APIKey: sc.APIKey,
@@ -178,6 +188,10 @@ func (sr *ScenarioRun) finish(s *record.Summary) {
 		"skipped_rows": trace.SkipsOf(sr.sc.Source)}
 	if sr.sessions != nil {
 		s.Extra["sessions"] = sr.sessions.Summary()
+	}
+	if sr.capacity != nil {
+		sr.out.Capacity = sr.capacity.Result()
+		s.Extra["capacity"] = sr.out.Capacity
 	}
 	if custom := sr.run.cfg.Custom; custom != nil {
 		s.Extra["custom"] = custom()
@@ -282,13 +296,16 @@ func (sr *ScenarioRun) runnerConfig(w Watch) runner.Config {
 	}
 }
 
-// executor is the session executor of a session scenario, or nil: the
+// executor is the capacity search or the session executor, or nil: the
 // runner then builds the open-loop one from Source, Schedule and Mapper.
 func (sr *ScenarioRun) executor() runner.Executor {
-	if sr.sessions == nil {
-		return nil // not a typed nil in the interface
+	switch {
+	case sr.capacity != nil:
+		return sr.capacity
+	case sr.sessions != nil:
+		return sr.sessions
 	}
-	return sr.sessions
+	return nil // not a typed nil in the interface
 }
 
 // beforeClose runs after the last request finished, before summary.json

@@ -225,7 +225,7 @@ func progressInput(st runner.Status) progress.Input {
 	return progress.Input{
 		At: st.Elapsed, Done: finished(st.Snapshot), Total: st.Total,
 		StreamedTokens: st.StreamedTokens, StreamCounted: st.StreamCounted,
-		ScheduleEnd: st.ScheduleEnd, Stopping: st.Stopping,
+		ScheduleEnd: st.ScheduleEnd, Stopping: st.Stopping, Queued: st.Queued,
 	}
 }
 

@@ -28,6 +28,9 @@ const (
 	// finish in lumps (a batch of equal lengths) then move it by seconds,
 	// not by the lump's share of the window.
 	ETASmoothing = 10 * time.Second
+	// QueueMemory is how long after requests last waited at the gate the
+	// run still counts as held back by it (see rawETA).
+	QueueMemory = 10 * time.Second
 )
 
 // Rate is the rate of a cumulative count over a sliding window: the growth
@@ -95,6 +98,9 @@ type Input struct {
 	ScheduleEnd time.Duration
 	// Stopping: a graceful stop came; what is left is the drain.
 	Stopping bool
+	// Queued requests wait at the concurrency gate: the client cannot
+	// send at the schedule's pace, so its end is not the run's.
+	Queued int
 }
 
 // Estimate is what a Tracker makes of the inputs so far.
@@ -121,13 +127,17 @@ type Tracker struct {
 	// reading had none (schedule's end, or unknown), so the next
 	// extrapolation starts afresh.
 	lastETA, etaAt time.Duration
+	queuedAt       time.Duration // the last reading with a queue at the gate; < 0 none
 }
 
 // Update adds one reading and returns the estimate after it.
 func (t *Tracker) Update(in Input) Estimate {
 	if t.tokens.Span == 0 {
 		t.tokens.Span, t.finished.Span = TokenSpan, FinishSpan
-		t.etaAt = -1
+		t.etaAt, t.queuedAt = -1, -1
+	}
+	if in.Queued > 0 {
+		t.queuedAt = in.At
 	}
 	est := Estimate{TokensPerSec: math.NaN()}
 	if in.StreamCounted {
@@ -153,28 +163,42 @@ func (t *Tracker) eta(in Input) time.Duration {
 		dt := in.At - t.etaAt
 		predicted := t.lastETA - dt
 		beta := min(float64(dt)/float64(ETASmoothing), 1)
-		raw = max(predicted+time.Duration(beta*float64(raw-predicted)), 0)
+		// Counted down past the end while requests are left: the
+		// estimate of this reading is all there is.
+		if smoothed := predicted + time.Duration(beta*float64(raw-predicted)); smoothed > 0 {
+			raw = smoothed
+		}
 	}
 	t.lastETA, t.etaAt = raw, in.At
 	return raw
 }
 
 // rawETA is the time left from this reading alone, and whether it is an
-// extrapolation of the finishing rate.
+// extrapolation of the finishing rate. The schedule's end wins while it is
+// to come, unless requests waited at the gate within QueueMemory and the
+// extrapolation says later: the client then lags the schedule (a
+// concurrency cap below what the rate needs) and the finishing rate is the
+// run's pace. A run that keeps up never mixes the two, so its early
+// finishing rate, low until the first answers are complete, cannot make
+// the time left swing.
 func (t *Tracker) rawETA(in Input) (time.Duration, bool) {
 	switch {
 	case in.Total > 0 && in.Done >= in.Total:
 		return 0, false
 	case in.Stopping:
 		return -1, false
-	case in.ScheduleEnd > in.At:
-		return in.ScheduleEnd - in.At, false
-	case in.Total <= 0:
-		return -1, false
 	}
-	rate, ok := t.finished.PerSecond()
-	if !ok || rate <= 0 || t.finished.Covered() < MinHistory {
-		return -1, false
+	scheduled := in.ScheduleEnd - in.At
+	extrapolated := time.Duration(-1)
+	if rate, ok := t.finished.PerSecond(); in.Total > 0 && ok && rate > 0 && t.finished.Covered() >= MinHistory {
+		extrapolated = time.Duration(float64(in.Total-in.Done) / rate * float64(time.Second))
 	}
-	return time.Duration(float64(in.Total-in.Done) / rate * float64(time.Second)), true
+	held := t.queuedAt >= 0 && in.At-t.queuedAt < QueueMemory
+	switch {
+	case scheduled > 0 && (!held || extrapolated < scheduled):
+		return scheduled, false
+	case extrapolated >= 0:
+		return extrapolated, true
+	}
+	return -1, false
 }

@@ -86,6 +86,24 @@ func TestETA(t *testing.T) {
 		prev = est.ETA
 	}
 
+	// 200 requests at 20/s behind a concurrency cap that finishes 9 a
+	// second: the queue at the gate grows, and the schedule's end (10 s)
+	// is not the run's. A run that keeps up, with its early finishing rate
+	// low (answers take a while), keeps the schedule's.
+	held, keepingUp := Tracker{}, Tracker{}
+	var heldETA, keepingUpETA time.Duration
+	for s := 1; s <= 8; s++ {
+		at := time.Duration(s) * time.Second
+		heldETA = held.Update(Input{At: at, Done: int64(9 * s), Total: 200, ScheduleEnd: 10 * time.Second, Queued: 11 * s}).ETA
+		keepingUpETA = keepingUp.Update(Input{At: at, Done: int64(2 * s), Total: 200, ScheduleEnd: 10 * time.Second}).ETA
+	}
+	if want := time.Duration(128) * time.Second / 9; heldETA != want {
+		t.Errorf("held back by the gate at 8s: ETA %v, want 128 left at 9/s = %v", heldETA, want)
+	}
+	if keepingUpETA != 2*time.Second {
+		t.Errorf("keeping up at 8s: ETA %v, want the schedule's 2s", keepingUpETA)
+	}
+
 	// After the schedule's end the in-flight tail is extrapolated.
 	tr = Tracker{}
 	for s := 1; s <= 10; s++ {
@@ -93,6 +111,17 @@ func TestETA(t *testing.T) {
 	}
 	if got := tr.Update(Input{At: 11 * time.Second, Done: 110, Total: 150, ScheduleEnd: 8 * time.Second}).ETA; got != 4*time.Second {
 		t.Errorf("past the schedule's end: ETA %v, want 40 left at 10/s = 4s", got)
+	}
+	// Requests that take longer than the countdown said: the time left
+	// never reads 0 (or unknown) while some are left.
+	tr = Tracker{}
+	for s := 1; s <= 20; s++ {
+		tr.Update(Input{At: time.Duration(s) * time.Second, Done: int64(10 * s), Total: 220})
+	}
+	for s := 21; s <= 40; s++ {
+		if got := tr.Update(Input{At: time.Duration(s) * time.Second, Done: 200, Total: 220}).ETA; got <= 0 {
+			t.Fatalf("at %ds, 20 requests left: ETA %v", s, got)
+		}
 	}
 	// Everything done: 0; a stop: unknown; no total and no end: unknown.
 	if got := tr.Update(Input{At: 12 * time.Second, Done: 150, Total: 150}).ETA; got != 0 {

@@ -46,6 +46,13 @@ type Frame struct {
 	Paused      bool          // arrivals are paused
 	PausedFor   time.Duration // length of the current pause
 	Status      string        // optional engine state, e.g. "draining 12 in flight"
+	// Stopping: a graceful stop came (from the keys or elsewhere); the
+	// footer then says what became of the run's requests: Unsent were
+	// waiting at the concurrency gate and will never be sent, InFlight
+	// are draining.
+	Stopping bool
+	InFlight int
+	Unsent   int64
 
 	// Series holds the recent points of each series (see the Series*
 	// ids), oldest first; the dashboard shows those of the last
@@ -218,6 +225,7 @@ func New(screen tcell.Screen, opt Options, cb Callbacks) *Dashboard {
 		c := &d.charts[i]
 		c.Title = p.Title
 		c.AutoMin = p.AutoMin
+		c.Format = p.Unit.format
 		c.Window = opt.PlotWindow
 		c.YWidth = opt.YWidth
 		c.LabelWidth = labelW // one value column width: charts line up

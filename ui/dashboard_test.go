@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -719,4 +720,84 @@ func BenchmarkDraw(b *testing.B) {
 			}
 		})
 	}
+}
+
+// saturatedFrames are testFrames of a server that cannot keep up: the
+// client queue time p95 climbs 500 ms a second, to 30.8 s at 61 s and
+// 45 s at the end (Compact printed those as "30.8k" and "45.0k").
+func saturatedFrames(n int) []*Frame {
+	frames := testFrames(n)
+	var queue []Point
+	for _, f := range frames {
+		queue = append(queue, Point{T: f.Elapsed, V: float64(f.Elapsed/time.Second) * 500})
+		g := *f
+		g.Series = maps.Clone(f.Series)
+		g.Series[SeriesQueueP95] = append([]Point(nil), queue...)
+		*f = g
+	}
+	return frames
+}
+
+// After q the screen says how many queued requests will never be sent and
+// how many in flight are draining, then that they all ended; latencies of
+// tens of seconds print in seconds.
+func TestStoppingScreen(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	frames := saturatedFrames(90)
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, 80, 24, Options{Thresholds: testThresholds})
+		playFrames(h, frames[:61])
+		if !strings.Contains(h.text(), "queue  30.5s") {
+			t.Errorf("queue time p95 of 30.5 s not in seconds:\n%s", h.text())
+		}
+		h.key(tcell.KeyRune, 'q')
+		for i, f := range frames[61:] {
+			g := *f
+			g.Stopping, g.Unsent, g.InFlight = true, 1234, 44-i/2
+			g.ETA = 0 // the frame builder has no time left to give during a drain
+			h.d.Publish(&g)
+			h.tick()
+		}
+		golden(t, "stopping_80x24.golden", h.text())
+		last := *frames[len(frames)-1]
+		last.Stopping, last.Unsent, last.Status = true, 1234, "finished"
+		h.d.Publish(&last)
+		h.tick()
+		footer := strings.Split(strings.TrimRight(h.text(), "\n"), "\n")[23]
+		if !strings.HasPrefix(footer, "stopped: 1234 queued not sent, all requests ended  ? help") {
+			t.Errorf("footer at the end of a stopped run = %q", footer)
+		}
+		h.finish()
+	})
+	// A stop that did not come from the keys (a script's, a signal's) shows
+	// the same once the engine's frame says so.
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, 80, 24, Options{})
+		g := *frames[10]
+		g.Stopping, g.Unsent, g.InFlight = true, 7, 3
+		h.d.Publish(&g)
+		h.tick()
+		lines := strings.Split(strings.TrimRight(h.text(), "\n"), "\n")
+		if !strings.HasSuffix(lines[0], " STOPPING ^C: abort") || !strings.HasPrefix(lines[23], "stopping: 7 queued not sent, 3 in flight draining  Ctrl-C abort") {
+			t.Errorf("header %q footer %q", lines[0], lines[23])
+		}
+		h.finish()
+	})
+}
+
+// A stats panel of a millisecond series prints seconds past ten of them.
+func TestStatsMillis(t *testing.T) {
+	opt := Options{Panels: []Panel{{Kind: KindStats, Title: "Delays", Series: []SeriesSpec{
+		{ID: "queue", Label: "queue", Unit: UnitMillis}, {ID: "lag", Label: "lag", Unit: UnitMillis}, {ID: "n", Label: "n"}}}}}
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, 80, 24, opt)
+		h.d.Publish(&Frame{Elapsed: time.Second, Counters: map[string]float64{"queue": 30800, "lag": 12, "n": 30800}})
+		h.tick()
+		for _, want := range []string{"queue         30.8s", "lag              12", "n             30.8k"} {
+			if !strings.Contains(h.text(), want) {
+				t.Errorf("no %q:\n%s", want, h.text())
+			}
+		}
+		h.finish()
+	})
 }

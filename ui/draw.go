@@ -45,7 +45,7 @@ func (d *Dashboard) draw() {
 		msg := "waiting for the first sample…"
 		chart.Print(s, (w-utf8.RuneCountInString(msg))/2, h/2, w, msg, d.theme.dim)
 	}
-	d.drawFooter(w, h)
+	d.drawFooter(f, w, h)
 	if d.help {
 		d.drawHelp(w, h)
 	}
@@ -141,7 +141,7 @@ func (d *Dashboard) drawHeader(f *Frame, w int) {
 
 	state, st := "", d.theme.status
 	switch {
-	case d.stopping:
+	case d.stopping || (f != nil && f.Stopping):
 		state, st = " STOPPING ^C: abort ", d.theme.stopping
 	case d.paused:
 		since := time.Since(d.pausedAt)
@@ -280,8 +280,26 @@ func (d *Dashboard) tabLabel(i int) string {
 	return label
 }
 
-func (d *Dashboard) drawFooter(w, h int) {
+// drawFooter draws the keys, or after a stop what became of the requests
+// (how many will never be sent, how many are draining) and the keys that
+// still act, then the chart window and refresh interval.
+func (d *Dashboard) drawFooter(f *Frame, w, h int) {
 	keys := "q stop  Ctrl-C×2 abort  p pause  ? help"
+	x := 0
+	if d.stopping || (f != nil && f.Stopping) {
+		var msg string
+		switch {
+		case f == nil:
+			msg = "stopping: nothing new is sent"
+		case f.Status == "finished":
+			msg = fmt.Sprintf("stopped: %d queued not sent, all requests ended", f.Unsent)
+			keys = "? help"
+		default:
+			msg = fmt.Sprintf("stopping: %d queued not sent, %d in flight draining", f.Unsent, f.InFlight)
+			keys = "Ctrl-C abort  ? help"
+		}
+		x = chart.Print(d.screen, 0, h-1, w, msg, d.theme.status) + 2
+	}
 	if n := len(d.lay.pages); n > 1 {
 		keys += fmt.Sprintf("  tab page %d/%d", d.page+1, n)
 	}
@@ -289,7 +307,10 @@ func (d *Dashboard) drawFooter(w, h int) {
 		keys += fmt.Sprintf("  ←→ scenario %d/%d", d.cur+1, n)
 	}
 	info := fmt.Sprintf("window %s  refresh %s", formatDuration(d.opt.PlotWindow), formatDuration(d.opt.Refresh))
-	n := chart.Print(d.screen, 0, h-1, w, keys, d.theme.dim)
+	n := x
+	if x < w {
+		n += chart.Print(d.screen, x, h-1, w-x, keys, d.theme.dim)
+	}
 	if room := w - n - 2; room >= utf8.RuneCountInString(info) {
 		chart.PrintRight(d.screen, n+2, h-1, room, info, d.theme.dim)
 	}
@@ -356,10 +377,7 @@ func (d *Dashboard) drawStats(f *Frame, p *Panel, th []*chart.Threshold, r rect)
 				v = pts[len(pts)-1].V
 			}
 		}
-		text := chart.Compact(v, statWidth-labelW-1)
-		if s.Unit == UnitBytes {
-			text = chart.Bytes(v, statWidth-labelW-1)
-		}
+		text := s.Unit.format(v, statWidth-labelW-1)
 		st := d.theme.text
 		switch th[i].Level(v) {
 		case chart.LevelWarn:

@@ -75,14 +75,27 @@ const (
 	KindErrors
 )
 
-// Unit is how a KindStats value prints. Charts print plain numbers and
-// carry the unit in their title.
+// Unit is how a value prints: a KindStats series' (SeriesSpec.Unit), or a
+// chart's axis labels and value column (Panel.Unit). Charts carry the base
+// unit in their title ("TTFT ms").
 type Unit uint8
 
 const (
 	UnitNumber Unit = iota // 12.3k
 	UnitBytes              // 12.3MB
+	UnitMillis             // a duration in ms: 850, 9999, then 30.8s, 1.20m, 2.50h
 )
+
+// format prints v in at most width characters.
+func (u Unit) format(v float64, width int) string {
+	switch u {
+	case UnitBytes:
+		return chart.Bytes(v, width)
+	case UnitMillis:
+		return chart.Millis(v, width)
+	}
+	return chart.Compact(v, width)
+}
 
 // SeriesSpec is one series of a panel.
 type SeriesSpec struct {
@@ -106,6 +119,7 @@ type Panel struct {
 	Title   string // with the unit: "TTFT ms", "Network B/s"
 	Series  []SeriesSpec
 	AutoMin bool // KindChart: scale from the data minimum instead of zero
+	Unit    Unit // KindChart: how axis labels and values print
 	// Optional panels are left out of the layout while none of their
 	// Optional series has a point, so a run without server metrics shows
 	// the client-side panels only, laid out as if the others did not
@@ -125,13 +139,13 @@ func DefaultPanels() []Panel {
 		{Kind: KindChart, Title: "Input tok/s", Series: []SeriesSpec{{ID: SeriesInputTPS, Label: "in"}}},
 		{Kind: KindChart, Title: "Output tok/s", Series: []SeriesSpec{
 			{ID: SeriesOutputTPS, Label: "out"}, opt(SeriesServerGenTPS, "server")}},
-		{Kind: KindChart, Title: "TTFT ms", Series: []SeriesSpec{
+		{Kind: KindChart, Title: "TTFT ms", Unit: UnitMillis, Series: []SeriesSpec{
 			{ID: SeriesTTFTP50, Label: "p50"}, {ID: SeriesTTFTP95, Label: "p95"}, {ID: SeriesTTFTP99, Label: "p99"}}},
-		{Kind: KindChart, Title: "TTFT mean ms", Optional: true, Series: []SeriesSpec{
+		{Kind: KindChart, Title: "TTFT mean ms", Optional: true, Unit: UnitMillis, Series: []SeriesSpec{
 			{ID: SeriesTTFTMean, Label: "client"}, opt(SeriesServerTTFT, "server")}},
-		{Kind: KindChart, Title: "TPOT ms", Series: []SeriesSpec{{ID: SeriesTPOTP95, Label: "p95"}}},
-		{Kind: KindChart, Title: "E2E ms", Series: []SeriesSpec{{ID: SeriesE2EP95, Label: "p95"}}},
-		{Kind: KindChart, Title: "TTFT by turn ms", Optional: true, Series: []SeriesSpec{
+		{Kind: KindChart, Title: "TPOT ms", Unit: UnitMillis, Series: []SeriesSpec{{ID: SeriesTPOTP95, Label: "p95"}}},
+		{Kind: KindChart, Title: "E2E ms", Unit: UnitMillis, Series: []SeriesSpec{{ID: SeriesE2EP95, Label: "p95"}}},
+		{Kind: KindChart, Title: "TTFT by turn ms", Optional: true, Unit: UnitMillis, Series: []SeriesSpec{
 			opt(SeriesTTFTFirstTurn, "turn 1"), opt(SeriesTTFTLaterTurns, "later")}},
 		{Kind: KindChart, Title: "Sessions", Optional: true, Series: []SeriesSpec{
 			opt(SeriesSessionsActive, "active"), opt(SeriesSessionsThink, "think"), opt(SeriesUsers, "users")}},
@@ -141,7 +155,7 @@ func DefaultPanels() []Panel {
 			opt(SeriesServerRunning, "run"), opt(SeriesServerWaiting, "wait")}},
 		{Kind: KindChart, Title: "KV cache %", Optional: true, Series: []SeriesSpec{opt(SeriesKVCache, "kv")}},
 		{Kind: KindChart, Title: "Prefix hit %", Optional: true, Series: []SeriesSpec{opt(SeriesPrefixHit, "hit")}},
-		{Kind: KindChart, Title: "Client delay ms", Series: []SeriesSpec{
+		{Kind: KindChart, Title: "Client delay ms", Unit: UnitMillis, Series: []SeriesSpec{
 			{ID: SeriesQueueP95, Label: "queue"}, {ID: SeriesLagP99, Label: "lag"}}},
 		{Kind: KindChart, Title: "Arrivals/s", Series: []SeriesSpec{
 			{ID: SeriesRateAchieved, Label: "actual"}, {ID: SeriesRateTarget, Label: "target"}}},

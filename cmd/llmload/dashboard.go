@@ -1,10 +1,12 @@
 package main
 
 import (
+	"math"
 	"time"
 
 	"github.com/llmload/llmload/engine/load/runner"
 	"github.com/llmload/llmload/engine/results/observe"
+	"github.com/llmload/llmload/engine/results/progress"
 	"github.com/llmload/llmload/engine/results/record"
 	"github.com/llmload/llmload/engine/results/threshold"
 	"github.com/llmload/llmload/ui"
@@ -27,6 +29,10 @@ type frameBuilder struct {
 	// a refresh slower than the scrapes (--log-every) some are skipped.
 	obs        sampler
 	lastSample *observe.Sample
+
+	// tracker smooths the received tokens per second and the time left,
+	// as the progress line's does.
+	tracker progress.Tracker
 
 	lastWindow   time.Duration // start of the newest window already plotted
 	havePrev     bool
@@ -68,6 +74,7 @@ func rate(n int64, d time.Duration) float64 {
 func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 	snap := st.Snapshot
 	h := b.hist
+	est := b.tracker.Update(progressInput(st))
 	for _, w := range snap.Windows {
 		if w.Start <= b.lastWindow || w.Len <= 0 {
 			continue
@@ -76,7 +83,9 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 		t := w.Start + w.Len
 		h.Add(ui.SeriesRPS, t, w.RequestRate())
 		h.Add(ui.SeriesInputTPS, t, rate(w.InputTokens, w.Len))
-		h.Add(ui.SeriesOutputTPS, t, w.OutputTokenRate())
+		if !st.StreamCounted {
+			h.Add(ui.SeriesOutputTPS, t, w.OutputTokenRate())
+		}
 		h.Add(ui.SeriesErrorRate, t, rate(w.Failed, w.Len))
 		h.Add(ui.SeriesNetTX, t, rate(w.BytesSent, w.Len))
 		h.Add(ui.SeriesNetRX, t, rate(w.BytesRecv, w.Len))
@@ -114,12 +123,23 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 			h.Add(ui.SeriesUsers, st.Elapsed, float64(ss.Users))
 		}
 	}
+	// Output tokens as they arrive, requests in flight included, when the
+	// client counts them: finished requests' tokens lag by whole answers.
+	if st.StreamCounted && !math.IsNaN(est.TokensPerSec) {
+		h.Add(ui.SeriesOutputTPS, st.Elapsed, est.TokensPerSec)
+	}
 	h.Add(ui.SeriesInFlight, st.Elapsed, float64(st.InFlight))
 	h.Add(ui.SeriesQueued, st.Elapsed, float64(st.Queued))
 	if b.havePrev && st.Elapsed > b.prevAt {
 		dt := st.Elapsed - b.prevAt
 		h.Add(ui.SeriesRateAchieved, st.Elapsed, rate(st.Released-b.prevReleased, dt))
-		h.Add(ui.SeriesRateTarget, st.Elapsed, rate(st.Due-b.prevDue, dt))
+		// After a stop nothing more is due, whatever the schedule had
+		// built ahead of time.
+		target := 0.0
+		if !st.Stopping {
+			target = rate(st.Due-b.prevDue, dt)
+		}
+		h.Add(ui.SeriesRateTarget, st.Elapsed, target)
 	}
 	b.havePrev, b.prevAt, b.prevReleased, b.prevDue = true, st.Elapsed, st.Released, st.Due
 	if b.obs != nil {
@@ -137,12 +157,12 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 		errs[string(class)] = n
 		failed += n
 	}
-	done := snap.Completed + snap.Failed
 	f := &ui.Frame{
 		Scenario: b.scenario, URL: b.url, Model: b.model,
-		Elapsed: st.Elapsed, Done: done, Total: st.Total,
-		ETA:    eta(st, snap),
+		Elapsed: st.Elapsed, Done: finished(snap), Total: st.Total,
+		ETA:    max(est.ETA, 0),
 		Paused: st.Paused, PausedFor: st.PausedFor,
+		Stopping: st.Stopping, InFlight: st.InFlight, Unsent: st.Unsent,
 		Series: h.Snapshot(),
 		Counters: map[string]float64{
 			ui.CounterSent: float64(st.Released), ui.CounterErrors: float64(failed),
@@ -189,22 +209,24 @@ func lastValue(h *ui.History, id string) float64 {
 	return pts[len(pts)-1].V
 }
 
-// eta extrapolates the finish rate over the recent windows; unknown (0)
-// without a total or before anything finished.
-func eta(st runner.Status, snap *record.Snapshot) time.Duration {
-	if st.Total <= 0 {
+// finished counts the requests that ended, failed and warm-up ones
+// included: what the progress bar and the time left count against the
+// total of plans.
+func finished(snap *record.Snapshot) int64 {
+	if snap == nil {
 		return 0
 	}
-	done := snap.Completed + snap.Failed
-	left := st.Total - done
-	if left <= 0 {
-		return 0
+	return snap.Completed + snap.Failed + snap.Warmup
+}
+
+// progressInput is what a progress.Tracker reads of a status; the progress
+// line and the dashboard feed it the same.
+func progressInput(st runner.Status) progress.Input {
+	return progress.Input{
+		At: st.Elapsed, Done: finished(st.Snapshot), Total: st.Total,
+		StreamedTokens: st.StreamedTokens, StreamCounted: st.StreamCounted,
+		ScheduleEnd: st.ScheduleEnd, Stopping: st.Stopping, Queued: st.Queued,
 	}
-	_, finished, _ := snap.RecentRates(30 * time.Second)
-	if finished <= 0 {
-		return 0
-	}
-	return time.Duration(float64(left) / finished * float64(time.Second))
 }
 
 // chartThresholds colours the dashboard's series after the scenario's

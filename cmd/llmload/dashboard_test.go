@@ -267,3 +267,61 @@ func TestDashboardServerPanels(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardStopped follows the run the live view got wrong: 500
+// requests at 10/s (a 50 s schedule) whose long answers stream 5,000
+// tokens a second while few finish, then q at 20 s with requests waiting
+// at the gate. The frames must show the streamed tokens per second, the
+// schedule's time left from the first frame on, and after the stop the
+// unsent count, the drain and a target rate of 0.
+func TestDashboardStopped(t *testing.T) {
+	b := newFrameBuilder("azure-conv", "http://127.0.0.1:8000", "llama", time.Minute)
+	var windows []*record.Window
+	status := func(at time.Duration) runner.Status {
+		sec := int64(at / time.Second)
+		due := min(int64(at*10/time.Second)+1, 500)
+		st := runner.Status{
+			Elapsed: at, Released: due, Due: due, Planned: min(due+20, 500), InFlight: int(min(due, 500)), Total: 500,
+			ScheduleEnd:    49900 * time.Millisecond, // the 500th request is due at 49.9s
+			StreamedTokens: int64(at/time.Millisecond) * 5, StreamCounted: true,
+			Snapshot: &record.Snapshot{At: at, Interval: 5 * time.Second, Completed: sec / 2,
+				Windows: windows, Current: &record.Window{}},
+		}
+		return st
+	}
+	// 0.8 s in: nothing finished yet; the schedule says 49.1 s are left.
+	f := b.frame(status(800 * time.Millisecond))
+	if f.ETA != 49100*time.Millisecond {
+		t.Errorf("ETA at 0.8s = %v, want the schedule's 49.1s", f.ETA)
+	}
+	var frames []*ui.Frame
+	for sec := 1; sec <= 26; sec++ {
+		at := time.Duration(sec) * time.Second
+		if sec%5 == 0 {
+			// Few finish: 2 a second, 300 tokens each (600 tok/s of
+			// finished requests against 5,000 received).
+			windows = append(windows, &record.Window{Start: at - 5*time.Second, Len: 5 * time.Second, Count: 10, Completed: 10, OutputTokens: 3000})
+		}
+		st := status(at)
+		if sec > 20 { // q at 20 s: 37 queued requests are not sent, the rest drain
+			st.Released, st.Due = 201, 201+int64(sec-20)*10 // the plans built ahead still come due
+			st.Stopping, st.Unsent, st.Queued = true, 37, 0
+			st.InFlight = 164 - 20*(sec-20)
+			st.StreamedTokens = 100000 + int64(sec-20)*2000
+		}
+		frames = append(frames, b.frame(st))
+	}
+	at20, last := frames[19], frames[len(frames)-1]
+	if pts := at20.Series[ui.SeriesOutputTPS]; len(pts) == 0 || pts[len(pts)-1].V != 5000 {
+		t.Errorf("output tok/s at 20s = %v, want the 5000 received, not the 600 of finished requests", pts)
+	}
+	if pts := last.Series[ui.SeriesRateTarget]; len(pts) == 0 || pts[len(pts)-1].V != 0 || at20.Series[ui.SeriesRateTarget][19].V != 10 {
+		t.Errorf("target rate after the stop = %v, want 10 then 0", pts)
+	}
+	if !last.Stopping || last.Unsent != 37 || last.InFlight != 44 || last.ETA != 0 {
+		t.Errorf("last frame: stopping %v unsent %d in flight %d ETA %v", last.Stopping, last.Unsent, last.InFlight, last.ETA)
+	}
+	t.Setenv("NO_COLOR", "1")
+	got := drawOnce(t, 80, 24, ui.Options{}, func(d *ui.Dashboard) { d.Publish(last) })
+	golden(t, "dashboard_stopped_80x24.golden", got)
+}

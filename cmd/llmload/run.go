@@ -16,6 +16,7 @@ import (
 	"github.com/llmload/llmload/engine/guard/resultsdir"
 	"github.com/llmload/llmload/engine/launch"
 	"github.com/llmload/llmload/engine/load/runner"
+	"github.com/llmload/llmload/engine/results/progress"
 	"github.com/llmload/llmload/engine/results/record"
 	"github.com/llmload/llmload/scripting"
 	"github.com/llmload/llmload/stack/sim"
@@ -216,9 +217,12 @@ func runWatches(f runFlags, runs []*launch.ScenarioRun, metrics *metricsRun, das
 		if len(runs) > 1 {
 			prefix = sc.Name + " "
 		}
+		var tracker progress.Tracker // called from the runner's progress goroutine only
 		w.Progress = func(s runner.Status) {
+			est := tracker.Update(progressInput(s))
 			fmt.Fprintln(stdout, prefix+record.FormatProgress(s.Snapshot, record.ProgressExtra{
 				Sent: s.Released, InFlight: s.InFlight, Queued: s.Queued, Total: s.Total,
+				TokensPerSec: est.TokensPerSec, ETA: est.ETA,
 			}))
 		}
 	}

@@ -119,7 +119,10 @@ type Chart struct {
 	YWidth     int           // columns of axis labels; 0 = 6
 	LabelWidth int           // columns of series labels in the value column; 0 = longest label
 	AutoMin    bool          // scale from the data minimum instead of zero
-	Styles     Styles
+	// Format prints the axis labels and the value column in at most
+	// width characters; nil = Compact. Millis for latencies.
+	Format func(v float64, width int) string
+	Styles Styles
 	// Cleared tells Draw and DrawSpark that the caller has blanked their
 	// rectangle already (a whole-screen Clear), so they skip writing
 	// spaces: a third of a dashboard redraw otherwise.
@@ -141,6 +144,13 @@ func (c *Chart) yWidth() int {
 		return 6
 	}
 	return c.YWidth
+}
+
+func (c *Chart) format(v float64, width int) string {
+	if c.Format == nil {
+		return Compact(v, width)
+	}
+	return c.Format(v, width)
 }
 
 func (c *Chart) window() time.Duration {
@@ -246,11 +256,11 @@ func (c *Chart) Draw(s Surface, x, y, w, h int) {
 		label, axis := "", '│'
 		switch {
 		case r == 0:
-			label = Compact(hi, yw)
+			label = c.format(hi, yw)
 		case r == rows-1:
-			label = Compact(lo, yw)
+			label = c.format(lo, yw)
 		case rows%2 == 1 && r == rows/2:
-			label = Compact((lo+hi)/2, yw)
+			label = c.format((lo+hi)/2, yw)
 		}
 		if label != "" {
 			axis = '┤'
@@ -339,7 +349,7 @@ func (c *Chart) drawValue(s Surface, x, y, vw, lw int, sr *Series) {
 	l := sr.Threshold.Level(v)
 	st := c.levelStyle(sr, l)
 	Print(s, x, y, lw, sr.Label, st)
-	PrintRight(s, x+lw+1, y, NumWidth, Compact(v, NumWidth), st)
+	PrintRight(s, x+lw+1, y, NumWidth, c.format(v, NumWidth), st)
 	if mark := levelMark(l); mark != ' ' {
 		s.SetContent(x+vw-1, y, mark, nil, st)
 	}

@@ -92,6 +92,37 @@ func Bytes(v float64, width int) string {
 	return Compact(v, width-1) + "B"
 }
 
+// Millis formats a duration given in milliseconds in at most width
+// characters: below ten seconds as Compact does (850, 2400, 9999, 0.125),
+// above in the unit that keeps it short, where Compact would print 30.8k:
+// seconds up to a minute (30.8s, 40s), then minutes (1.20m, 12.5m), then
+// hours (2.50h). The suffix says the unit, so a column of them under an
+// "ms" title stays unambiguous.
+func Millis(v float64, width int) string {
+	a := math.Abs(v)
+	if width < 2 || math.IsNaN(v) || math.IsInf(v, 0) || a < 10000 {
+		return Compact(v, width)
+	}
+	units := [...]struct {
+		ms   float64
+		unit string
+		next float64 // this many make the next unit
+	}{{1000, "s", 60}, {60000, "m", 60}, {3600000, "h", math.Inf(1)}}
+	for _, u := range units {
+		s := Compact(v/u.ms, width-1)
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil { // too narrow, or thousands of hours (1.20k)
+			return strings.Repeat("#", width)
+		}
+		// Rounding can carry into the next unit: 59.97s prints as 60.0s,
+		// which is 1.00m.
+		if math.Abs(r) < u.next {
+			return s + u.unit
+		}
+	}
+	return strings.Repeat("#", width) // not reached: hours have no next unit
+}
+
 // fit cuts s to width runes.
 func fit(s string, width int) string {
 	if utf8.RuneCountInString(s) <= width {

@@ -8,12 +8,30 @@ import (
 	"unicode/utf8"
 )
 
+// formatCase is one expectation of a number formatter.
+type formatCase struct {
+	v     float64
+	width int
+	want  string
+}
+
+// checkFormat checks f against cases, and that no result is wider than
+// asked.
+func checkFormat(t *testing.T, name string, f func(v float64, width int) string, cases []formatCase) {
+	t.Helper()
+	for _, tc := range cases {
+		got := f(tc.v, tc.width)
+		if got != tc.want {
+			t.Errorf("%s(%v, %d) = %q, want %q", name, tc.v, tc.width, got, tc.want)
+		}
+		if n := utf8.RuneCountInString(got); n > tc.width {
+			t.Errorf("%s(%v, %d) is %d wide", name, tc.v, tc.width, n)
+		}
+	}
+}
+
 func TestCompact(t *testing.T) {
-	for _, tc := range []struct {
-		v     float64
-		width int
-		want  string
-	}{
+	checkFormat(t, "Compact", Compact, []formatCase{
 		{0, 5, "0"},
 		{3, 5, "3"},
 		{-42, 5, "-42"},
@@ -34,11 +52,7 @@ func TestCompact(t *testing.T) {
 		{math.Inf(1), 5, "inf"},
 		{math.Inf(-1), 3, "-in"},
 		{7, 0, ""},
-	} {
-		if got := Compact(tc.v, tc.width); got != tc.want {
-			t.Errorf("Compact(%v, %d) = %q, want %q", tc.v, tc.width, got, tc.want)
-		}
-	}
+	})
 }
 
 func TestBytes(t *testing.T) {
@@ -101,6 +115,62 @@ func FuzzCompact(f *testing.F) {
 		}
 		if tol := lastDigit * siValue[unit]; math.Abs(got-v) > tol {
 			t.Fatalf("Compact(%v, %d) = %q reads back as %v", v, width, s, got)
+		}
+	})
+}
+
+// Latencies switch from milliseconds to a larger unit where Compact would
+// print "30.8k" ("queue 30.8k", axis "40.0k" on a Client delay ms chart).
+func TestMillis(t *testing.T) {
+	checkFormat(t, "Millis", Millis, []formatCase{
+		{0, 5, "0"},
+		{850, 5, "850"},
+		{0.125, 5, "0.125"},
+		{9999, 5, "9999"}, // below ten seconds: as Compact, in ms
+		{10000, 5, "10s"},
+		{30800, 5, "30.8s"},
+		{40000, 6, "40s"}, // an axis label
+		{20000, 6, "20s"},
+		{59970, 5, "1.00m"}, // 60.0s carries into minutes
+		{72000, 5, "1.20m"},
+		{750000, 5, "12.5m"},
+		{3600000, 5, "1h"},
+		{9000000, 5, "2.50h"},
+		{30800, 3, "31s"},
+		{30800, 2, "##"},
+		{4e12, 5, "#####"}, // a millennium of hours does not fit
+		{math.NaN(), 5, "–"},
+		{-30800, 6, "-30.8s"},
+	})
+}
+
+// FuzzMillis: never wider than asked, and a suffixed form reads back
+// within its last digit (a value of seconds, minutes or hours).
+func FuzzMillis(f *testing.F) {
+	for _, v := range []float64{0, 9999.9, 10000, 59970, 3599990, 1e13, -30800} {
+		f.Add(v, 5)
+	}
+	f.Fuzz(func(t *testing.T, v float64, width int) {
+		width = (width%12+12)%12 + 1
+		s := Millis(v, width)
+		if n := utf8.RuneCountInString(s); n > width {
+			t.Fatalf("Millis(%v, %d) = %q: %d runes", v, width, s, n)
+		}
+		unit := map[string]float64{"s": 1e3, "m": 6e4, "h": 3.6e6}[s[len(s)-1:]]
+		if unit == 0 || strings.HasPrefix(s, "#") {
+			return // not suffixed: Compact's form, fuzzed there
+		}
+		num := s[:len(s)-1]
+		got, err := strconv.ParseFloat(num, 64)
+		if err != nil {
+			t.Fatalf("Millis(%v, %d) = %q: %v", v, width, s, err)
+		}
+		lastDigit := 1.0
+		if i := strings.IndexByte(num, '.'); i >= 0 {
+			lastDigit = math.Pow(10, -float64(len(num)-i-1))
+		}
+		if math.Abs(got*unit-v) > lastDigit*unit {
+			t.Fatalf("Millis(%v, %d) = %q reads back as %v ms", v, width, s, got*unit)
 		}
 	})
 }

@@ -149,6 +149,9 @@ type Client struct {
 	auth   []byte
 	calls  sync.Pool
 	closed atomic.Bool
+	// streamed counts output tokens as their events arrive, requests in
+	// flight included: one atomic add per token-bearing event.
+	streamed atomic.Int64
 }
 
 // New validates cfg and returns a Client.
@@ -220,6 +223,14 @@ func (c *Client) configureHost(hc *fasthttp.HostClient) error {
 	}
 	return nil
 }
+
+// StreamedTokens returns the output tokens received so far by every
+// request of this client, counted as each token-bearing event arrives (in
+// flight requests included; an event with continuous usage counts the
+// tokens it carried). It is what a live view shows as the throughput being
+// received; the Results' CompletionTokens can differ at the end (usage
+// reported without content). Safe for concurrent use with Do.
+func (c *Client) StreamedTokens() int64 { return c.streamed.Load() }
 
 // Close closes idle connections; connections in use close when their
 // request ends. Do must not be called after Close.

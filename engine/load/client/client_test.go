@@ -696,3 +696,46 @@ func BenchmarkDo(b *testing.B) {
 		b.ReportMetric(float64(tokens*b.N)/b.Elapsed().Seconds(), "tokens/s")
 	})
 }
+
+// StreamedTokens counts tokens as their events arrive, while the request
+// is still in flight: what a live view shows as tokens per second.
+func TestStreamedTokensCountInFlight(t *testing.T) {
+	release := make(chan struct{})
+	srv := newScriptServer(t, func(int) reply {
+		steps := writes(
+			chatDelta(map[string]any{"role": "assistant", "content": ""}, nil, usage(10, 0)), // no token
+			chatDelta(map[string]any{"content": "a"}, nil, usage(10, 1)),
+			chatDelta(map[string]any{"content": "bc"}, nil, usage(10, 3))) // two tokens in one event
+		steps = append(steps, step{wait: release})
+		return reply{steps: append(steps, writes(chatDelta(map[string]any{"content": "d"}, "stop", usage(10, 4)), done)...)}
+	})
+	c := newClient(t, Config{})
+	if n := c.StreamedTokens(); n != 0 {
+		t.Fatalf("StreamedTokens before any request = %d", n)
+	}
+	finished := make(chan *request.Result)
+	go func() { finished <- do(t, c, chatPlan(srv.URL)) }()
+	// The request is held mid-stream by the server: the three tokens it
+	// sent are counted before it ends. The loop waits for the client to
+	// read them (bounded), it does not time anything.
+	for deadline := time.Now().Add(10 * time.Second); c.StreamedTokens() < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("StreamedTokens = %d after 10s, want 3 while the request is in flight", c.StreamedTokens())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case res := <-finished:
+		t.Fatalf("the request ended before the server released it: %+v", res)
+	default:
+	}
+	if n := c.StreamedTokens(); n != 3 {
+		t.Fatalf("StreamedTokens mid-stream = %d, want 3", n)
+	}
+	close(release)
+	res := <-finished
+	wantClass(t, res, request.OK, "")
+	if n := c.StreamedTokens(); n != 4 || int64(res.CompletionTokens) != n {
+		t.Fatalf("StreamedTokens after the request = %d (CompletionTokens %d), want 4", n, res.CompletionTokens)
+	}
+}

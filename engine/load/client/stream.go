@@ -128,6 +128,7 @@ func (cl *call) account(ch *chunk, at time.Duration) bool {
 		}
 		cl.times = append(cl.times, at-res.Sent)
 		cl.counts = append(cl.counts, n)
+		cl.c.streamed.Add(int64(n))
 		if n != 1 {
 			cl.nonUnit = true
 		}

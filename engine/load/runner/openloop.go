@@ -100,6 +100,30 @@ func (o *OpenLoop) Report(st *Status) {
 	st.Total = o.cfg.Limit
 	st.PlannerLate = o.plannerLate.Load()
 	st.PlannerLag = time.Duration(o.plannerLag.Load())
+	st.ScheduleEnd = o.scheduleEnd(o.clock(), st.Due, st.PausedFor)
+}
+
+// scheduleEnd is when the last request is due, when the configuration
+// says: the duration (moved by the time paused), or, for a limit at a
+// rate the schedule knows (RateSetter: constant, Poisson, gamma), now plus
+// the requests still to come at that rate; the earlier of the two. A live
+// rate change moves it at once. 0 = unknown (a replayed trace or stages
+// without a limit, a Lua schedule).
+func (o *OpenLoop) scheduleEnd(now time.Duration, due int64, paused time.Duration) time.Duration {
+	var end time.Duration
+	if o.cfg.Duration > 0 {
+		end = o.cfg.Duration + paused
+	}
+	if rs, ok := o.cfg.Schedule.(pace.RateSetter); ok && o.cfg.Limit > 0 {
+		if r := rs.Rate(); r > 0 {
+			left := float64(max(o.cfg.Limit-due, 0)) / r // 0 at +Inf
+			byLimit := now + time.Duration(left*float64(time.Second))
+			if end == 0 || byLimit < end {
+				end = byLimit
+			}
+		}
+	}
+	return end
 }
 
 // dueNow counts the plans whose due time (shifted by pauses) has come.

@@ -44,6 +44,16 @@ type Client interface {
 	Do(ctx context.Context, p *request.Plan, res *request.Result)
 }
 
+// TokenCounter is a Client that counts output tokens as they arrive, in
+// flight requests included (client.Client does, once per token-bearing
+// event). The runner puts the count in Status.StreamedTokens, so progress
+// shows the tokens being received rather than those of finished requests,
+// which lag by a whole response. StreamedTokens must be safe for
+// concurrent use with Do.
+type TokenCounter interface {
+	StreamedTokens() int64
+}
+
 // Executor decides which requests are sent and when, as k6's executors
 // do: the open-loop schedule sends each planned request at its due time
 // whatever the server does; closed-loop users send their next request only
@@ -172,10 +182,23 @@ type Status struct {
 	PlannerLag  time.Duration // the worst such lateness
 	Due         int64         // plans whose due time has come (the target count)
 	Unsent      int64         // plans queued at the gate but never sent because the run was stopped
-	Paused      bool
-	PausedFor   time.Duration // total time paused so far
-	Done        bool          // the final status
-	Snapshot    *record.Snapshot
+	// Stopping is true once a graceful stop came (the run's ctx is
+	// done): nothing new is sent, requests in flight drain. It stays true
+	// in the final status of a stopped run.
+	Stopping bool
+	// ScheduleEnd is when the executor expects to release its last
+	// request, since the epoch and with pauses counted; 0 = unknown (see
+	// OpenLoop.Report).
+	ScheduleEnd time.Duration
+	// StreamedTokens counts the output tokens received so far, as they
+	// arrive, requests in flight included; StreamCounted is false when the
+	// Client does not count them (not a TokenCounter).
+	StreamedTokens int64
+	StreamCounted  bool
+	Paused         bool
+	PausedFor      time.Duration // total time paused so far
+	Done           bool          // the final status
+	Snapshot       *record.Snapshot
 	// Sessions is the closed-loop executor's view; nil for open-loop runs.
 	Sessions *SessionStatus
 }
@@ -402,8 +425,12 @@ func (r *run) status(done bool) Status {
 		Queued:   r.gate.Queued(),
 		Dropped:  r.gate.Dropped(),
 		Unsent:   r.unsent.Load(),
+		Stopping: r.stop.Err() != nil,
 		Done:     done,
 		Snapshot: r.cfg.Recorder.Snapshot(),
+	}
+	if tc, ok := r.cfg.Client.(TokenCounter); ok {
+		st.StreamedTokens, st.StreamCounted = tc.StreamedTokens(), true
 	}
 	r.cfg.Executor.Report(&st)
 	return st

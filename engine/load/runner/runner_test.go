@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -336,4 +337,84 @@ func stages(t *testing.T, st ...pace.Stage) pace.Schedule {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// countingServer is a fakeServer that counts tokens as a streaming client
+// would: all of a request's tokens as soon as it is sent.
+type countingServer struct {
+	*fakeServer
+	tokens atomic.Int64
+}
+
+func (c *countingServer) Do(ctx context.Context, p *request.Plan, res *request.Result) {
+	c.tokens.Add(int64(p.MaxTokens))
+	c.fakeServer.Do(ctx, p, res)
+}
+
+func (c *countingServer) StreamedTokens() int64 { return c.tokens.Load() }
+
+// Status says when the schedule ends (the duration, or a limit at a known
+// rate), whether a stop came, and how many tokens the client has received.
+func TestStatusScheduleEndStoppingAndTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		epoch := time.Now()
+		srv := &countingServer{fakeServer: &fakeServer{epoch: epoch, service: 2 * time.Second, sent: map[int64]time.Duration{}}}
+		cfg := newRun(t, &rows{r: trace10(100, 0)}, srv.fakeServer, 100)
+		cfg.Client = srv
+		cfg.Schedule, cfg.Limit, cfg.Duration = pace.Constant(10), 50, 0 // due at 0, 0.1s, ... 4.9s
+		var final Status
+		cfg.BeforeClose = func(st Status) { final = st }
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		h, err := Start(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st := h.Status()
+		// 11 due by 1s (0 to 1.0s), 39 to come at 10/s: the last at 4.9s.
+		if st.Due != 11 || st.ScheduleEnd != 4900*time.Millisecond {
+			t.Errorf("at 1s: due %d, schedule end %v; want 11 and 4.9s", st.Due, st.ScheduleEnd)
+		}
+		if !st.StreamCounted || st.StreamedTokens != 11*10 || st.Stopping {
+			t.Errorf("at 1s: streamed %d (counted %v) stopping %v; want 110 tokens, counted, not stopping", st.StreamedTokens, st.StreamCounted, st.Stopping)
+		}
+		h.Pause()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		// Paused: the 39 left still take 3.9s, from now.
+		if st := h.Status(); st.ScheduleEnd != 5900*time.Millisecond {
+			t.Errorf("paused at 2s: schedule end %v, want 5.9s", st.ScheduleEnd)
+		}
+		h.Resume()
+		stop()
+		synctest.Wait()
+		if st := h.Status(); !st.Stopping {
+			t.Errorf("after the stop: Stopping false")
+		}
+		if _, err := h.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if !final.Stopping || final.StreamedTokens != 110 {
+			t.Errorf("final status: stopping %v streamed %d; want true, 110", final.Stopping, final.StreamedTokens)
+		}
+	})
+}
+
+func TestScheduleEndOfDuration(t *testing.T) {
+	o := NewOpenLoop(OpenLoopConfig{Schedule: pace.Constant(10), Limit: 1000, Duration: 30 * time.Second})
+	// The limit alone would end at 100s: the duration ends first, moved by
+	// the time paused.
+	if got := o.scheduleEnd(10*time.Second, 100, 2*time.Second); got != 32*time.Second {
+		t.Errorf("duration and limit: %v, want 32s", got)
+	}
+	o = NewOpenLoop(OpenLoopConfig{Schedule: pace.Constant(10), Limit: 100, Duration: 30 * time.Second})
+	if got := o.scheduleEnd(5*time.Second, 50, 0); got != 10*time.Second {
+		t.Errorf("limit first: %v, want 10s", got)
+	}
+	o = NewOpenLoop(OpenLoopConfig{Schedule: pace.Replay(1), Limit: 100})
+	if got := o.scheduleEnd(5*time.Second, 50, 0); got != 0 {
+		t.Errorf("replayed trace with a limit: %v, want 0 (unknown)", got)
+	}
 }

@@ -220,7 +220,12 @@ func TestSummaryExactNumbers(t *testing.T) {
 		"Successful requests:                     2 ",
 		"Benchmark duration (s):                  0.00",
 		"Mean TTFT (ms):                          1.25",
-		"P99 ITL (ms):                            0.30",
+		// vLLM's rows with --metric-percentiles 90,95,99, in its order.
+		"Median ITL (ms):                         0.20      \n" +
+			"P90 ITL (ms):                            0.20      \n" +
+			"P95 ITL (ms):                            0.30      \n" +
+			"P99 ITL (ms):                            0.30      \n",
+		"P95 TTFT (ms):                           1.50",
 		"Max schedule lag (ms):                   0.02",
 		"http_status:                             1",
 	} {
@@ -616,17 +621,33 @@ func TestFormatProgress(t *testing.T) {
 		},
 		Current: &Window{Len: 500 * time.Millisecond},
 	}
-	got := FormatProgress(s, ProgressExtra{Sent: 1240, InFlight: 34, Queued: 3, Total: 4823})
-	want := "[  12.0s] sent 1240 done 1203 err 3 inflight 34 queued 3 | 40.2 rps 5120 tok/s | ttft p95 180ms tpot p95 21ms | eta 1m30s"
+	// tok/s is the tokens received as they arrive, in-flight requests
+	// included (5,000/s here while the finished ones carried 5,120/s:
+	// at the start of a run they lag far more); the ETA is the tracker's.
+	got := FormatProgress(s, ProgressExtra{Sent: 1240, InFlight: 34, Queued: 3, Total: 4823, TokensPerSec: 5000.4, ETA: 90*time.Second + 300*time.Millisecond})
+	want := "[  12.0s] sent 1240 done 1203 err 3 inflight 34 queued 3 | 40.2 rps 5000 tok/s | ttft p95 180ms tpot p95 21ms | eta 1m30s"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	// A client that does not count streamed tokens: those of finished
+	// requests; an unknown ETA prints "-".
+	got = FormatProgress(s, ProgressExtra{Sent: 1240, Total: 4823, TokensPerSec: math.NaN(), ETA: -1})
+	if want := "| 40.2 rps 5120 tok/s | ttft p95 180ms tpot p95 21ms | eta -"; !strings.HasSuffix(got, want) {
+		t.Errorf("fallback: %q, want suffix %q", got, want)
 	}
 	got = FormatProgress(&Snapshot{Current: &Window{}}, ProgressExtra{})
 	if want := "[   0.0s] sent 0 done 0 err 0 inflight 0 queued 0 | 0.0 rps 0 tok/s | ttft p95 - tpot p95 -"; got != want {
 		t.Errorf("empty: %q", got)
 	}
-	if got := FormatProgress(nil, ProgressExtra{Total: 10}); !strings.HasSuffix(got, "| eta ?") {
+	if got := FormatProgress(nil, ProgressExtra{Total: 10}); !strings.HasSuffix(got, "| eta -") {
 		t.Errorf("nil snapshot: %q", got)
+	}
+	// A duration run has no total but its schedule's end; done is done.
+	if got := FormatProgress(nil, ProgressExtra{ETA: 47 * time.Second}); !strings.HasSuffix(got, "| eta 47s") {
+		t.Errorf("duration run: %q", got)
+	}
+	if got := FormatProgress(&Snapshot{Completed: 10}, ProgressExtra{Total: 10, ETA: -1}); !strings.HasSuffix(got, "| eta 0s") {
+		t.Errorf("all done: %q", got)
 	}
 	for d, want := range map[time.Duration]string{0: "-", 8400 * us: "8.4ms", 2346 * time.Millisecond: "2.35s"} {
 		if got := shortLatency(d); got != want {

@@ -3,6 +3,7 @@ package record
 import (
 	"fmt"
 	"maps"
+	"math"
 	"strings"
 	"time"
 
@@ -102,12 +103,22 @@ func (s *Snapshot) RecentRates(span time.Duration) (rps, finishedPerSec, tokPerS
 	return perSecond(completed, length), perSecond(finished, length), perSecond(tokens, length)
 }
 
-// ProgressExtra carries what the runner knows and the recorder does not.
+// ProgressExtra carries what the runner knows and the recorder does not,
+// and the estimates of a progress.Tracker.
 type ProgressExtra struct {
 	Sent     int64 // plans released so far
 	InFlight int
 	Queued   int
-	Total    int64 // plans expected in all; 0 when unknown (no ETA)
+	Total    int64 // plans expected in all; 0 when unknown
+	// TokensPerSec is output tokens received per second, requests in
+	// flight included (progress.Estimate); NaN when the client does not
+	// count them, and the line falls back to the tokens of finished
+	// requests.
+	TokensPerSec float64
+	// ETA is the time left (progress.Estimate): > 0 printed, 0 or
+	// negative unknown ("-") unless every expected request is done ("0s").
+	// Printed when there is a total or an ETA.
+	ETA time.Duration
 }
 
 // progressSpan is how much recent history the progress line's rates cover.
@@ -117,28 +128,31 @@ const progressSpan = 5 * time.Second
 //
 //	[  12.0s] sent 1234 done 1200 err 0 inflight 34 queued 0 | 40.1 rps 5120 tok/s | ttft p95 180ms tpot p95 21ms | eta 1m30s
 //
-// "done" counts finished requests including failed ones; rates cover the
-// last five seconds of finished windows; the ETA (only when the total is
-// known) assumes the recent finishing rate holds.
+// "done" counts finished requests including failed ones; rps covers the
+// last five seconds of finished windows, tok/s the tokens received as
+// they arrive (extra.TokensPerSec); the ETA is extra's.
 func FormatProgress(s *Snapshot, extra ProgressExtra) string {
 	if s == nil {
 		s = &Snapshot{}
 	}
 	var b strings.Builder
 	done := s.Completed + s.Failed + s.Warmup
-	rps, finRate, tps := s.RecentRates(progressSpan)
+	rps, _, tps := s.RecentRates(progressSpan)
+	if !math.IsNaN(extra.TokensPerSec) {
+		tps = extra.TokensPerSec
+	}
 	fmt.Fprintf(&b, "[%6.1fs] sent %d done %d err %d inflight %d queued %d | %.1f rps %.0f tok/s | ttft p95 %s tpot p95 %s",
 		s.At.Seconds(), extra.Sent, done, s.Failed, extra.InFlight, extra.Queued, rps, tps,
 		shortLatency(s.TTFTP95), shortLatency(s.TPOTP95))
-	if extra.Total > 0 {
+	if extra.Total > 0 || extra.ETA > 0 {
 		b.WriteString(" | eta ")
-		switch left := extra.Total - done; {
-		case left <= 0:
+		switch {
+		case extra.Total > 0 && done >= extra.Total:
 			b.WriteString("0s")
-		case finRate > 0:
-			b.WriteString(time.Duration(float64(left) / finRate * float64(time.Second)).Round(time.Second).String())
+		case extra.ETA > 0:
+			b.WriteString(extra.ETA.Round(time.Second).String())
 		default:
-			b.WriteString("?")
+			b.WriteString("-")
 		}
 	}
 	return b.String()

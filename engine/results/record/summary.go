@@ -306,7 +306,9 @@ func Center(s string, c byte) string {
 }
 
 // WriteTable prints the end-of-run table in the layout of vLLM bench's
-// "Serving Benchmark Result", followed by llmload's own sections.
+// "Serving Benchmark Result" (as `vllm bench serve --metric-percentiles
+// 90,95,99` prints it: mean, median, P90, P95, P99 of each latency),
+// followed by llmload's own sections.
 func (s *Summary) WriteTable(w io.Writer) {
 	row := func(label, value string) { fmt.Fprintf(w, "%-40s %-10s\n", label, value) }
 	fmt.Fprintln(w, Center("Serving Benchmark Result", '='))
@@ -339,6 +341,10 @@ func (s *Summary) WriteTable(w io.Writer) {
 		}
 		row("Mean "+m.label+" (ms):", msfStr(m.st.Mean))
 		row("Median "+m.label+" (ms):", msStr(m.st.P50))
+		// vLLM prints these rows with --metric-percentiles 90,95,99;
+		// thresholds and compare use p90 and p95.
+		row("P90 "+m.label+" (ms):", msStr(m.st.P90))
+		row("P95 "+m.label+" (ms):", msStr(m.st.P95))
 		row("P99 "+m.label+" (ms):", msStr(m.st.P99))
 	}
 	ruleLine(w, "Client-side Delays")

@@ -63,19 +63,19 @@ func (a *answerCapture) answer() *request.Answer {
 // toolCalls reads a delta's tool_calls array into the capture and reports
 // whether it named at least one call.
 func (s *scanner) toolCalls(a *answerCapture) (bool, error) {
-	if s.peek() != '[' {
-		return false, s.value()
+	if s.Peek() != '[' {
+		return false, s.Skip()
 	}
-	s.enter()
+	s.Enter()
 	any := false
 	for first := true; ; first = false {
-		ok, err := s.element(first)
+		ok, err := s.Element(first)
 		if err != nil || !ok {
 			return any, err
 		}
 		any = true
-		if s.peek() != '{' {
-			if err := s.value(); err != nil {
+		if s.Peek() != '{' {
+			if err := s.Skip(); err != nil {
 				return any, err
 			}
 			continue
@@ -90,12 +90,12 @@ func (s *scanner) toolCalls(a *answerCapture) (bool, error) {
 // {name, arguments}}. Servers send the id and name once and the arguments
 // in pieces; a call without an index is the last one seen (or a new one).
 func (s *scanner) toolCall(a *answerCapture) error {
-	s.enter()
+	s.Enter()
 	index := int64(-1)
 	var id, name, args []byte
 	var hasID, hasName bool
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return err
 		}
@@ -109,16 +109,16 @@ func (s *scanner) toolCall(a *answerCapture) error {
 				index = -1
 			}
 		case "id":
-			if s.peek() == '"' {
+			if s.Peek() == '"' {
 				id, err = s.strCopy()
 				hasID = err == nil && len(id) > 0
 			} else {
-				err = s.value()
+				err = s.Skip()
 			}
 		case "function":
 			name, hasName, args, err = s.function()
 		default:
-			err = s.value()
+			err = s.Skip()
 		}
 		if err != nil {
 			return err
@@ -144,31 +144,31 @@ func (s *scanner) toolCall(a *answerCapture) error {
 // function reads a tool call's {name, arguments}; the returned slices are
 // copies, safe across later decoding.
 func (s *scanner) function() (name []byte, hasName bool, args []byte, err error) {
-	if s.peek() != '{' {
-		return nil, false, nil, s.value()
+	if s.Peek() != '{' {
+		return nil, false, nil, s.Skip()
 	}
-	s.enter()
+	s.Enter()
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil || !ok {
 			return name, hasName, args, err
 		}
 		switch string(key) {
 		case "name":
-			if s.peek() == '"' {
+			if s.Peek() == '"' {
 				name, err = s.strCopy()
 				hasName = err == nil && len(name) > 0
 			} else {
-				err = s.value()
+				err = s.Skip()
 			}
 		case "arguments":
-			if s.peek() == '"' {
+			if s.Peek() == '"' {
 				args, err = s.strCopy()
 			} else {
-				err = s.value()
+				err = s.Skip()
 			}
 		default:
-			err = s.value()
+			err = s.Skip()
 		}
 		if err != nil {
 			return nil, false, nil, err
@@ -178,7 +178,7 @@ func (s *scanner) function() (name []byte, hasName bool, args []byte, err error)
 
 // strCopy is str with a result that survives the next decoding call.
 func (s *scanner) strCopy() ([]byte, error) {
-	v, err := s.str()
+	v, err := s.String()
 	if err != nil {
 		return nil, err
 	}

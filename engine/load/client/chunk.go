@@ -3,8 +3,9 @@ package client
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
+
+	"github.com/llmload/llmload/engine/shared/jsonx"
 )
 
 // chunk is what one streamed JSON object says, reduced to what the client
@@ -23,7 +24,7 @@ type chunk struct {
 
 // maxDepth matches encoding/json's nesting limit, so both accept the same
 // documents.
-const maxDepth = 10000
+const maxDepth = jsonx.MaxDepth
 
 // maxIntDigits keeps token counts well inside int64 (and int32 deltas
 // meaningful); longer numbers are treated as absent.
@@ -41,18 +42,18 @@ func decodeChunk(b []byte, c *chunk) error { return decodeAnswerChunk(b, c, nil)
 // also appends the generated text, reasoning and tool calls to it.
 func decodeAnswerChunk(b []byte, c *chunk, capture *answerCapture) error {
 	*c = chunk{}
-	s := scanner{b: b, capture: capture}
-	s.ws()
-	if s.i >= len(s.b) || s.b[s.i] != '{' {
-		if err := s.value(); err != nil {
+	s := scanner{capture: capture}
+	s.Reset(b, maxDepth)
+	if s.Peek() != '{' {
+		if err := s.Skip(); err != nil {
 			return err
 		}
 		return errNotObject
 	}
-	s.enter()
+	s.Enter()
 	var objectErr, errField bool
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return err
 		}
@@ -65,27 +66,26 @@ func decodeAnswerChunk(b []byte, c *chunk, capture *answerCapture) error {
 		case "usage":
 			err = s.usage(c)
 		case "error":
-			errField = !s.isNull()
-			err = s.value()
+			errField = !s.IsNull()
+			err = s.Skip()
 		case "object":
 			objectErr = false
-			if s.peek() == '"' {
+			if s.Peek() == '"' {
 				var v []byte
-				v, err = s.str()
+				v, err = s.String()
 				objectErr = string(v) == "error"
 			} else {
-				err = s.value()
+				err = s.Skip()
 			}
 		default:
-			err = s.value()
+			err = s.Skip()
 		}
 		if err != nil {
 			return err
 		}
 	}
-	s.ws()
-	if s.i != len(s.b) {
-		return s.errorf("data after the JSON object")
+	if !s.AtEnd() {
+		return s.Errorf("data after the JSON object")
 	}
 	c.isError = errField || objectErr
 	return nil
@@ -93,20 +93,20 @@ func decodeAnswerChunk(b []byte, c *chunk, capture *answerCapture) error {
 
 func (s *scanner) choices(c *chunk) error {
 	c.tokens, c.finish = false, ""
-	if s.peek() != '[' {
-		return s.value()
+	if s.Peek() != '[' {
+		return s.Skip()
 	}
-	s.enter()
+	s.Enter()
 	for first := true; ; first = false {
-		ok, err := s.element(first)
+		ok, err := s.Element(first)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return nil
 		}
-		if s.peek() != '{' {
-			if err := s.value(); err != nil {
+		if s.Peek() != '{' {
+			if err := s.Skip(); err != nil {
 				return err
 			}
 			continue
@@ -118,11 +118,11 @@ func (s *scanner) choices(c *chunk) error {
 }
 
 func (s *scanner) choice(c *chunk) error {
-	s.enter()
+	s.Enter()
 	var deltaTok, textTok bool
 	finish := ""
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return err
 		}
@@ -132,24 +132,24 @@ func (s *scanner) choice(c *chunk) error {
 		switch string(key) {
 		case "delta":
 			deltaTok = false
-			if s.peek() == '{' {
+			if s.Peek() == '{' {
 				deltaTok, err = s.delta()
 			} else {
-				err = s.value()
+				err = s.Skip()
 			}
 		case "text":
 			textTok, err = s.captureString((*answerCapture).addText)
 		case "finish_reason":
 			finish = ""
-			if s.peek() == '"' {
+			if s.Peek() == '"' {
 				var v []byte
-				v, err = s.str()
+				v, err = s.String()
 				finish = intern(v)
 			} else {
-				err = s.value()
+				err = s.Skip()
 			}
 		default:
-			err = s.value()
+			err = s.Skip()
 		}
 		if err != nil {
 			return err
@@ -166,10 +166,10 @@ func (s *scanner) choice(c *chunk) error {
 
 // delta reports whether a chat delta carries generated content.
 func (s *scanner) delta() (bool, error) {
-	s.enter()
+	s.Enter()
 	var content, reasoningContent, reasoning, tools bool
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return false, err
 		}
@@ -190,7 +190,7 @@ func (s *scanner) delta() (bool, error) {
 				tools, err = s.nonEmptyArray()
 			}
 		default:
-			err = s.value()
+			err = s.Skip()
 		}
 		if err != nil {
 			return false, err
@@ -201,12 +201,12 @@ func (s *scanner) delta() (bool, error) {
 
 func (s *scanner) usage(c *chunk) error {
 	c.hasPrompt, c.hasCompletion, c.prompt, c.completion = false, false, 0, 0
-	if s.peek() != '{' {
-		return s.value()
+	if s.Peek() != '{' {
+		return s.Skip()
 	}
-	s.enter()
+	s.Enter()
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func (s *scanner) usage(c *chunk) error {
 		case "completion_tokens":
 			c.completion, c.hasCompletion, err = s.count()
 		default:
-			err = s.value()
+			err = s.Skip()
 		}
 		if err != nil {
 			return err
@@ -230,15 +230,14 @@ func (s *scanner) usage(c *chunk) error {
 // count reads a value that should be a token count: a non-negative integer
 // without fraction or exponent. Anything else is skipped and reported absent.
 func (s *scanner) count() (int64, bool, error) {
-	c := s.peek()
+	c := s.Peek()
 	if c < '0' || c > '9' {
-		return 0, false, s.value()
+		return 0, false, s.Skip()
 	}
-	start := s.i
-	if err := s.number(); err != nil {
+	raw, _, err := s.Number()
+	if err != nil {
 		return 0, false, err
 	}
-	raw := s.b[start:s.i]
 	if len(raw) > maxIntDigits {
 		return 0, false, nil
 	}
@@ -255,10 +254,10 @@ func (s *scanner) count() (int64, bool, error) {
 // captureString is nonEmptyString that, with a capture, also hands the
 // decoded string to add.
 func (s *scanner) captureString(add func(*answerCapture, []byte)) (bool, error) {
-	if s.capture == nil || s.peek() != '"' {
+	if s.capture == nil || s.Peek() != '"' {
 		return s.nonEmptyString()
 	}
-	v, err := s.str()
+	v, err := s.String()
 	if err == nil {
 		add(s.capture, v)
 	}
@@ -266,27 +265,29 @@ func (s *scanner) captureString(add func(*answerCapture, []byte)) (bool, error) 
 }
 
 func (s *scanner) nonEmptyString() (bool, error) {
-	if s.peek() != '"' {
-		return false, s.value()
+	if s.Peek() != '"' {
+		return false, s.Skip()
 	}
-	v, _, err := s.rawStr()
+	v, _, err := s.RawString()
 	return len(v) > 0, err
 }
 
+// nonEmptyArray skips an array (or any other value) and reports whether
+// it has an element.
 func (s *scanner) nonEmptyArray() (bool, error) {
-	if s.peek() != '[' {
-		return false, s.value()
+	if s.Peek() != '[' {
+		return false, s.Skip()
 	}
-	start := s.i
-	s.i++
-	s.ws()
-	empty := s.i < len(s.b) && s.b[s.i] == ']'
-	s.i = start
-	return !empty, s.value()
-}
-
-func (s *scanner) isNull() bool {
-	return len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "null"
+	s.Enter()
+	for first := true; ; first = false {
+		ok, err := s.Element(first)
+		if err != nil || !ok {
+			return !first, err
+		}
+		if err := s.Skip(); err != nil {
+			return false, err
+		}
+	}
 }
 
 // known holds the finish reasons servers send, so that recording one does
@@ -302,279 +303,11 @@ func intern(b []byte) string {
 	return string(b)
 }
 
-// scanner is a validating JSON scanner over one document. Its positions
-// are byte offsets into b; s.i always points at the next unread byte.
+// scanner walks one chunk with the shared JSON scanner; capture is nil
+// unless the plan asked for its answer.
 type scanner struct {
-	b     []byte
-	i     int
-	depth int
-	tmp   []byte // unescaped string, for the rare escaped key or value
-
-	capture *answerCapture // nil unless the plan asked for its answer
-}
-
-func (s *scanner) errorf(format string, args ...any) error {
-	return fmt.Errorf("invalid JSON at byte %d: %s", s.i, fmt.Sprintf(format, args...))
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// peek skips white space and returns the next byte, 0 at the end.
-func (s *scanner) peek() byte {
-	s.ws()
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-// enter consumes the '{' or '[' at s.i.
-func (s *scanner) enter() {
-	s.i++
-	s.depth++
-}
-
-// member moves to the next member of an object whose '{' was consumed
-// (first is true for the first call). It returns the member's name, with
-// s.i at the start of its value, or ok == false after the closing '}'.
-func (s *scanner) member(first bool) (key []byte, ok bool, err error) {
-	if s.depth > maxDepth {
-		return nil, false, s.errorf("exceeded max depth")
-	}
-	c := s.peek()
-	if c == '}' {
-		s.i++
-		s.depth--
-		return nil, false, nil
-	}
-	if !first {
-		if c != ',' {
-			return nil, false, s.errorf("expected ',' or '}' after object member")
-		}
-		s.i++
-		c = s.peek()
-	}
-	if c != '"' {
-		return nil, false, s.errorf("expected a member name")
-	}
-	key, err = s.str()
-	if err != nil {
-		return nil, false, err
-	}
-	if s.peek() != ':' {
-		return nil, false, s.errorf("expected ':' after member name")
-	}
-	s.i++
-	s.ws()
-	return key, true, nil
-}
-
-// element moves to the next element of an array whose '[' was consumed. It
-// returns ok == false after the closing ']'.
-func (s *scanner) element(first bool) (ok bool, err error) {
-	if s.depth > maxDepth {
-		return false, s.errorf("exceeded max depth")
-	}
-	c := s.peek()
-	if c == ']' {
-		s.i++
-		s.depth--
-		return false, nil
-	}
-	if !first {
-		if c != ',' {
-			return false, s.errorf("expected ',' or ']' after array element")
-		}
-		s.i++
-		s.ws()
-	}
-	return true, nil
-}
-
-// value skips one value of any kind, validating it.
-func (s *scanner) value() error {
-	switch c := s.peek(); {
-	case c == '{':
-		s.enter()
-		for first := true; ; first = false {
-			_, ok, err := s.member(first)
-			if err != nil || !ok {
-				return err
-			}
-			if err := s.value(); err != nil {
-				return err
-			}
-		}
-	case c == '[':
-		s.enter()
-		for first := true; ; first = false {
-			ok, err := s.element(first)
-			if err != nil || !ok {
-				return err
-			}
-			if err := s.value(); err != nil {
-				return err
-			}
-		}
-	case c == '"':
-		_, _, err := s.rawStr()
-		return err
-	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number()
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case s.i >= len(s.b):
-		return s.errorf("unexpected end of input")
-	default:
-		return s.errorf("unexpected byte %q", c)
-	}
-}
-
-func (s *scanner) literal(lit string) error {
-	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
-		return s.errorf("invalid literal")
-	}
-	s.i += len(lit)
-	return nil
-}
-
-func (s *scanner) number() error {
-	b, i := s.b, s.i
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		s.i = i
-		return s.errorf("invalid number")
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			s.i = i
-			return s.errorf("invalid number")
-		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			s.i = i
-			return s.errorf("invalid number")
-		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	}
-	s.i = i
-	return nil
-}
-
-// strSafe marks the bytes a string can contain without a closer look:
-// printable ASCII other than '"' and '\\'.
-var strSafe = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// str scans the string at s.i and returns its decoded contents. Contents
-// without escapes or non-ASCII bytes alias the input; others are decoded
-// exactly as encoding/json decodes them (invalid UTF-8 becomes U+FFFD) into
-// a scratch buffer valid until the next decoding call.
-func (s *scanner) str() ([]byte, error) {
-	start := s.i
-	raw, slow, err := s.rawStr()
-	if err != nil || !slow {
-		return raw, err
-	}
-	return s.unescape(start, s.i)
-}
-
-// rawStr scans the string at s.i and returns its undecoded contents and
-// whether decoding would change them. A string is empty exactly when its
-// raw contents are: every escape and every invalid byte decodes to
-// something.
-func (s *scanner) rawStr() (raw []byte, slow bool, err error) {
-	s.i++ // the opening quote
-	start := s.i
-	b := s.b
-	for {
-		for s.i < len(b) && strSafe[b[s.i]] {
-			s.i++
-		}
-		if s.i >= len(b) {
-			return nil, false, s.errorf("unterminated string")
-		}
-		switch c := b[s.i]; {
-		case c == '"':
-			raw = b[start:s.i]
-			s.i++
-			return raw, slow, nil
-		case c == '\\':
-			slow = true
-			s.i++
-			if s.i >= len(b) {
-				return nil, false, s.errorf("unterminated string")
-			}
-			switch b[s.i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i++
-			case 'u':
-				if len(b)-s.i < 5 || !isHex(b[s.i+1]) || !isHex(b[s.i+2]) || !isHex(b[s.i+3]) || !isHex(b[s.i+4]) {
-					return nil, false, s.errorf("invalid \\u escape")
-				}
-				s.i += 5
-			default:
-				return nil, false, s.errorf("invalid escape")
-			}
-		case c < 0x20:
-			return nil, false, s.errorf("control character in string")
-		default: // c >= 0x80
-			slow = true
-			s.i++
-		}
-	}
-}
-
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-// unescape decodes the quoted string b[from:to] with encoding/json, so that
-// escapes and invalid UTF-8 are handled exactly as the standard library does.
-func (s *scanner) unescape(from, to int) ([]byte, error) {
-	var v string
-	if err := json.Unmarshal(s.b[from:to], &v); err != nil {
-		return nil, s.errorf("%v", err)
-	}
-	s.tmp = append(s.tmp[:0], v...)
-	return s.tmp, nil
+	jsonx.Scanner
+	capture *answerCapture
 }
 
 // errorMessage extracts a readable message from a chunk that decodeChunk

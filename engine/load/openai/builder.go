@@ -9,7 +9,7 @@ import (
 
 	"github.com/llmload/llmload/engine/load/prompt"
 	"github.com/llmload/llmload/engine/load/request"
-	"github.com/llmload/llmload/engine/shared/jsonesc"
+	"github.com/llmload/llmload/engine/shared/jsonx"
 )
 
 // BuilderConfig is the run-wide part of every request.
@@ -184,7 +184,7 @@ func (b *Builder) key(first bool, k string) {
 	if !first {
 		b.buf = append(b.buf, ',')
 	}
-	b.buf = jsonesc.AppendString(b.buf, k)
+	b.buf = jsonx.AppendString(b.buf, k)
 	b.buf = append(b.buf, ':')
 }
 
@@ -264,7 +264,7 @@ func (bb *body) model() {
 	}
 	if model != "" && !bb.has(fModel) {
 		bb.key(fModel)
-		bb.b.buf = jsonesc.AppendString(bb.b.buf, model)
+		bb.b.buf = jsonx.AppendString(bb.b.buf, model)
 	}
 }
 
@@ -301,7 +301,7 @@ func (bb *body) prompt(scenario string, seq int64) int {
 		b.buf = append(b.buf, '[')
 		if len(s.Messages) == 0 { // a bare prompt on the chat endpoint is one user message
 			b.buf = append(b.buf, `{"role":"user","content":`...)
-			b.buf = jsonesc.AppendString(b.buf, s.Prompt)
+			b.buf = jsonx.AppendString(b.buf, s.Prompt)
 			b.buf = append(b.buf, '}')
 		}
 		for i := range s.Messages {
@@ -313,7 +313,7 @@ func (bb *body) prompt(scenario string, seq int64) int {
 		b.buf = append(b.buf, ']')
 	case !synthetic && ep == request.Completions && !bb.has(fPrompt) && s.Prompt != "":
 		bb.key(fPrompt)
-		b.buf = jsonesc.AppendString(b.buf, s.Prompt)
+		b.buf = jsonx.AppendString(b.buf, s.Prompt)
 	}
 	return 0
 }
@@ -336,7 +336,7 @@ func (bb *body) generation(lim limits) {
 	}
 	if s.Temperature != nil && !bb.has(fTemperature) {
 		bb.key(fTemperature)
-		b.buf, _ = appendFloat(b.buf, *s.Temperature, 64) // validated finite
+		b.buf, _ = jsonx.AppendFloat(b.buf, *s.Temperature, 64) // validated finite
 	}
 	if !bb.has(fStream) {
 		bb.key(fStream)
@@ -387,7 +387,7 @@ func (bb *body) extra(lim *limits) error {
 			return err
 		}
 		bb.key(k)
-		if b.buf, err = appendValue(b.buf, v, 0); err != nil {
+		if b.buf, err = jsonx.AppendValue(b.buf, v); err != nil {
 			return fmt.Errorf("extra field %q: %w", k, err)
 		}
 	}
@@ -399,12 +399,12 @@ func (bb *body) extra(lim *limits) error {
 // content for an assistant message that only called tools.
 func appendMessage(dst []byte, m *Message) []byte {
 	dst = append(dst, `{"role":`...)
-	dst = jsonesc.AppendString(dst, m.Role)
+	dst = jsonx.AppendString(dst, m.Role)
 	dst = append(dst, `,"content":`...)
 	if m.Content == "" && len(m.ToolCalls) > 0 {
 		dst = append(dst, "null"...)
 	} else {
-		dst = jsonesc.AppendString(dst, m.Content)
+		dst = jsonx.AppendString(dst, m.Content)
 	}
 	if len(m.ToolCalls) > 0 {
 		dst = append(dst, `,"tool_calls":[`...)
@@ -413,18 +413,18 @@ func appendMessage(dst []byte, m *Message) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"id":`...)
-			dst = jsonesc.AppendString(dst, c.ID)
+			dst = jsonx.AppendString(dst, c.ID)
 			dst = append(dst, `,"type":"function","function":{"name":`...)
-			dst = jsonesc.AppendString(dst, c.Name)
+			dst = jsonx.AppendString(dst, c.Name)
 			dst = append(dst, `,"arguments":`...)
-			dst = jsonesc.AppendString(dst, c.Arguments)
+			dst = jsonx.AppendString(dst, c.Arguments)
 			dst = append(dst, "}}"...)
 		}
 		dst = append(dst, ']')
 	}
 	if m.ToolCallID != "" {
 		dst = append(dst, `,"tool_call_id":`...)
-		dst = jsonesc.AppendString(dst, m.ToolCallID)
+		dst = jsonx.AppendString(dst, m.ToolCallID)
 	}
 	return append(dst, '}')
 }

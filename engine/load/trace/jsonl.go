@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,8 +9,13 @@ import (
 	"math"
 	"os"
 	"time"
-	"unicode/utf8"
+
+	"github.com/llmload/llmload/engine/shared/jsonx"
 )
+
+// maxJSONDepth bounds nesting below a line's object; deeper lines are
+// malformed (encoding/json allows 10000, no trace needs more than a few).
+const maxJSONDepth = 64
 
 // JSONLConfig says which keys of a JSON-lines trace (one JSON object per
 // line) hold a row's parts. A key left empty is not read and its part of
@@ -78,7 +84,7 @@ type JSONLReader struct {
 	row    Row
 	nIDs   int
 	fields map[string]any
-	sc     jscan // kept here: a scanner on the stack would escape through member
+	sc     jsonx.Scanner // kept here: its scratch buffer serves every line
 
 	// The first row, read by OpenJSONL and OpenMooncake to check the format.
 	pending    Row
@@ -183,12 +189,7 @@ func notJSONObjectLine(name string, line int, b []byte) error {
 	return fmt.Errorf("%s:%d: %w: the line is %s, not a JSON object; %s", name, line, ErrFormat, quoteLine(b), hint)
 }
 
-func trimLeftSpace(b []byte) []byte {
-	for len(b) > 0 && isSpace(b[0]) {
-		b = b[1:]
-	}
-	return b
-}
+func trimLeftSpace(b []byte) []byte { return bytes.TrimLeft(b, " \t\r\n") }
 
 const (
 	keyTime = iota
@@ -213,17 +214,16 @@ func (r *JSONLReader) parse(b []byte) (Row, fieldProblem) {
 	r.row = Row{BlockSize: r.cfg.BlockSize}
 	r.nIDs = 0
 	r.fields = nil
-	r.sc = jscan{b: b}
 	s := &r.sc
-	s.ws()
-	if s.i >= len(b) || b[s.i] != '{' {
-		return Row{}, fieldProblem{what: whatNotObject, field: b[s.i:]}
+	s.Reset(b, maxJSONDepth+1)
+	if s.Peek() != '{' {
+		return Row{}, fieldProblem{what: whatNotObject, field: s.Rest()}
 	}
-	if !s.object(0, r.member) {
-		return Row{}, fieldProblem{what: whatNotJSON, field: b[min(s.i, len(b)):]}
+	if !eachMember(s, r.member) {
+		return Row{}, fieldProblem{what: whatNotJSON, field: s.Rest()}
 	}
-	if s.ws(); s.i != len(b) {
-		return Row{}, fieldProblem{what: "has text after the JSON object", field: b[s.i:]}
+	if !s.AtEnd() {
+		return Row{}, fieldProblem{what: "has text after the JSON object", field: s.Rest()}
 	}
 	keys := [4]string{r.cfg.Timestamp, r.cfg.ContextTokens, r.cfg.GeneratedTokens, r.cfg.HashIDs}
 	for k, key := range keys {
@@ -248,25 +248,34 @@ func (r *JSONLReader) parse(b []byte) (Row, fieldProblem) {
 	return row, fieldProblem{}
 }
 
-// member handles one key of the line's object; it returns false only on a
-// syntax error.
-func (r *JSONLReader) member(s *jscan, key []byte, esc bool) bool {
-	k := -1
-	if esc || !utf8.Valid(key) { // decoded as encoding/json decodes keys
-		name := unescapeKey(key)
-		k = r.keyIndex(name)
-		if k < 0 {
-			return r.keepField(s, name)
+// eachMember walks the object at s (Peek returned '{'), calling member
+// with s at each key's value, which member must consume; it returns false
+// on a syntax error, as member does.
+func eachMember(s *jsonx.Scanner, member func(s *jsonx.Scanner, key []byte) bool) bool {
+	s.Enter()
+	for first := true; ; first = false {
+		key, ok, err := s.Member(first)
+		if err != nil {
+			return false
 		}
-	} else {
-		k = r.keyIndexBytes(key)
-		if k < 0 {
-			if !r.cfg.KeepFields {
-				_, ok := s.value(0)
-				return ok
-			}
-			return r.keepField(s, string(key))
+		if !ok {
+			return true
 		}
+		if !member(s, key) {
+			return false
+		}
+	}
+}
+
+// member handles one key of the line's object (decoded as encoding/json
+// decodes keys); it returns false only on a syntax error.
+func (r *JSONLReader) member(s *jsonx.Scanner, key []byte) bool {
+	k := r.keyIndexBytes(key)
+	if k < 0 {
+		if !r.cfg.KeepFields {
+			return s.Skip() == nil
+		}
+		return r.keepField(s, string(key))
 	}
 	name := [4]string{r.cfg.Timestamp, r.cfg.ContextTokens, r.cfg.GeneratedTokens, r.cfg.HashIDs}[k]
 	r.found[k] = true
@@ -306,22 +315,22 @@ const (
 
 // timeValue reads an instant: a JSON number of unit, or a date string as
 // the Azure traces write it (2023-11-16 18:17:03.98).
-func timeValue(s *jscan, unit time.Duration) (d time.Duration, what string, field []byte, ok bool) {
-	start := s.i
-	if s.i < len(s.b) && s.b[s.i] == '"' {
-		body, esc, ok := s.str()
-		if !ok {
+func timeValue(s *jsonx.Scanner, unit time.Duration) (d time.Duration, what string, field []byte, ok bool) {
+	start := s.Pos()
+	if s.Peek() == '"' {
+		body, esc, err := s.RawString()
+		if err != nil {
 			return 0, "", nil, false
 		}
 		if esc {
-			return 0, string(tsShape), s.b[start:s.i], true
+			return 0, string(tsShape), s.Since(start), true
 		}
 		d, what = parseTime(body, unit)
 		if what == "" && !(len(body) >= 19 && body[4] == '-') {
 			what = whatDateString
 		}
 		if what != "" {
-			return 0, what, s.b[start:s.i], true
+			return 0, what, s.Since(start), true
 		}
 		return d, "", nil, true
 	}
@@ -329,10 +338,10 @@ func timeValue(s *jscan, unit time.Duration) (d time.Duration, what string, fiel
 }
 
 // durationValue reads a non-negative JSON number of unit.
-func durationValue(s *jscan, unit time.Duration) (d time.Duration, what string, field []byte, ok bool) {
-	start := s.i
-	text, _, ok := s.number()
-	if !ok {
+func durationValue(s *jsonx.Scanner, unit time.Duration) (d time.Duration, what string, field []byte, ok bool) {
+	start := s.Pos()
+	text, _, err := s.Number()
+	if err != nil {
 		field, ok = skipValue(s, start)
 		return 0, whatNotNumber, field, ok
 	}
@@ -343,10 +352,10 @@ func durationValue(s *jscan, unit time.Duration) (d time.Duration, what string, 
 }
 
 // countValue reads a whole number >= 0, such as a token count.
-func countValue(s *jscan) (n int, what string, field []byte, ok bool) {
-	start := s.i
-	text, integer, ok := s.number()
-	if !ok {
+func countValue(s *jsonx.Scanner) (n int, what string, field []byte, ok bool) {
+	start := s.Pos()
+	text, integer, err := s.Number()
+	if err != nil {
 		field, ok = skipValue(s, start)
 		return 0, whatNotWhole, field, ok
 	}
@@ -361,38 +370,46 @@ func countValue(s *jscan) (n int, what string, field []byte, ok bool) {
 
 // skipValue rewinds s to start and skips the value there, for the message
 // about a value of the wrong type.
-func skipValue(s *jscan, start int) ([]byte, bool) {
-	s.i = start
-	return s.value(0)
+func skipValue(s *jsonx.Scanner, start int) ([]byte, bool) {
+	s.Rewind(start)
+	v, err := s.Raw()
+	return v, err == nil
 }
 
 // idsValue appends a list of hash ids (whole numbers >= 0) to ids. bad
 // means the value is not such a list (field is its text; ids then holds
 // what was read before the bad element and is to be dropped).
-func idsValue(s *jscan, ids []int) (out []int, bad bool, field []byte, ok bool) {
-	start := s.i
-	if s.i >= len(s.b) || s.b[s.i] != '[' {
-		v, ok := s.value(0)
-		return ids, true, v, ok
+func idsValue(s *jsonx.Scanner, ids []int) (out []int, bad bool, field []byte, ok bool) {
+	start := s.Pos()
+	if s.Peek() != '[' {
+		v, err := s.Raw()
+		return ids, true, v, err == nil
 	}
-	ok = s.array(1, func(s *jscan) bool {
-		text, integer, ok := s.number()
-		if !ok {
-			if _, ok := s.value(1); !ok {
-				return false
+	s.Enter()
+	for first := true; ; first = false {
+		more, err := s.Element(first)
+		if err != nil {
+			return ids, bad, s.Since(start), false
+		}
+		if !more {
+			return ids, bad, s.Since(start), true
+		}
+		elem := s.Pos()
+		text, integer, err := s.Number()
+		if err != nil {
+			if _, ok := skipValue(s, elem); !ok {
+				return ids, bad, s.Since(start), false
 			}
 			bad = true
-			return true
+			continue
 		}
 		id, good := parseID(text, integer)
 		if !good {
 			bad = true
-			return true
+			continue
 		}
 		ids = append(ids, id)
-		return true
-	})
-	return ids, bad, s.b[start:s.i], ok
+	}
 }
 
 // parseID reads a hash id: a whole number in [0, MaxInt64].
@@ -428,14 +445,12 @@ func (r *JSONLReader) keyIndexBytes(key []byte) int {
 	return -1
 }
 
-func (r *JSONLReader) keyIndex(key string) int { return r.keyIndexBytes([]byte(key)) }
-
 // keepField decodes the value at s into Row.Fields (when asked to keep
 // fields; else it is skipped).
-func (r *JSONLReader) keepField(s *jscan, name string) bool {
-	v, ok := s.value(0)
-	if !ok || !r.cfg.KeepFields {
-		return ok
+func (r *JSONLReader) keepField(s *jsonx.Scanner, name string) bool {
+	v, err := s.Raw()
+	if err != nil || !r.cfg.KeepFields {
+		return err == nil
 	}
 	var x any
 	if err := json.Unmarshal(v, &x); err != nil {

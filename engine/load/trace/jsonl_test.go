@@ -237,3 +237,14 @@ func TestOpenJSONLChecksFormat(t *testing.T) {
 		t.Fatalf("rows %+v, %v, skipped %d", rows, err, r.Skipped())
 	}
 }
+
+// TestJSONLBadListElementIsInvalidJSON: an element that is no JSON value
+// makes the line invalid JSON, as encoding/json says, rather than a list
+// with a bad element ("- 1" once read as "-" then "1").
+func TestJSONLBadListElementIsInvalidJSON(t *testing.T) {
+	line := `{"timestamp": 0, "input_length": 1, "output_length": 1, "hash_ids": [- 1]}`
+	r := NewMooncakeReader(strings.NewReader(line), "m.jsonl", MooncakeOptions{}, Options{})
+	if _, err := r.Next(); err == nil || !strings.Contains(err.Error(), `m.jsonl:1: line is not valid JSON at " 1]}"`) {
+		t.Errorf("error %v, want the line to be invalid JSON", err)
+	}
+}

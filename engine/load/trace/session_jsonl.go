@@ -7,7 +7,8 @@ import (
 	"os"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/llmload/llmload/engine/shared/jsonx"
 )
 
 // The session JSON-lines format: one JSON object per line, one line per
@@ -69,7 +70,7 @@ type heldSession struct {
 type sessionJSONL struct {
 	lineReader
 	first bool
-	sc    jscan
+	sc    jsonx.Scanner
 	l     sessionLine
 
 	open  map[string]*heldSession // started and not ended
@@ -254,17 +255,16 @@ func seconds(d time.Duration) string {
 // replace it (as encoding/json lets the last one win).
 func (r *sessionJSONL) parse(b []byte) fieldProblem {
 	r.l = sessionLine{ids: r.l.ids[:0]}
-	r.sc = jscan{b: b}
 	s := &r.sc
-	s.ws()
-	if s.i >= len(b) || b[s.i] != '{' {
-		return fieldProblem{what: whatNotObject, field: b[s.i:]}
+	s.Reset(b, maxJSONDepth+1)
+	if s.Peek() != '{' {
+		return fieldProblem{what: whatNotObject, field: s.Rest()}
 	}
-	if !s.object(0, r.member) {
-		return fieldProblem{what: whatNotJSON, field: b[min(s.i, len(b)):]}
+	if !eachMember(s, r.member) {
+		return fieldProblem{what: whatNotJSON, field: s.Rest()}
 	}
-	if s.ws(); s.i != len(b) {
-		return fieldProblem{what: "has text after the JSON object", field: b[s.i:]}
+	if !s.AtEnd() {
+		return fieldProblem{what: "has text after the JSON object", field: s.Rest()}
 	}
 	l := &r.l
 	for k := range nSessionKeys {
@@ -288,26 +288,21 @@ func (r *sessionJSONL) parse(b []byte) fieldProblem {
 
 // member reads one key of the line's object; it returns false only on a
 // syntax error.
-func (r *sessionJSONL) member(s *jscan, key []byte, esc bool) bool {
-	name := string(key) // no allocation: only compared
-	if esc || !utf8.Valid(key) {
-		name = unescapeKey(key)
-	}
+func (r *sessionJSONL) member(s *jsonx.Scanner, key []byte) bool {
 	k := -1
 	for i, n := range sessionKeys {
-		if n == name {
+		if n == string(key) { // no allocation: only compared
 			k = i
 			break
 		}
 	}
 	if k < 0 {
-		_, ok := s.value(0)
-		return ok
+		return s.Skip() == nil
 	}
 	l := &r.l
 	l.found[k] = true
 	l.probs[k] = fieldProblem{}
-	start := s.i
+	start := s.Pos()
 	var what string
 	var field []byte
 	ok := true
@@ -316,12 +311,12 @@ func (r *sessionJSONL) member(s *jscan, key []byte, esc bool) bool {
 		l.id, what, field, ok = sessionID(s)
 	case skTurn:
 		l.turn, what, field, ok = countValue(s)
-		l.turnField = s.b[start:s.i]
+		l.turnField = s.Since(start)
 	case skTime:
 		l.at, what, field, ok = timeValue(s, time.Second)
 	case skDelay, skThink:
 		l.delay, what, field, ok = durationValue(s, time.Second)
-		l.delayField = s.b[start:s.i]
+		l.delayField = s.Since(start)
 	case skInput:
 		l.in, what, field, ok = countValue(s)
 	case skOutput:
@@ -334,13 +329,10 @@ func (r *sessionJSONL) member(s *jscan, key []byte, esc bool) bool {
 			l.ids, what = l.ids[:0], whatNotList
 		}
 	case skLast:
-		switch {
-		case s.literal("true"):
-			l.last = true
-		case s.literal("false"):
-			l.last = false
-		default:
-			field, ok = s.value(0)
+		if v, isBool := s.Bool(); isBool {
+			l.last = v
+		} else {
+			field, ok = skipValue(s, start)
 			what = "is not true or false"
 		}
 	}
@@ -352,24 +344,20 @@ func (r *sessionJSONL) member(s *jscan, key []byte, esc bool) bool {
 
 // sessionID reads a session id: a non-empty string, or a whole number
 // (whose decimal text is the id, so 7 and "7" are the same session).
-func sessionID(s *jscan) (id, what string, field []byte, ok bool) {
-	start := s.i
-	if s.i < len(s.b) && s.b[s.i] == '"' {
-		body, esc, ok := s.str()
-		if !ok {
+func sessionID(s *jsonx.Scanner) (id, what string, field []byte, ok bool) {
+	start := s.Pos()
+	if s.Peek() == '"' {
+		body, err := s.String()
+		if err != nil {
 			return "", "", nil, false
 		}
-		id = string(body)
-		if esc || !utf8.Valid(body) {
-			id = unescapeKey(body)
+		if len(body) == 0 {
+			return "", "is empty; want a string or a whole number", s.Since(start), true
 		}
-		if id == "" {
-			return "", "is empty; want a string or a whole number", s.b[start:s.i], true
-		}
-		return id, "", nil, true
+		return string(body), "", nil, true
 	}
-	text, integer, ok := s.number()
-	if ok && integer {
+	text, integer, err := s.Number()
+	if err == nil && integer {
 		return string(text), "", nil, true
 	}
 	field, ok = skipValue(s, start)

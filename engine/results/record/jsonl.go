@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/llmload/llmload/engine/load/request"
-	"github.com/llmload/llmload/engine/shared/jsonesc"
+	"github.com/llmload/llmload/engine/shared/jsonx"
 )
 
 // The per-request and per-window lines are written by hand rather than
@@ -20,12 +20,12 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, r.Seq, 10)
 	b = append(b, `,"scenario":`...)
-	b = jsonesc.AppendString(b, r.Scenario)
+	b = jsonx.AppendString(b, r.Scenario)
 	b = append(b, `,"source_line":`...)
 	b = strconv.AppendInt(b, int64(r.SourceLine), 10)
 	if r.Session.ID != "" {
 		b = append(b, `,"session_id":`...)
-		b = jsonesc.AppendString(b, r.Session.ID)
+		b = jsonx.AppendString(b, r.Session.ID)
 		b = appendIntKey(b, "user_id", int64(r.Session.User))
 		b = appendIntKey(b, "turn", int64(r.Session.Turn))
 	}
@@ -68,10 +68,10 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	if r.Error == request.OK {
 		b = append(b, "null"...)
 	} else {
-		b = jsonesc.AppendString(b, string(r.Error))
+		b = jsonx.AppendString(b, string(r.Error))
 	}
 	b = append(b, `,"error_msg":`...)
-	b = jsonesc.AppendString(b, r.ErrorMsg)
+	b = jsonx.AppendString(b, r.ErrorMsg)
 
 	b = append(b, `,"prompt_tokens":`...)
 	if r.PromptTokens > 0 {
@@ -85,7 +85,7 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	b = strconv.AppendBool(b, r.UsageFromServer)
 	b = appendIntKey(b, "max_tokens", int64(r.MaxTokens))
 	b = append(b, `,"finish_reason":`...)
-	b = jsonesc.AppendString(b, r.FinishReason)
+	b = jsonx.AppendString(b, r.FinishReason)
 	b = append(b, `,"truncated":`...)
 	b = strconv.AppendBool(b, r.Truncated)
 	b = appendIntKey(b, "bytes_sent", r.BytesSent)
@@ -103,9 +103,9 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = jsonesc.AppendString(b, k)
+			b = jsonx.AppendString(b, k)
 			b = append(b, ':')
-			b = jsonesc.AppendString(b, r.Tags[k])
+			b = jsonx.AppendString(b, r.Tags[k])
 		}
 	}
 	return append(b, "}}\n"...)
@@ -175,7 +175,7 @@ func appendCounts(b []byte, m map[request.ErrorClass]int64) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonesc.AppendString(b, k)
+		b = jsonx.AppendString(b, k)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, m[request.ErrorClass(k)], 10)
 	}

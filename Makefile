@@ -59,11 +59,12 @@ bench-calibrate: build
 # own process (so the client's RSS is its own), SESSIONS_RUNS times: the
 # Lua step cost (summary.json sessions.step_cost) and the client's peak RSS
 # (VmHWM of the `llmload run` process, read until it exits). The think
-# time keeps ~60 turns in flight, so the simulator is not the limit; every
+# time keeps ~60 turns in flight, so the simulator is not the limit; users
+# join over 10 s (--ramp), as a real population does, and every
 # user holds a session for the whole run (8 turns of ~31 s outlast it).
 # Numbers and method: docs/performance.md, "Sessions".
 SESSIONS_USERS ?= 5000
-SESSIONS_ARGS  ?= --turns 8 --think 30 --answer 32 --duration 60s
+SESSIONS_ARGS  ?= --turns 8 --think 30 --answer 32 --ramp 10
 SESSIONS_RUNS  ?= 3
 bench-sessions: build
 	@set -e; out=results/bench-sessions; mkdir -p $$out; \

@@ -16,6 +16,7 @@
 --   llmload run scenarios/chat_sessions.lua --users 64 --turns 8
 --   llmload run scenarios/chat_sessions.lua --session-rate 2
 --   llmload run scenarios/chat_sessions.lua --users 8 --turns 4 --think 0.5 --duration 60
+--   llmload run scenarios/chat_sessions.lua --users 5000 --ramp 10 --think 30   # users join over 10 s
 --
 -- summary.json then has a "sessions" section (sessions, turns per session,
 -- think time, the Lua step cost, turn rate against the zero-latency turn
@@ -32,6 +33,7 @@ local opt = llm.options {
   answer = { default = 96, help = "max_tokens of each answer" },
   think = { default = 2, help = "mean think time between turns, seconds (exponential)" },
   iterations = { default = 0, help = "conversations per user (0 = until the run ends)" },
+  ramp = { default = 0, help = "seconds over which the users start (k6's ramping-vus; 0 = all at once)" },
   system = { default = "You are a concise assistant. Answer in a few sentences.", help = "system prompt (\"\" = none); every session shares it, so the server caches it once" },
 }
 
@@ -56,7 +58,13 @@ if opt.session_rate > 0 then
   sc.arrivals = llm.arrivals.poisson { rate = opt.session_rate }
   sc.concurrency = 256
 else
-  sc.users = opt.users
+  if opt.ramp > 0 then
+    -- Users join evenly over --ramp seconds, then stay; the run ends with
+    -- the last stage (--duration, default 40 s, of holding).
+    sc.users = llm.users { { users = opt.users, duration = opt.ramp }, { users = opt.users, duration = 40 } }
+  else
+    sc.users = opt.users
+  end
   if opt.iterations > 0 then sc.iterations = opt.iterations end
 end
 return llm.scenario(sc)

@@ -62,6 +62,8 @@ type Gate struct {
 	work     *sync.Cond // signalled when queue grows or the gate closes
 	queue    fifo[job]
 	busy     int // workers between taking a job and finishing it
+	workers  int // worker goroutines started (at most limit)
+	idle     int // workers waiting for a job and not yet signalled
 	reserved int // Drop mode: admitted plans not yet finished
 	closed   bool
 
@@ -72,17 +74,18 @@ type Gate struct {
 	wg      sync.WaitGroup
 }
 
-// NewGate starts limit worker goroutines (and, for Drop, one goroutine that
-// reports dropped plans to done off the pacer's path). limit below 1 is
-// treated as 1. Due offsets and result instants count from epoch.
+// NewGate returns a gate of limit slots (and, for Drop, starts one
+// goroutine that reports dropped plans to done off the pacer's path).
+// Workers start on demand, one per slot at most, and stay for the gate's
+// life: a run whose requests in flight stay far below the limit (closed-loop
+// users that mostly think) costs the goroutines it uses, not the limit's.
+// limit below 1 is treated as 1. Due offsets and result instants count from
+// epoch.
 func NewGate(limit int, onFull OnFull, epoch time.Time, exec Exec, done func(res *request.Result)) *Gate {
 	limit = max(limit, 1)
 	g := &Gate{limit: limit, onFull: onFull, epoch: epoch, exec: exec, done: done}
 	g.work = sync.NewCond(&g.mu)
 	g.dropCond = sync.NewCond(&g.mu)
-	for range limit {
-		g.wg.Go(g.worker)
-	}
 	if onFull == Drop {
 		g.wg.Go(g.reportDrops)
 	}
@@ -112,13 +115,23 @@ func (g *Gate) Submit(p *request.Plan, released time.Duration) {
 		g.reserved++
 	}
 	g.queue.push(job{p, released})
-	g.work.Signal()
+	switch {
+	case g.idle > 0:
+		// Counted off here, not when the worker wakes, so that a second
+		// Submit before it does starts another worker instead of queueing.
+		g.idle--
+		g.work.Signal()
+	case g.workers < g.limit:
+		g.workers++
+		g.wg.Go(g.worker)
+	}
 }
 
 func (g *Gate) worker() {
 	for {
 		g.mu.Lock()
 		for g.queue.len() == 0 && !g.closed {
+			g.idle++
 			g.work.Wait()
 		}
 		if g.queue.len() == 0 {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,10 @@ func New(cfg Config) (*Executor, error) {
 
 // Run implements runner.Executor.
 func (e *Executor) Run(ctx context.Context, d runner.Dispatcher) error {
+	// One OS thread for the driver, so that a step's CPU time can be read
+	// from the thread's clock (threadCPU).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	e.d = d
 	e.dispatcher.Store(&d)
 	// The run's clock starts at its epoch, which the runner may set a
@@ -329,7 +334,7 @@ func (e *Executor) begin(s *Session) error {
 	e.stats.started.Add(1)
 	t0 := time.Now()
 	st, err := e.cfg.Program.Begin(s)
-	e.stats.stepCost(time.Since(t0))
+	e.stats.startCost(time.Since(t0))
 	if err != nil {
 		e.endSession(s, false)
 		return err
@@ -344,8 +349,12 @@ func (e *Executor) advance(s *Session, res *request.Result) error {
 		return nil
 	}
 	t0 := time.Now()
+	c0, cpuOK := threadCPU()
 	st, err := e.cfg.Program.Next(s, res)
 	e.stats.stepCost(time.Since(t0))
+	if c1, ok := threadCPU(); ok && cpuOK {
+		e.stats.stepCPU(c1 - c0)
+	}
 	if err != nil {
 		e.endSession(s, false)
 		return err

@@ -23,7 +23,9 @@ type stats struct {
 	perSession *hdrhistogram.Histogram // turns per ended session
 	duration   *record.Dist            // session start to end
 	waits      *record.Dist            // each think time or tool latency asked for
-	cost       *record.Dist            // one Program call (a session step)
+	cost       *record.Dist            // one Program.Next: a session step between two turns or waits
+	start      *record.Dist            // one Program.Begin: a session's start (its coroutine is made)
+	cpu        *record.Dist            // the driver thread's CPU time of one Program.Next (Linux)
 	busy, all  time.Duration           // sums over ended sessions: waiting for answers, and their whole length
 	thinkSum   time.Duration           // sum over ended sessions of their waits
 }
@@ -31,15 +33,17 @@ type stats struct {
 func newStats() *stats {
 	return &stats{
 		perSession: hdrhistogram.New(1, 1<<20, 3),
-		duration:   record.NewDist(), waits: record.NewDist(), cost: record.NewDist(),
+		duration:   record.NewDist(), waits: record.NewDist(), cost: record.NewDist(), start: record.NewDist(), cpu: record.NewDist(),
 	}
 }
 
 func (st *stats) begin(now time.Duration) { st.first = now }
 func (st *stats) end(now time.Duration)   { st.last = now }
 
-func (st *stats) stepCost(d time.Duration) { st.cost.Add(d) }
-func (st *stats) think(d time.Duration)    { st.waits.Add(d) }
+func (st *stats) stepCost(d time.Duration)  { st.cost.Add(d) }
+func (st *stats) startCost(d time.Duration) { st.start.Add(d) }
+func (st *stats) stepCPU(d time.Duration)   { st.cpu.Add(d) }
+func (st *stats) think(d time.Duration)     { st.waits.Add(d) }
 
 func (st *stats) ended(s *Session, now time.Duration, completed bool) {
 	if completed {
@@ -85,9 +89,16 @@ type Summary struct {
 	Duration record.StatsMS `json:"session_duration"`
 	Think    record.StatsMS `json:"think_time"` // each wait a session asked for
 
-	// StepCost is the time of one call into the session program (Lua):
-	// measured, and not hidden in think time.
-	StepCost record.StatsMS `json:"step_cost"`
+	// StepCost is the time of one call into the session program (Lua)
+	// between two of its requests or waits; StartCost of the call that
+	// starts a session (its coroutine is made). Measured, and not hidden
+	// in think time.
+	StepCost  record.StatsMS `json:"step_cost"`
+	StartCost record.StatsMS `json:"start_cost"`
+	// StepCPU is the driver thread's CPU time of each step (Linux; empty
+	// elsewhere): the step's own cost, where StepCost also counts the time
+	// the machine gave the thread to others.
+	StepCPU record.StatsMS `json:"step_cpu"`
 
 	// TurnRate is the achieved rate of requests (turns per second over
 	// the run). Closed-loop users slow down with a slow server, so
@@ -103,7 +114,7 @@ type Summary struct {
 func (st *stats) summary(mode string) *Summary {
 	s := &Summary{
 		Mode: mode, Started: st.started.Load(), Completed: st.completed.Load(), Stopped: st.stopped.Load(),
-		Turns: st.turns.Load(), Duration: st.duration.Stats().MS(), Think: st.waits.Stats().MS(), StepCost: st.cost.Stats().MS(),
+		Turns: st.turns.Load(), Duration: st.duration.Stats().MS(), Think: st.waits.Stats().MS(), StepCost: st.cost.Stats().MS(), StartCost: st.start.Stats().MS(), StepCPU: st.cpu.Stats().MS(),
 	}
 	h := st.perSession
 	if h.TotalCount() > 0 {

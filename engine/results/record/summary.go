@@ -361,7 +361,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 		row("Input length error, max (tokens):", itoa(s.InputLenMaxAbs))
 		row("Input length error, mean (%):", fix2(100*s.InputLenMeanRel))
 	} else {
-		row("Input length error:", "unknown (no usage.prompt_tokens)")
+		row("Input length error:", "not checked (no request had both a requested length and usage.prompt_tokens)")
 	}
 	s.writeTurnTable(w)
 	if len(s.ErrorsByClass) > 0 {

@@ -177,6 +177,11 @@ func loadScenarios(fs *flag.FlagSet, f *runFlags, script string, options map[str
 	}
 	scs := make([]launch.Scenario, len(scr.Scenarios))
 	for i, sc := range scr.Scenarios {
+		// Before anything starts: a typo in the request function shows now.
+		if err := scr.DryRun(sc); err != nil {
+			scr.Close()
+			return nil, nil, err
+		}
 		if scs[i], err = resolve(*f, set, settings, sc); err != nil {
 			scr.Close()
 			return nil, nil, err

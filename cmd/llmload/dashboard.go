@@ -80,68 +80,14 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 			continue
 		}
 		b.lastWindow = w.Start
-		t := w.Start + w.Len
-		h.Add(ui.SeriesRPS, t, w.RequestRate())
-		h.Add(ui.SeriesInputTPS, t, rate(w.InputTokens, w.Len))
-		if !st.StreamCounted {
-			h.Add(ui.SeriesOutputTPS, t, w.OutputTokenRate())
-		}
-		h.Add(ui.SeriesErrorRate, t, rate(w.Failed, w.Len))
-		h.Add(ui.SeriesNetTX, t, rate(w.BytesSent, w.Len))
-		h.Add(ui.SeriesNetRX, t, rate(w.BytesRecv, w.Len))
-		// Latency series skip windows with no sample rather than plot a
-		// misleading zero.
-		if w.TTFT.N > 0 {
-			h.Add(ui.SeriesTTFTMean, t, w.TTFT.Mean/float64(time.Millisecond))
-			h.Add(ui.SeriesTTFTP50, t, ms(w.TTFT.P50))
-			h.Add(ui.SeriesTTFTP95, t, ms(w.TTFT.P95))
-			h.Add(ui.SeriesTTFTP99, t, ms(w.TTFT.P99))
-		}
-		if w.FirstTurnTTFT.N > 0 {
-			h.Add(ui.SeriesTTFTFirstTurn, t, ms(w.FirstTurnTTFT.P50))
-		}
-		if w.LaterTurnTTFT.N > 0 {
-			h.Add(ui.SeriesTTFTLaterTurns, t, ms(w.LaterTurnTTFT.P50))
-		}
-		if w.TPOT.N > 0 {
-			h.Add(ui.SeriesTPOTP95, t, ms(w.TPOT.P95))
-		}
-		if w.E2EL.N > 0 {
-			h.Add(ui.SeriesE2EP95, t, ms(w.E2EL.P95))
-		}
-		if w.QueueTime.N > 0 {
-			h.Add(ui.SeriesQueueP95, t, ms(w.QueueTime.P95))
-		}
-		if w.ScheduleLag.N > 0 {
-			h.Add(ui.SeriesLagP99, t, ms(w.ScheduleLag.P99))
-		}
-	}
-	if ss := st.Sessions; ss != nil {
-		h.Add(ui.SeriesSessionsActive, st.Elapsed, float64(ss.Active))
-		h.Add(ui.SeriesSessionsThink, st.Elapsed, float64(ss.Thinking))
-		if ss.Users > 0 {
-			h.Add(ui.SeriesUsers, st.Elapsed, float64(ss.Users))
-		}
+		b.addWindow(w, st.StreamCounted)
 	}
 	// Output tokens as they arrive, requests in flight included, when the
 	// client counts them: finished requests' tokens lag by whole answers.
 	if st.StreamCounted && !math.IsNaN(est.TokensPerSec) {
 		h.Add(ui.SeriesOutputTPS, st.Elapsed, est.TokensPerSec)
 	}
-	h.Add(ui.SeriesInFlight, st.Elapsed, float64(st.InFlight))
-	h.Add(ui.SeriesQueued, st.Elapsed, float64(st.Queued))
-	if b.havePrev && st.Elapsed > b.prevAt {
-		dt := st.Elapsed - b.prevAt
-		h.Add(ui.SeriesRateAchieved, st.Elapsed, rate(st.Released-b.prevReleased, dt))
-		// After a stop nothing more is due, whatever the schedule had
-		// built ahead of time.
-		target := 0.0
-		if !st.Stopping {
-			target = rate(st.Due-b.prevDue, dt)
-		}
-		h.Add(ui.SeriesRateTarget, st.Elapsed, target)
-	}
-	b.havePrev, b.prevAt, b.prevReleased, b.prevDue = true, st.Elapsed, st.Released, st.Due
+	b.addGauges(st)
 	if b.obs != nil {
 		if s, ok := b.obs.Latest(); ok && s != b.lastSample {
 			if b.lastSample == nil || s.T > b.lastSample.T {
@@ -177,6 +123,73 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 		f.Status = "draining"
 	}
 	return f
+}
+
+// addWindow plots one finished window's rates and latencies at its end.
+// Latency series skip windows with no sample rather than plot a
+// misleading zero. With streamCounted, output tokens come from the
+// client's live count instead (frame).
+func (b *frameBuilder) addWindow(w *record.Window, streamCounted bool) {
+	h := b.hist
+	t := w.Start + w.Len
+	h.Add(ui.SeriesRPS, t, w.RequestRate())
+	h.Add(ui.SeriesInputTPS, t, rate(w.InputTokens, w.Len))
+	if !streamCounted {
+		h.Add(ui.SeriesOutputTPS, t, w.OutputTokenRate())
+	}
+	h.Add(ui.SeriesErrorRate, t, rate(w.Failed, w.Len))
+	h.Add(ui.SeriesNetTX, t, rate(w.BytesSent, w.Len))
+	h.Add(ui.SeriesNetRX, t, rate(w.BytesRecv, w.Len))
+	if w.TTFT.N > 0 {
+		h.Add(ui.SeriesTTFTMean, t, w.TTFT.Mean/float64(time.Millisecond))
+		h.Add(ui.SeriesTTFTP50, t, ms(w.TTFT.P50))
+		h.Add(ui.SeriesTTFTP95, t, ms(w.TTFT.P95))
+		h.Add(ui.SeriesTTFTP99, t, ms(w.TTFT.P99))
+	}
+	for _, p := range [...]struct {
+		id  string
+		pct record.Percentiles
+		at  func(record.Percentiles) time.Duration
+	}{
+		{ui.SeriesTTFTFirstTurn, w.FirstTurnTTFT, p50}, {ui.SeriesTTFTLaterTurns, w.LaterTurnTTFT, p50},
+		{ui.SeriesTPOTP95, w.TPOT, p95}, {ui.SeriesE2EP95, w.E2EL, p95},
+		{ui.SeriesQueueP95, w.QueueTime, p95}, {ui.SeriesLagP99, w.ScheduleLag, p99},
+	} {
+		if p.pct.N > 0 {
+			h.Add(p.id, t, ms(p.at(p.pct)))
+		}
+	}
+}
+
+func p50(p record.Percentiles) time.Duration { return p.P50 }
+func p95(p record.Percentiles) time.Duration { return p.P95 }
+func p99(p record.Percentiles) time.Duration { return p.P99 }
+
+// addGauges plots what the status says now: sessions, concurrency, and
+// the send rate against the schedule's since the last frame.
+func (b *frameBuilder) addGauges(st runner.Status) {
+	h := b.hist
+	if ss := st.Sessions; ss != nil {
+		h.Add(ui.SeriesSessionsActive, st.Elapsed, float64(ss.Active))
+		h.Add(ui.SeriesSessionsThink, st.Elapsed, float64(ss.Thinking))
+		if ss.Users > 0 {
+			h.Add(ui.SeriesUsers, st.Elapsed, float64(ss.Users))
+		}
+	}
+	h.Add(ui.SeriesInFlight, st.Elapsed, float64(st.InFlight))
+	h.Add(ui.SeriesQueued, st.Elapsed, float64(st.Queued))
+	if b.havePrev && st.Elapsed > b.prevAt {
+		dt := st.Elapsed - b.prevAt
+		h.Add(ui.SeriesRateAchieved, st.Elapsed, rate(st.Released-b.prevReleased, dt))
+		// After a stop nothing more is due, whatever the schedule had
+		// built ahead of time.
+		target := 0.0
+		if !st.Stopping {
+			target = rate(st.Due-b.prevDue, dt)
+		}
+		h.Add(ui.SeriesRateTarget, st.Elapsed, target)
+	}
+	b.havePrev, b.prevAt, b.prevReleased, b.prevDue = true, st.Elapsed, st.Released, st.Due
 }
 
 // addSample plots one scrape: every figure the server (or the DCGM

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"github.com/llmload/llmload/engine/results/threshold"
-	"github.com/llmload/llmload/ui"
 	"strings"
 	"testing"
+
+	"github.com/llmload/llmload/engine/results/threshold"
+	"github.com/llmload/llmload/ui"
 )
 
 func TestDashboardScenarios(t *testing.T) {

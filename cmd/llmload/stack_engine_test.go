@@ -20,13 +20,9 @@ package main
 // engine the test skips, unless CI=true.
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,208 +50,6 @@ func stackEngine(t *testing.T) string {
 		}
 	}
 	return docker
-}
-
-// imageFile is one entry of a stand-in image's root file system.
-type imageFile struct {
-	mode    int64
-	data    []byte
-	symlink string // a symlink to this target when not empty
-}
-
-// rootfs is an image's files by absolute path.
-type rootfs map[string]imageFile
-
-// addHostFile copies a host file (symlinks followed) to path in the image.
-func (r rootfs) addHostFile(t *testing.T, path, host string) {
-	t.Helper()
-	b, err := os.ReadFile(host)
-	if err != nil {
-		t.Fatalf("stand-in image: %v", err)
-	}
-	st, err := os.Stat(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r[path] = imageFile{mode: int64(st.Mode().Perm()), data: b}
-}
-
-// addBinary copies a host executable and the shared libraries ldd lists
-// for it, at the same paths.
-func (r rootfs) addBinary(t *testing.T, path, host string) {
-	t.Helper()
-	r.addHostFile(t, path, host)
-	out, err := exec.Command("ldd", host).CombinedOutput()
-	if err != nil {
-		if strings.Contains(string(out), "not a dynamic executable") {
-			return
-		}
-		t.Fatalf("ldd %s: %v\n%s", host, err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		for _, f := range strings.Fields(line) {
-			if strings.HasPrefix(f, "/") {
-				r.addHostFile(t, f, f)
-			}
-		}
-	}
-}
-
-func (r rootfs) addText(path, text string, mode int64) {
-	r[path] = imageFile{mode: mode, data: []byte(text)}
-}
-
-// importImage writes r as a tar stream into `docker import`, FROM scratch
-// in effect; changes are Dockerfile instructions (ENTRYPOINT, ENV).
-func importImage(t *testing.T, ctx context.Context, docker, tag string, r rootfs, changes ...string) {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	dirs := map[string]bool{}
-	var paths []string
-	for p := range r {
-		paths = append(paths, p)
-		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	dirs["/tmp"] = true
-	var dirList []string
-	for d := range dirs {
-		dirList = append(dirList, d)
-	}
-	slices.Sort(dirList)
-	slices.Sort(paths)
-	for _, d := range dirList {
-		mode := int64(0o755)
-		if d == "/tmp" {
-			mode = 0o1777
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(d, "/") + "/", Mode: mode}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, p := range paths {
-		f := r[p]
-		h := &tar.Header{Name: strings.TrimPrefix(p, "/"), Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}
-		if f.symlink != "" {
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, f.symlink, 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"import"}
-	for _, c := range changes {
-		args = append(args, "--change", c)
-	}
-	cmd := exec.CommandContext(ctx, docker, append(args, "-", tag)...)
-	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("docker import %s: %v\n%s", tag, err, out)
-	}
-	t.Cleanup(func() { exec.Command(docker, "image", "rm", "--force", tag).Run() })
-}
-
-// staticLLMLoad builds the llmload binary without cgo, so it runs FROM
-// scratch.
-func staticLLMLoad(t *testing.T, ctx context.Context, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "llmload-static")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build (static): %v\n%s", err, out)
-	}
-	return bin
-}
-
-// pythonForHealthcheck adds Debian's python3 and the standard library
-// modules that the rendered vLLM healthcheck loads, found by running the
-// same urlopen on the host against a loopback server.
-func (r rootfs) pythonForHealthcheck(t *testing.T, ctx context.Context) {
-	t.Helper()
-	const python = "/usr/bin/python3"
-	if _, err := os.Stat(python); err != nil {
-		testenv.Missing(t, python+" not found (Debian's python3 goes into the vLLM stand-in image for its healthcheck)")
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer srv.Close()
-	script := `import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=5)
-for m in list(sys.modules.values()):
-    f = getattr(m, "__file__", None)
-    if f: print(f)`
-	out, err := exec.CommandContext(ctx, python, "-c", script, srv.URL+"/health").Output()
-	if err != nil {
-		t.Fatalf("%s: %v", python, err)
-	}
-	r.addBinary(t, python, python)
-	for _, f := range strings.Fields(string(out)) {
-		if strings.HasPrefix(f, "/usr/lib/python3") {
-			r.addHostFile(t, f, f)
-		}
-	}
-}
-
-// standInVLLM takes the rendered entrypoint and command, `vllm serve MODEL
-// --host H --port P [vLLM flags]`, says what it got, and runs the simulator
-// on that port (STANDIN_PORT overrides it: the unhealthy variant).
-const standInVLLM = `#!/bin/sh
-[ "$1" = serve ] || { echo "stand-in vllm: want 'vllm serve MODEL ...', got: $*" >&2; exit 2; }
-shift
-echo "stand-in vllm: serve $*"
-model=$1; shift; port=8000
-while [ $# -gt 0 ]; do
-  case "$1" in --port) port=$2; shift;; --model) echo "stand-in vllm: --model is deprecated" >&2; exit 2;; esac
-  shift
-done
-exec /llmload sim --addr "0.0.0.0:${STANDIN_PORT:-$port}" --model "$model" --profile fixed --ttft 20ms --itl 5ms
-`
-
-// standInImages builds the three images; the returned names are tags.
-func standInImages(t *testing.T, ctx context.Context, docker, dir string) (vllm, vllmBroken, dcgm, prom string) {
-	t.Helper()
-	busybox := "/bin/busybox"
-	if _, err := os.Stat(busybox); err != nil {
-		testenv.Missing(t, "/bin/busybox not found (apt-get install busybox-static)")
-	}
-	promBin := testenv.Tool(t, "prometheus")
-	llmload := staticLLMLoad(t, ctx, dir)
-	tag := fmt.Sprintf("llmload-e2e-%d", os.Getpid())
-	const path = "ENV PATH=/usr/local/bin:/usr/bin:/bin"
-
-	sim := rootfs{}
-	sim.addHostFile(t, "/llmload", llmload)
-	dcgm = "llmload-test/dcgm:" + tag
-	importImage(t, ctx, docker, dcgm, sim, path, `ENTRYPOINT ["/llmload", "sim", "--addr", "0.0.0.0:9400", "--profile", "fixed"]`)
-
-	v := rootfs{}
-	v.addHostFile(t, "/llmload", llmload)
-	v.addHostFile(t, "/bin/busybox", busybox)
-	v["/bin/sh"] = imageFile{mode: 0o777, symlink: "busybox"}
-	v.addText("/usr/local/bin/vllm", standInVLLM, 0o755)
-	v.pythonForHealthcheck(t, ctx)
-	vllm = "llmload-test/vllm:" + tag
-	importImage(t, ctx, docker, vllm, v, path)
-	vllmBroken = "llmload-test/vllm-broken:" + tag
-	importImage(t, ctx, docker, vllmBroken, v, path, "ENV STANDIN_PORT=8001")
-
-	p := rootfs{}
-	p.addBinary(t, "/bin/prometheus", promBin)
-	p.addHostFile(t, "/bin/busybox", busybox)
-	for _, applet := range []string{"sh", "wget", "cat"} {
-		p["/bin/"+applet] = imageFile{mode: 0o777, symlink: "busybox"}
-	}
-	prom = "llmload-test/prometheus:" + tag
-	importImage(t, ctx, docker, prom, p, path, `ENTRYPOINT ["/bin/prometheus"]`)
-	return vllm, vllmBroken, dcgm, prom
 }
 
 // freePort returns a free loopback port number as a string.
@@ -338,68 +132,10 @@ func stackHealthyAgainstEngine(t *testing.T, ctx context.Context, docker, vllm, 
 	}
 	t.Logf("up --wait in %s", time.Since(t0).Round(time.Millisecond))
 
-	code, out, errs := runStack("status", "--dir", dir)
-	if code != exitOK {
-		t.Fatalf("stack status: exit %d\n%s%s", code, out, errs)
-	}
-	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +GET \S+/health +ok`),
-		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +GET \S+/v1/models +ok +serves ` + regexp.QuoteMeta(model) + `$`),
-		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +prometheus scrape job vllm +ok +1/1 targets up`),
-		regexp.MustCompile(`(?m)^dcgm-exporter +running +GET \S+/metrics +ok`),
-		regexp.MustCompile(`(?m)^dcgm-exporter +running +prometheus scrape job dcgm +ok +1/1 targets up`),
-		regexp.MustCompile(`(?m)^prometheus +running \(healthy\) +GET \S+/-/ready +ok`),
-	} {
-		if !want.MatchString(out) {
-			t.Errorf("stack status lacks %s:\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "grafana") {
-		t.Errorf("stack status probes Grafana in a stack without it:\n%s", out)
-	}
+	checkStackStatus(t, dir, model)
+	runThroughStack(t, ctx, docker, dir, vllmPort, promPort, clientPort)
 
-	// The client's exporter listens where host.docker.internal points
-	// inside the stack's network (a bridge this engine created), not on
-	// every interface.
-	hosts, err := exec.CommandContext(ctx, docker, "compose", "-f", filepath.Join(dir, "compose.yaml"), "exec", "-T", "prometheus", "cat", "/etc/hosts").CombinedOutput()
-	if err != nil {
-		t.Fatalf("reading the prometheus container's /etc/hosts: %v\n%s", err, hosts)
-	}
-	gateway := regexp.MustCompile(`(?m)^(\S+)\s+host\.docker\.internal`).FindSubmatch(hosts)
-	if gateway == nil || net.ParseIP(string(gateway[1])) == nil {
-		t.Fatalf("host.docker.internal has no address in the prometheus container's /etc/hosts (an engine without a default bridge needs --host-gateway-ip, see .ci/docker-engine.sh):\n%s", hosts)
-	}
-	scenario := filepath.Join(t.TempDir(), "stack_test.lua")
-	if err := os.WriteFile(scenario, []byte(stackTestScenario), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run := exec.CommandContext(ctx, binPath, "run", scenario, "--url", "http://127.0.0.1:"+vllmPort,
-		"--no-ui", "--log-every", "0", "--out", filepath.Join(t.TempDir(), "results"),
-		"--metrics-addr", net.JoinHostPort(string(gateway[1]), clientPort), "--metrics-linger", "60s")
-	runOut := startChild(t, run)
-	runOut.waitFor(t, ctx, "more (Ctrl-C to stop now)")
-	runEnd := time.Now()
-
-	// Through the stack's Prometheus: the run's own series, scraped after
-	// it ended, and the server's count of the same tokens.
-	promURL := "http://127.0.0.1:" + promPort
-	stackWaitFor(t, ctx, promURL, `max(timestamp(llmload_requests_total{outcome="completed"}))`,
-		func(ts float64) bool { return ts > float64(runEnd.UnixMilli())/1000 })
-	completed := promQueryScalar(t, ctx, promURL, `sum(llmload_requests_total{job="llmload",outcome="completed"})`)
-	if completed != 60 {
-		t.Errorf("Prometheus has %v completed requests from the run, want 60", completed)
-	}
-	stackWaitFor(t, ctx, promURL, `sum(vllm:generation_tokens_total{job="vllm"}) - sum(llmload_output_tokens_total{job="llmload"})`,
-		func(v float64) bool { return v == 0 })
-	if code, out, _ := runStack("status", "--dir", dir); code != exitOK || !regexp.MustCompile(`(?m)^llmload +- +prometheus scrape job llmload +ok`).MatchString(out) {
-		t.Errorf("stack status during the run's linger: exit %d, want the llmload job up:\n%s", code, out)
-	}
-	run.Process.Signal(os.Interrupt)
-	if err := runOut.wait(ctx); err != nil {
-		t.Errorf("llmload run: %v\n%s", err, runOut.String())
-	}
-
-	code, out, errs = runStack("logs", "--dir", dir)
+	code, out, errs := runStack("logs", "--dir", dir)
 	if code != exitOK {
 		t.Fatalf("stack logs: exit %d\n%s", code, errs)
 	}
@@ -455,4 +191,78 @@ func stackUnhealthyAgainstEngine(t *testing.T, ctx context.Context, docker, vllm
 	if left := composeLeftovers(t, docker, project); left != "" {
 		t.Errorf("after stack down: %s", left)
 	}
+}
+
+// checkStackStatus: every service healthy, the model served, the
+// Prometheus targets up, and no Grafana probe in a stack without it.
+func checkStackStatus(t *testing.T, dir, model string) {
+	t.Helper()
+	code, out, errs := runStack("status", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("stack status: exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +GET \S+/health +ok`),
+		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +GET \S+/v1/models +ok +serves ` + regexp.QuoteMeta(model) + `$`),
+		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +prometheus scrape job vllm +ok +1/1 targets up`),
+		regexp.MustCompile(`(?m)^dcgm-exporter +running +GET \S+/metrics +ok`),
+		regexp.MustCompile(`(?m)^dcgm-exporter +running +prometheus scrape job dcgm +ok +1/1 targets up`),
+		regexp.MustCompile(`(?m)^prometheus +running \(healthy\) +GET \S+/-/ready +ok`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("stack status lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "grafana") {
+		t.Errorf("stack status probes Grafana in a stack without it:\n%s", out)
+	}
+
+}
+
+// runThroughStack runs llmload against the stack's vLLM with its exporter
+// where the stack's Prometheus scrapes it, and checks through that
+// Prometheus the run's series and the server's count of the same tokens.
+func runThroughStack(t *testing.T, ctx context.Context, docker, dir, vllmPort, promPort, clientPort string) {
+	t.Helper()
+	// The client's exporter listens where host.docker.internal points
+	// inside the stack's network (a bridge this engine created), not on
+	// every interface.
+	hosts, err := exec.CommandContext(ctx, docker, "compose", "-f", filepath.Join(dir, "compose.yaml"), "exec", "-T", "prometheus", "cat", "/etc/hosts").CombinedOutput()
+	if err != nil {
+		t.Fatalf("reading the prometheus container's /etc/hosts: %v\n%s", err, hosts)
+	}
+	gateway := regexp.MustCompile(`(?m)^(\S+)\s+host\.docker\.internal`).FindSubmatch(hosts)
+	if gateway == nil || net.ParseIP(string(gateway[1])) == nil {
+		t.Fatalf("host.docker.internal has no address in the prometheus container's /etc/hosts (an engine without a default bridge needs --host-gateway-ip, see .ci/docker-engine.sh):\n%s", hosts)
+	}
+	scenario := filepath.Join(t.TempDir(), "stack_test.lua")
+	if err := os.WriteFile(scenario, []byte(stackTestScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := exec.CommandContext(ctx, binPath, "run", scenario, "--url", "http://127.0.0.1:"+vllmPort,
+		"--no-ui", "--log-every", "0", "--out", filepath.Join(t.TempDir(), "results"),
+		"--metrics-addr", net.JoinHostPort(string(gateway[1]), clientPort), "--metrics-linger", "60s")
+	runOut := startChild(t, run)
+	runOut.waitFor(t, ctx, "more (Ctrl-C to stop now)")
+	runEnd := time.Now()
+
+	// Through the stack's Prometheus: the run's own series, scraped after
+	// it ended, and the server's count of the same tokens.
+	promURL := "http://127.0.0.1:" + promPort
+	stackWaitFor(t, ctx, promURL, `max(timestamp(llmload_requests_total{outcome="completed"}))`,
+		func(ts float64) bool { return ts > float64(runEnd.UnixMilli())/1000 })
+	completed := promQueryScalar(t, ctx, promURL, `sum(llmload_requests_total{job="llmload",outcome="completed"})`)
+	if completed != 60 {
+		t.Errorf("Prometheus has %v completed requests from the run, want 60", completed)
+	}
+	stackWaitFor(t, ctx, promURL, `sum(vllm:generation_tokens_total{job="vllm"}) - sum(llmload_output_tokens_total{job="llmload"})`,
+		func(v float64) bool { return v == 0 })
+	if code, out, _ := runStack("status", "--dir", dir); code != exitOK || !regexp.MustCompile(`(?m)^llmload +- +prometheus scrape job llmload +ok`).MatchString(out) {
+		t.Errorf("stack status during the run's linger: exit %d, want the llmload job up:\n%s", code, out)
+	}
+	run.Process.Signal(os.Interrupt)
+	if err := runOut.wait(ctx); err != nil {
+		t.Errorf("llmload run: %v\n%s", err, runOut.String())
+	}
+
 }

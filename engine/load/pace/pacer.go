@@ -2,7 +2,6 @@ package pace
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/llmload/llmload/engine/load/request"
@@ -17,12 +16,8 @@ import (
 // Run is called by one goroutine; Pause, Resume and Paused are safe for
 // concurrent use with it and with each other (the dashboard calls them).
 type Pacer struct {
-	epoch time.Time
-
-	mu          sync.Mutex
-	paused      bool
-	pausedAt    time.Time
-	pausedTotal time.Duration
+	epoch  time.Time
+	pauses Pauses
 	// changed wakes Run when the pause state flips; one pending signal is
 	// enough since Run re-reads the state after waking.
 	changed chan struct{}
@@ -62,9 +57,7 @@ func (p *Pacer) Run(ctx context.Context, in <-chan *request.Plan, release func(p
 			return ctx.Err()
 		}
 		for {
-			p.mu.Lock()
-			paused, shift := p.paused, p.pausedTotal
-			p.mu.Unlock()
+			paused, shift := p.pauses.State()
 			if paused {
 				select {
 				case <-p.changed:
@@ -99,42 +92,24 @@ func (p *Pacer) Run(ctx context.Context, in <-chan *request.Plan, release func(p
 // every later due time, so the schedule resumes where it left off instead
 // of bursting to catch up. Pausing a paused pacer does nothing.
 func (p *Pacer) Pause() {
-	p.mu.Lock()
-	if !p.paused {
-		p.paused, p.pausedAt = true, time.Now()
-	}
-	p.mu.Unlock()
+	p.pauses.Pause()
 	p.notify()
 }
 
 // Resume ends a pause. Resuming a running pacer does nothing.
 func (p *Pacer) Resume() {
-	p.mu.Lock()
-	if p.paused {
-		p.paused = false
-		p.pausedTotal += time.Since(p.pausedAt)
-	}
-	p.mu.Unlock()
+	p.pauses.Resume()
 	p.notify()
 }
 
 // Paused returns the total time spent paused so far, including a pause in
 // progress.
-func (p *Pacer) Paused() time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	d := p.pausedTotal
-	if p.paused {
-		d += time.Since(p.pausedAt)
-	}
-	return d
-}
+func (p *Pacer) Paused() time.Duration { return p.pauses.Total() }
 
 // IsPaused reports whether the pacer is paused now.
 func (p *Pacer) IsPaused() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.paused
+	paused, _ := p.pauses.State()
+	return paused
 }
 
 func (p *Pacer) notify() {

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/llmload/llmload/engine/load/openai"
@@ -126,9 +125,8 @@ type Executor struct {
 	live     map[*Session]struct{} // sessions under way
 	held     []heldSend            // turns held by a pause
 
-	pause      pauser
-	dispatcher atomic.Pointer[runner.Dispatcher] // e.d, for Pause from other goroutines
-	stats      *stats
+	pause pace.Pauses
+	stats *stats
 }
 
 type reply struct {
@@ -160,7 +158,6 @@ func (e *Executor) Run(ctx context.Context, d runner.Dispatcher) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e.d = d
-	e.dispatcher.Store(&d)
 	// The run's clock starts at its epoch, which the runner may set a
 	// moment ahead; nothing is sent before it.
 	if early := -d.Now(); early > 0 {
@@ -227,7 +224,7 @@ func (e *Executor) step(now time.Duration) error {
 			}
 		}
 	}
-	if len(e.held) > 0 && !e.pause.on() {
+	if paused, _ := e.pause.State(); len(e.held) > 0 && !paused {
 		held := e.held
 		e.held = nil
 		for _, h := range held {
@@ -314,7 +311,8 @@ func (e *Executor) nextWake() (time.Duration, bool) {
 	if e.rampAt > 0 && (!ok || e.rampAt < at) {
 		at, ok = e.rampAt, true
 	}
-	if open := e.nextOpen + e.pause.total(); e.cfg.Starts != nil && !e.noMore && !e.pause.on() && (!ok || open < at) {
+	paused, shift := e.pause.State()
+	if open := e.nextOpen + shift; e.cfg.Starts != nil && !e.noMore && !paused && (!ok || open < at) {
 		at, ok = open, true
 	}
 	if e.cfg.Duration > 0 && len(e.live) > 0 && (!ok || e.cfg.Duration < at) && e.d.Now() < e.cfg.Duration {
@@ -381,7 +379,7 @@ func (e *Executor) do(s *Session, st Step) error {
 		e.endSession(s, false)
 		return nil
 	}
-	if e.pause.on() {
+	if paused, _ := e.pause.State(); paused {
 		e.held = append(e.held, heldSend{s, st})
 		return nil
 	}
@@ -479,7 +477,7 @@ func (e *Executor) stopAll() {
 // start a session at once; users over the target are retired and their
 // sessions stop at the next turn boundary (k6's graceful ramp-down).
 func (e *Executor) adjustUsers(now time.Duration) error {
-	if e.cfg.Starts != nil || e.pause.on() {
+	if paused, _ := e.pause.State(); e.cfg.Starts != nil || paused {
 		return nil
 	}
 	target := e.cfg.Users
@@ -566,10 +564,11 @@ func (e *Executor) startOpen(now time.Duration) error {
 	if e.cfg.Starts == nil {
 		return nil
 	}
-	if e.pause.on() {
+	paused, shift := e.pause.State()
+	if paused {
 		return nil
 	}
-	now -= e.pause.total() // a pause moves every later start by its length
+	now -= shift // a pause moves every later start by its length
 	for !e.noMore {
 		if e.next == nil {
 			if err := e.readNext(); err != nil {
@@ -630,7 +629,8 @@ func (e *Executor) readNext() error {
 func (e *Executor) Report(st *runner.Status) {
 	ss := e.stats.status()
 	st.Sessions = &ss
-	st.Paused, st.PausedFor = e.pause.on(), e.pause.total()
+	st.Paused, _ = e.pause.State()
+	st.PausedFor = e.pause.Total()
 	st.Planned, st.Due, st.Total = ss.Turns, ss.Turns, e.cfg.Limit
 }
 
@@ -649,56 +649,15 @@ func (e *Executor) Summary() *Summary {
 // Pause implements runner.Pauser: no session starts and no turn is sent
 // until Resume (requests in flight go on, waits run out); open-loop
 // session starts move by the time spent paused.
-func (e *Executor) Pause() { e.pause.set(true, e.clock()) }
+func (e *Executor) Pause() { e.pause.Pause() }
 
 // Resume implements runner.Pauser.
 func (e *Executor) Resume() {
-	e.pause.set(false, e.clock())
+	e.pause.Resume()
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
-}
-
-// clock is the run's clock, or 0 before Run (a pause before the start).
-func (e *Executor) clock() time.Duration {
-	if d := e.dispatcher.Load(); d != nil {
-		return (*d).Now()
-	}
-	return 0
-}
-
-// pauser is the executor's pause state: set from the dashboard's
-// goroutine, read by the driver.
-type pauser struct {
-	mu     sync.Mutex
-	paused bool
-	since  time.Duration
-	sum    time.Duration
-}
-
-func (p *pauser) set(paused bool, now time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case paused && !p.paused:
-		p.paused, p.since = true, now
-	case !paused && p.paused:
-		p.paused, p.sum = false, p.sum+now-p.since
-	}
-}
-
-func (p *pauser) on() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.paused
-}
-
-// total is the time spent in pauses that have ended.
-func (p *pauser) total() time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.sum
 }
 
 type heldSend struct {

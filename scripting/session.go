@@ -480,20 +480,15 @@ func (ls *luaSession) answerTable(res *request.Result) *lua.LTable {
 		t.RawSetString("ttft_ms", lua.LNumber(float64(ttft)/1e6))
 	}
 	t.RawSetString("e2el_ms", lua.LNumber(float64(res.E2E())/1e6))
-	calls := L.CreateTable(0, 0)
+	var calls *lua.LTable
 	if a := res.Answer; a != nil {
 		t.RawSetString("text", lua.LString(a.Text))
 		t.RawSetString("reasoning", lua.LString(a.Reasoning))
-		for _, c := range a.ToolCalls {
-			ct := L.CreateTable(0, 3)
-			ct.RawSetString("id", lua.LString(c.ID))
-			ct.RawSetString("name", lua.LString(c.Name))
-			ct.RawSetString("arguments", lua.LString(c.Arguments))
-			calls.Append(ct)
-		}
+		calls = toolCallsTable(L, a.ToolCalls)
 	} else {
 		t.RawSetString("text", lua.LString(""))
 		t.RawSetString("reasoning", lua.LString(""))
+		calls = L.CreateTable(0, 0)
 	}
 	t.RawSetString("tool_calls", calls)
 	return t
@@ -600,7 +595,12 @@ func (s *Script) lsChat(L *lua.LState) int {
 		if len(ls.history) == 0 {
 			s.raisef(L, "%s: the conversation is empty; add a message first (s:user{tokens = 200} or s:user(\"text\"))", fn)
 		}
-		sp.Messages = append([]openai.Message(nil), ls.history...)
+		// No copy: the executor builds the request from the spec before
+		// this session runs again, and the conversation only ever grows by
+		// appending (s:clear shortens it, and later appends reuse the
+		// array, but only after that). The capped slice keeps any append
+		// made through the spec off the conversation's array.
+		sp.Messages = ls.history[:len(ls.history):len(ls.history)]
 	}
 	for _, f := range [...]struct {
 		key string
@@ -730,6 +730,20 @@ func (s *Script) messageText(L *lua.LState, fn string, ls *luaSession, v lua.LVa
 	return ""
 }
 
+// toolCallsTable is a list of tool calls as Lua sees them: {id, name,
+// arguments}, for an answer and for the conversation alike.
+func toolCallsTable(L *lua.LState, calls []request.ToolCall) *lua.LTable {
+	t := L.CreateTable(len(calls), 0)
+	for _, c := range calls {
+		ct := L.CreateTable(0, 3)
+		ct.RawSetString("id", lua.LString(c.ID))
+		ct.RawSetString("name", lua.LString(c.Name))
+		ct.RawSetString("arguments", lua.LString(c.Arguments))
+		t.Append(ct)
+	}
+	return t
+}
+
 // lsHistory implements s:history(): a copy of the conversation as a list
 // of {role, content[, tool_calls][, tool_call_id]}.
 func (s *Script) lsHistory(L *lua.LState) int {
@@ -743,15 +757,7 @@ func (s *Script) lsHistory(L *lua.LState) int {
 			mt.RawSetString("tool_call_id", lua.LString(m.ToolCallID))
 		}
 		if len(m.ToolCalls) > 0 {
-			calls := L.CreateTable(len(m.ToolCalls), 0)
-			for _, c := range m.ToolCalls {
-				ct := L.CreateTable(0, 3)
-				ct.RawSetString("id", lua.LString(c.ID))
-				ct.RawSetString("name", lua.LString(c.Name))
-				ct.RawSetString("arguments", lua.LString(c.Arguments))
-				calls.Append(ct)
-			}
-			mt.RawSetString("tool_calls", calls)
+			mt.RawSetString("tool_calls", toolCallsTable(L, m.ToolCalls))
 		}
 		t.Append(mt)
 	}

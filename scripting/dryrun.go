@@ -27,12 +27,12 @@ func (s *Script) DryRun(sc *Scenario) error {
 	row, err := sc.Source.Next()
 	switch {
 	case errors.Is(err, io.EOF):
-		sc.Source = &primedSource{Source: sc.Source, err: err, has: true}
+		sc.Source = &primedSource{Source: sc.Source, Reports: trace.Reports{Inner: sc.Source}, err: err, has: true}
 		return nil
 	case err != nil:
 		return fmt.Errorf("scenario %s: reading the first row: %w", sc.Name, err)
 	}
-	sc.Source = &primedSource{Source: sc.Source, row: row, has: true}
+	sc.Source = &primedSource{Source: sc.Source, Reports: trace.Reports{Inner: sc.Source}, row: row, has: true}
 	spec, err := lm.Map(row)
 	if err != nil {
 		return fmt.Errorf("scenario %s: first row (line %d): %w", sc.Name, row.Line, err)
@@ -54,6 +54,7 @@ func (s *Script) DryRun(sc *Scenario) error {
 // Source.
 type primedSource struct {
 	trace.Source
+	trace.Reports
 	row trace.Row
 	err error // io.EOF when the source had no row
 	has bool
@@ -69,10 +70,6 @@ func (p *primedSource) Next() (trace.Row, error) {
 	}
 	return p.Source.Next()
 }
-
-func (p *primedSource) Skipped() int64        { return trace.SkipsOf(p.Source).Malformed }
-func (p *primedSource) SkipReasons() []string { return trace.SkipsOf(p.Source).Reasons }
-func (p *primedSource) FailedSkipped() int64  { return trace.SkipsOf(p.Source).Failed }
 
 // primedMapper answers the first Map, which is for the row DryRun read,
 // with the spec DryRun made from it; later rows go to the request

@@ -347,7 +347,7 @@ func (s *Script) lsrcFilter(L *lua.LState) int {
 	u := s.selfSource(L, "filter")
 	f := s.luaFunc(L, "source:filter", 2, "a function(row) returning true for the rows to keep")
 	return s.wrapSource(L, u, "filter()", func(src trace.Source) trace.Source {
-		return &luaStage{s: s, src: src, fn: f, filter: true, rt: s.newRowTable(),
+		return &luaStage{Reports: trace.Reports{Inner: src}, s: s, src: src, fn: f, filter: true, rt: s.newRowTable(),
 			what: fmt.Sprintf("filter function (%s:%d)", s.Path, f.Proto.LineDefined)}
 	})
 }
@@ -356,7 +356,7 @@ func (s *Script) lsrcMap(L *lua.LState) int {
 	u := s.selfSource(L, "map")
 	f := s.luaFunc(L, "source:map", 2, "a function(row) returning the row to use, as a table")
 	return s.wrapSource(L, u, "map()", func(src trace.Source) trace.Source {
-		return &luaStage{s: s, src: src, fn: f, rt: s.newRowTable(),
+		return &luaStage{Reports: trace.Reports{Inner: src}, s: s, src: src, fn: f, rt: s.newRowTable(),
 			what: fmt.Sprintf("map function (%s:%d)", s.Path, f.Proto.LineDefined)}
 	})
 }
@@ -394,14 +394,15 @@ func (s *Script) funcSource(f *lua.LFunction) trace.Source {
 // Not safe for concurrent use (one planner owns a source); each call of
 // the function takes the script's lock.
 type luaStage struct {
-	s      *Script
-	src    trace.Source
-	fn     *lua.LFunction
-	filter bool
-	what   string
-	rt     *rowTable
-	err    error
-	n      int64 // rows read
+	trace.Reports // the inner source's skip counts, passed on
+	s             *Script
+	src           trace.Source
+	fn            *lua.LFunction
+	filter        bool
+	what          string
+	rt            *rowTable
+	err           error
+	n             int64 // rows read
 }
 
 func (st *luaStage) Next() (trace.Row, error) {
@@ -451,29 +452,6 @@ func (st *luaStage) call(row trace.Row) (trace.Row, bool, error) {
 }
 
 func (st *luaStage) Close() error { return st.src.Close() }
-
-// Skipped, SkipReasons and FailedSkipped pass on the inner source's
-// counts, so wrapping a reader does not hide them from the report.
-func (st *luaStage) Skipped() int64 {
-	if r, ok := st.src.(trace.SkipReporter); ok {
-		return r.Skipped()
-	}
-	return 0
-}
-
-func (st *luaStage) SkipReasons() []string {
-	if r, ok := st.src.(trace.SkipReporter); ok {
-		return r.SkipReasons()
-	}
-	return nil
-}
-
-func (st *luaStage) FailedSkipped() int64 {
-	if r, ok := st.src.(trace.FailedReporter); ok {
-		return r.FailedSkipped()
-	}
-	return 0
-}
 
 // rowName says which row an error is about: its trace line, or its
 // position in the stream for rows without one.

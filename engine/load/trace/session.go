@@ -38,12 +38,12 @@ type SessionSource interface {
 // (none when n <= 0) and then io.EOF. Close closes src; src's skipped
 // rows are reported through the result, as Limit does for rows.
 func LimitSessions(src SessionSource, n int64) SessionSource {
-	return &limitedSessions{src: src, reports: reports{src}, left: n}
+	return &limitedSessions{src: src, Reports: Reports{src}, left: n}
 }
 
 type limitedSessions struct {
 	src SessionSource
-	reports
+	Reports
 	left int64
 }
 

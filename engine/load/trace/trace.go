@@ -104,12 +104,12 @@ func (e *RowError) Unwrap() error { return ErrBadRow }
 // skipped rows when src is a SkipReporter, so wrapping a reader does not
 // hide them from the end-of-run report.
 func Limit(src Source, n int64) Source {
-	return &limited{src: src, reports: reports{src}, left: n}
+	return &limited{src: src, Reports: Reports{src}, left: n}
 }
 
 type limited struct {
 	src Source
-	reports
+	Reports
 	left int64
 }
 

@@ -14,33 +14,35 @@ import (
 // wrapped forwards Close and the reporters to the inner source.
 type wrapped struct {
 	src Source
-	reports
+	Reports
 }
 
-func wrap(src Source) wrapped { return wrapped{src, reports{src}} }
+func wrap(src Source) wrapped { return wrapped{src, Reports{src}} }
 
 func (w wrapped) Close() error { return w.src.Close() }
 
-// reports forwards the SkipReporter and FailedReporter counts of the
-// source a wrapper owns (zero when it has none).
-type reports struct{ inner any }
+// Reports forwards the SkipReporter and FailedReporter counts of the
+// source a wrapper owns (zero when it has none). A wrapper outside this
+// package embeds it too, so wrapping a reader never hides its counts from
+// the end-of-run report.
+type Reports struct{ Inner any }
 
-func (r reports) Skipped() int64 {
-	if s, ok := r.inner.(SkipReporter); ok {
+func (r Reports) Skipped() int64 {
+	if s, ok := r.Inner.(SkipReporter); ok {
 		return s.Skipped()
 	}
 	return 0
 }
 
-func (r reports) SkipReasons() []string {
-	if s, ok := r.inner.(SkipReporter); ok {
+func (r Reports) SkipReasons() []string {
+	if s, ok := r.Inner.(SkipReporter); ok {
 		return s.SkipReasons()
 	}
 	return nil
 }
 
-func (r reports) FailedSkipped() int64 {
-	if s, ok := r.inner.(FailedReporter); ok {
+func (r Reports) FailedSkipped() int64 {
+	if s, ok := r.Inner.(FailedReporter); ok {
 		return s.FailedSkipped()
 	}
 	return 0

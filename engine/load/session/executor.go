@@ -388,7 +388,7 @@ func (e *Executor) do(s *Session, st Step) error {
 		Session: request.SessionRef{ID: s.ID, User: s.User, Turn: s.Turn + 1},
 		Capture: true, Reply: e.replyTo(s),
 	}
-	spec := e.identify(st.Spec, s.ID)
+	spec := e.identify(st.Spec, s)
 	if err := e.cfg.Builder.Build(e.sent, &spec, p); err != nil {
 		e.endSession(s, false)
 		return fmt.Errorf("scenario %s: session %s turn %d: %w", e.cfg.Name, s.ID, s.Turn+1, err)
@@ -403,19 +403,35 @@ func (e *Executor) do(s *Session, st Step) error {
 
 // identify adds the session id to the request: the body's "user" field
 // (unless the request sets one) and the session header. The spec's maps
-// may be the program's: they are copied, never changed.
-func (e *Executor) identify(sp openai.Spec, id string) openai.Spec {
+// may be the program's: they are copied, never changed. A spec without
+// maps of its own (the common turn) gets the session's, made once and
+// only read afterwards (by the builder and the client).
+func (e *Executor) identify(sp openai.Spec, s *Session) openai.Spec {
 	if _, ok := sp.Extra["user"]; !ok && sp.Endpoint == request.Chat {
-		x := make(map[string]any, len(sp.Extra)+1)
-		maps.Copy(x, sp.Extra)
-		x["user"] = id
-		sp.Extra = x
+		if len(sp.Extra) == 0 {
+			if s.idExtra == nil {
+				s.idExtra = map[string]any{"user": s.ID}
+			}
+			sp.Extra = s.idExtra
+		} else {
+			x := make(map[string]any, len(sp.Extra)+1)
+			maps.Copy(x, sp.Extra)
+			x["user"] = s.ID
+			sp.Extra = x
+		}
 	}
 	if h := e.cfg.SessionHeader; h != "-" {
-		hs := make(map[string]string, len(sp.Headers)+1)
-		maps.Copy(hs, sp.Headers)
-		hs[h] = id
-		sp.Headers = hs
+		if len(sp.Headers) == 0 {
+			if s.idHeaders == nil {
+				s.idHeaders = map[string]string{h: s.ID}
+			}
+			sp.Headers = s.idHeaders
+		} else {
+			hs := make(map[string]string, len(sp.Headers)+1)
+			maps.Copy(hs, sp.Headers)
+			hs[h] = s.ID
+			sp.Headers = hs
+		}
 	}
 	return sp
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -363,6 +364,47 @@ func TestPauseHoldsTurns(t *testing.T) {
 		}
 		if before == 0 || after == 0 {
 			t.Errorf("%d requests before the pause, %d after; want some of each", before, after)
+		}
+	})
+}
+
+// recordingServer keeps every plan it was sent.
+type recordingServer struct {
+	fakeServer
+	mu    sync.Mutex
+	plans []*request.Plan
+}
+
+func (r *recordingServer) Do(ctx context.Context, p *request.Plan, res *request.Result) {
+	r.mu.Lock()
+	r.plans = append(r.plans, p)
+	r.mu.Unlock()
+	r.fakeServer.Do(ctx, p, res)
+}
+
+// Every request of a session carries its id in the session header and the
+// body's "user" field.
+func TestRequestsCarryTheSessionID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := &recordingServer{fakeServer: fakeServer{ttft: 10 * time.Millisecond, itl: time.Millisecond, tokens: 2}}
+		srv.epoch = time.Now()
+		ex, err := New(Config{Name: "id", Program: &chat{t: t, turns: 3}, Builder: newBuilder(t), Users: 2, Iterations: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runner.Run(context.Background(), runner.Config{
+			Name: "id", Epoch: srv.epoch, Executor: ex, Client: srv, Recorder: &memRecorder{}, Concurrency: 2,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(srv.plans) != 6 {
+			t.Fatalf("%d requests, want 6", len(srv.plans))
+		}
+		for _, p := range srv.plans {
+			id := p.Session.ID
+			if p.Headers[DefaultSessionHeader] != id || !strings.Contains(string(p.Body), `"user":"`+id+`"`) {
+				t.Errorf("request of %s: header %q, body %s", id, p.Headers[DefaultSessionHeader], p.Body)
+			}
 		}
 	})
 }

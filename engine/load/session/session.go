@@ -41,6 +41,10 @@ type Session struct {
 	stopping bool          // cut short at its next turn boundary (ramp-down, end of run)
 	inFlight bool          // a request of it is out
 	waiting  bool          // in a wait
+
+	// The session id as request fields, made once (identify).
+	idExtra   map[string]any
+	idHeaders map[string]string
 }
 
 // StepKind says what a session does next.

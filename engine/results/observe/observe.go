@@ -54,16 +54,26 @@ type Target struct {
 }
 
 // keepGPUs drops the DCGM series of GPUs that t.GPUs does not list.
-func (t Target) keepGPUs(pts []point) []point {
+// missed is true when the scrape had GPU series but none of a listed GPU:
+// a --gpu-ids that names no GPU the exporter reports, which would
+// otherwise read as zero energy.
+func (t Target) keepGPUs(pts []point) (kept []point, missed bool) {
 	if len(t.GPUs) == 0 {
-		return pts
+		return pts, false
 	}
-	return slices.DeleteFunc(pts, func(pt point) bool {
+	had, dropped := 0, 0
+	kept = slices.DeleteFunc(pts, func(pt point) bool {
 		if !isGPUField(pt.name) {
 			return false
 		}
-		return !slices.Contains(t.GPUs, pt.gpu) && (pt.uuid == "" || !slices.Contains(t.GPUs, pt.uuid))
+		had++
+		drop := !slices.Contains(t.GPUs, pt.gpu) && (pt.uuid == "" || !slices.Contains(t.GPUs, pt.uuid))
+		if drop {
+			dropped++
+		}
+		return drop
 	})
+	return kept, had > 0 && dropped == had
 }
 
 // keyAllowed reports whether t's APIKey may be sent to t.URL.
@@ -134,12 +144,14 @@ type Observer struct {
 	report   *Report
 
 	// Owned by the loop goroutine until done is closed, then by Stop.
-	acc        *accumulator
-	disabled   []bool
-	notes      []string
-	failures   int64
-	firstError string
-	writeErr   error
+	acc      *accumulator
+	disabled []bool
+	notes    []string
+	// gpuMissNoted[i]: target i's --gpu-ids miss was noted already.
+	gpuMissNoted []bool
+	failures     int64
+	firstError   string
+	writeErr     error
 }
 
 // Start opens server.jsonl, takes the baseline scrape (so its counters
@@ -157,6 +169,7 @@ func Start(cfg Config) (*Observer, error) {
 		cfg: cfg, interval: cfg.Interval, timeout: cfg.Timeout, fetch: cfg.Fetcher,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		acc: newAccumulator(), disabled: make([]bool, len(cfg.Targets)),
+		gpuMissNoted: make([]bool, len(cfg.Targets)),
 	}
 	if o.interval <= 0 || o.interval > MaxInterval {
 		o.interval = MaxInterval
@@ -194,6 +207,16 @@ func Start(cfg Config) (*Observer, error) {
 	o.round(phaseBaseline)
 	go o.loop()
 	return o, nil
+}
+
+// noteGPUMiss notes, once per target, that its GPU selection matched none
+// of the GPUs it reports.
+func (o *Observer) noteGPUMiss(i int, tg Target) {
+	o.gpuMissNoted[i] = true
+	note := fmt.Sprintf("gpu metrics %s: --gpu-ids %s matches none of the GPUs it reports (by gpu label or UUID); no GPU counts in power and energy (llmload stack init prints the right --gpu-ids; stack.json has them as served_gpus)",
+		redact.URL(tg.URL), strings.Join(tg.GPUs, ","))
+	o.notes = append(o.notes, note)
+	fmt.Fprintln(o.cfg.Log, note)
 }
 
 // Latest returns the most recent scrape, false before the first one.
@@ -289,7 +312,11 @@ func (o *Observer) round(ph phase) {
 		sc := scrape{target: i}
 		if a.err == nil {
 			sc.points, a.err = parse(a.body)
-			sc.points = tg.keepGPUs(sc.points)
+			var missed bool
+			sc.points, missed = tg.keepGPUs(sc.points)
+			if missed && !o.gpuMissNoted[i] {
+				o.noteGPUMiss(i, tg)
+			}
 		}
 		switch {
 		case errors.Is(a.err, ErrNoMetrics):

@@ -3,6 +3,8 @@ package observe
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -44,6 +46,30 @@ func TestMeanPowerNeverAboveMax(t *testing.T) {
 		// The interval that holds a 400 W second is the maximum.
 		if r.MaxPowerW.V != 400 {
 			t.Errorf("max power %g W, want 400 (the peak interval's mean)", r.MaxPowerW.V)
+		}
+	})
+}
+
+// TestGPUsFilterMatchingNone: a --gpu-ids that names no GPU the exporter
+// reports is noted once (not read silently as zero energy).
+func TestGPUsFilterMatchingNone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var log strings.Builder
+		o, err := Start(Config{Targets: []Target{{Role: "gpu", URL: "http://node:9400/metrics", GPUs: []string{"3"}}},
+			Epoch: time.Now(), Interval: time.Second, Fetcher: nodeOfTwo{start: time.Now()}, Log: &log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3500 * time.Millisecond)
+		r := o.Stop()
+		if r.GPUs != 0 || r.EnergySource != "none" {
+			t.Errorf("%d GPUs, energy from %s; want none counted", r.GPUs, r.EnergySource)
+		}
+		if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "--gpu-ids 3 matches none") {
+			t.Fatalf("notes %q, want one saying --gpu-ids 3 matches none", r.Notes)
+		}
+		if strings.Count(log.String(), "matches none") != 1 {
+			t.Errorf("log %q: want the note once", log.String())
 		}
 	})
 }
@@ -98,6 +124,13 @@ func TestGPUsFilter(t *testing.T) {
 				}
 				if !r.MeanGPUUtilPct.OK || r.MeanGPUUtilPct.V != c.util {
 					t.Errorf("utilization %v, want %g%%", r.MeanGPUUtilPct, c.util)
+				}
+				// summary.json says which GPUs were counted.
+				if got := r.Summarize(Client{}).Energy.GPUIDs; !slices.Equal(got, c.gpus) {
+					t.Errorf("summary gpu_ids %q, want %q", got, c.gpus)
+				}
+				if len(r.Notes) != 0 {
+					t.Errorf("notes %q, want none", r.Notes)
 				}
 			})
 		})

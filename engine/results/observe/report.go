@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,6 +38,7 @@ type Report struct {
 
 	EnergySource        string // dcgm_energy_counter, integrated_power, mixed, none
 	GPUs                int
+	GPUIDs              []string // the GPUs counted (--gpu-ids); nil: every GPU reported
 	EnergyJ             Value
 	EnergySpan          time.Duration
 	MeanPowerW          Value // EnergyJ / EnergySpan
@@ -56,6 +58,11 @@ func (o *Observer) buildReport() *Report {
 	}
 	for _, t := range o.cfg.Targets {
 		r.Targets = append(r.Targets, redact.URL(t.URL))
+		for _, id := range t.GPUs {
+			if !slices.Contains(r.GPUIDs, id) {
+				r.GPUIDs = append(r.GPUIDs, id)
+			}
+		}
 	}
 	if o.writeErr != nil {
 		r.WriteError = o.writeErr.Error()
@@ -160,19 +167,22 @@ type ServerSummary struct {
 
 // EnergySummary is summary.json's "energy" section.
 type EnergySummary struct {
-	Source              string  `json:"source"`
-	GPUs                int     `json:"gpus"`
-	EnergyJ             Value   `json:"energy_j"`
-	SpanS               float64 `json:"span_s"`
-	MeanPowerW          Value   `json:"mean_power_w"`
-	MaxPowerW           Value   `json:"max_power_w"`
-	OutputTokens        int64   `json:"output_tokens"`
-	JPerOutputToken     Value   `json:"j_per_output_token"`
-	OutputTokensPerJ    Value   `json:"output_tokens_per_j"`
-	GenerationTokens    Value   `json:"generation_tokens"`
-	JPerGenerationToken Value   `json:"j_per_generation_token"`
-	MeanGPUUtilPct      Value   `json:"mean_gpu_util_pct"`
-	MaxFBUsedMiB        Value   `json:"max_fb_used_mib"`
+	Source string `json:"source"`
+	GPUs   int    `json:"gpus"`
+	// GPUIDs are the GPUs counted (run --gpu-ids), absent when every GPU
+	// the exporter reports counts.
+	GPUIDs              []string `json:"gpu_ids,omitempty"`
+	EnergyJ             Value    `json:"energy_j"`
+	SpanS               float64  `json:"span_s"`
+	MeanPowerW          Value    `json:"mean_power_w"`
+	MaxPowerW           Value    `json:"max_power_w"`
+	OutputTokens        int64    `json:"output_tokens"`
+	JPerOutputToken     Value    `json:"j_per_output_token"`
+	OutputTokensPerJ    Value    `json:"output_tokens_per_j"`
+	GenerationTokens    Value    `json:"generation_tokens"`
+	JPerGenerationToken Value    `json:"j_per_generation_token"`
+	MeanGPUUtilPct      Value    `json:"mean_gpu_util_pct"`
+	MaxFBUsedMiB        Value    `json:"max_fb_used_mib"`
 }
 
 // Summarize sets the report beside the client's figures. A nil report
@@ -211,7 +221,7 @@ func (r *Report) Summarize(c Client) Summary {
 		sv.ClientMinusServerE2ELms = known(msf(c.MeanE2E)).minus(sv.MeanE2ELms)
 	}
 
-	en.Source, en.GPUs, en.EnergyJ = r.EnergySource, r.GPUs, r.EnergyJ
+	en.Source, en.GPUs, en.GPUIDs, en.EnergyJ = r.EnergySource, r.GPUs, r.GPUIDs, r.EnergyJ
 	en.SpanS, en.MeanPowerW, en.MaxPowerW = r.EnergySpan.Seconds(), r.MeanPowerW, r.MaxPowerW
 	out := known(float64(c.OutputTokens))
 	en.JPerOutputToken, en.OutputTokensPerJ = ratio(r.EnergyJ, out), ratio(out, r.EnergyJ)

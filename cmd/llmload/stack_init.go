@@ -19,6 +19,8 @@ func stackInit(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", defaultStackDir, "directory to render the stack into (created)")
 	fs.StringVar(&o.Model, "model", o.Model, "Hugging Face model vLLM serves")
 	fs.StringVar(&o.GPUs, "gpus", o.GPUs, "GPUs for vLLM and the DCGM exporter: all, or device indexes/UUIDs like 0,1")
+	gpuLayoutFlags(fs, &o)
+	alertFlags(fs, &o.Alerts)
 	fs.StringVar(&o.VLLMImage, "vllm-image", o.VLLMImage, "vLLM image (the -cu129 build of a tag runs on CUDA 12 drivers)")
 	fs.StringVar(&o.DCGMImage, "dcgm-image", o.DCGMImage, "NVIDIA DCGM exporter image (e.g. from a local registry mirror)")
 	fs.StringVar(&o.PrometheusImage, "prometheus-image", o.PrometheusImage, "Prometheus image")
@@ -109,6 +111,23 @@ func reportInit(o compose.Options, dir string, files []compose.File, stdout, std
   %s
 `, o.HFTokenEnv, dir, ep.VLLM, ep.DCGM, gpuIDsFlag(o.ServedGPUs()), stackURLs(ep))
 	return exitOK
+}
+
+// gpuLayoutFlags are how vLLM spreads over the node's GPUs.
+func gpuLayoutFlags(fs *flag.FlagSet, o *compose.Options) {
+	fs.IntVar(&o.TensorParallel, "tensor-parallel-size", 0, "GPUs each vLLM shards the model over (vLLM's --tensor-parallel-size); 0: vLLM's default, 1")
+	fs.IntVar(&o.Replicas, "replicas", o.Replicas, "vLLM containers, each on its own tensor-parallel-size GPUs, behind an nginx router on --port")
+	fs.StringVar(&o.RouterImage, "router-image", o.RouterImage, "nginx image of the router in front of the replicas (--replicas above 1)")
+}
+
+// alertFlags are the objectives of the rendered Prometheus alerting rules.
+func alertFlags(fs *flag.FlagSet, a *compose.Objectives) {
+	durationVar(fs, &a.TTFTp99, "alert-ttft-p99", a.TTFTp99, "alert when a replica's p99 time to first token stays above this")
+	durationVar(fs, &a.ITLp99, "alert-itl-p99", a.ITLp99, "alert when a replica's p99 inter-token latency stays above this")
+	durationVar(fs, &a.E2Ep99, "alert-e2e-p99", a.E2Ep99, "alert when a replica's p99 end-to-end latency stays above this")
+	fs.Float64Var(&a.KVCache, "alert-kv-cache", a.KVCache, "alert when a replica's KV cache usage (0 to 1) stays above this")
+	fs.IntVar(&a.QueueDepth, "alert-queue", a.QueueDepth, "alert when more requests than this stay waiting in a replica's queue")
+	durationVar(fs, &a.For, "alert-for", a.For, "how long a condition must hold before its alert fires")
 }
 
 // expandHome turns a leading ~/ into the home directory and makes the path

@@ -202,7 +202,7 @@ func countQueries() int {
 func stackCheckPanels(t *testing.T, ctx context.Context, promURL string, queries []dashQuery, variables map[string]dashVariable, t0 time.Time) {
 	t.Helper()
 	// $__rate_interval as Grafana computes it: max(4 x scrape interval, step + scrape interval).
-	expand := strings.NewReplacer("$scenario", ".*", "$model_name", ".*", "$gpu", ".*", "$__rate_interval", "4s")
+	expand := strings.NewReplacer("$scenario", ".*", "$model_name", ".*", "$instance", ".*", "$gpu", ".*", "$__rate_interval", "4s")
 	end := time.Now()
 	for _, q := range queries {
 		expr := expand.Replace(q.expr)
@@ -264,6 +264,15 @@ func stackStartPrometheus(t *testing.T, ctx context.Context, dir, promBin, promt
 	}
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, yml, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The stack's recording rules, at this Prometheus' interval: the
+	// dashboard reads their series.
+	rules, err := compose.RenderRules(time.Second, compose.DefaultObjectives(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rules.yml"), rules, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	promtoolCheck(t, ctx, promtool, cfg)

@@ -29,7 +29,7 @@ func TestStackInit(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"rendered 7 files", "llmload stack up --dir " + dir, "--url http://127.0.0.1:18000",
+	for _, want := range []string{"rendered 8 files", "llmload stack up --dir " + dir, "--url http://127.0.0.1:18000",
 		"--gpu-metrics http://127.0.0.1:19400/metrics", "http://127.0.0.1:13000/d/llmload-stack"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

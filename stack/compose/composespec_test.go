@@ -234,3 +234,54 @@ func gpuRequest(t *testing.T, s types.ServiceConfig) types.DeviceRequest {
 	}
 	return d
 }
+
+// TestComposeReplicas: --replicas 2 --tensor-parallel-size 2 on --gpus all
+// loads with compose-go as two vLLM containers on GPUs 0,1 and 2,3 behind
+// the router, which alone publishes the API port; Prometheus scrapes each
+// replica and mounts the rules; the run line's --gpu-ids cover all four.
+func TestComposeReplicas(t *testing.T) {
+	o := goldenCases()["replicas"]
+	p := loadCompose(t, o, nil)
+	for name, ids := range map[string][]string{"vllm-1": {"0", "1"}, "vllm-2": {"2", "3"}} {
+		svc, ok := p.Services[name]
+		if !ok {
+			t.Fatalf("no service %s", name)
+		}
+		if d := gpuRequest(t, svc); !slices.Equal(d.IDs, ids) {
+			t.Errorf("%s devices %+v, want ids %v", name, d, ids)
+		}
+		if len(svc.Ports) != 0 {
+			t.Errorf("%s publishes %+v; only the router should", name, svc.Ports)
+		}
+		if !slices.Contains(svc.Command, "--tensor-parallel-size") {
+			t.Errorf("%s command %q lacks --tensor-parallel-size", name, svc.Command)
+		}
+	}
+	router := p.Services["vllm"]
+	if router.Image != DefaultRouterImage || len(router.Ports) != 1 || router.Ports[0].Published != "8000" {
+		t.Errorf("router %s ports %+v, want %s on 8000", router.Image, router.Ports, DefaultRouterImage)
+	}
+	if _, ok := router.DependsOn["vllm-2"]; !ok {
+		t.Errorf("router depends on %v, want the replicas (nginx resolves them at start)", router.DependsOn)
+	}
+	if d := gpuRequest(t, p.Services["dcgm-exporter"]); d.Count != -1 && len(d.IDs) != 0 {
+		t.Errorf("dcgm-exporter devices %+v, want all (it watches every replica's GPUs)", d)
+	}
+	files, err := Render(o, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string]string{}
+	for _, f := range files {
+		byPath[f.Path] = string(f.Data)
+	}
+	if !strings.Contains(byPath[PrometheusFile], `["vllm-1:8000", "vllm-2:8000"]`) {
+		t.Errorf("prometheus.yml does not scrape each replica:\n%s", byPath[PrometheusFile])
+	}
+	if !strings.Contains(byPath[RouterFile], "server vllm-2:8000") {
+		t.Errorf("router/nginx.conf lacks replica 2:\n%s", byPath[RouterFile])
+	}
+	if got := o.ServedGPUs(); !slices.Equal(got, []string{"0", "1", "2", "3"}) {
+		t.Errorf("served GPUs %v, want 0-3", got)
+	}
+}

@@ -3,6 +3,7 @@ package compose
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -24,8 +25,7 @@ import (
 const (
 	dsVar       = "${datasource}"
 	selScenario = `scenario=~"$scenario"`
-	selModel    = `model_name=~"$model_name"`
-	selGPU      = `gpu=~"$gpu"`
+	selModel    = `model_name=~"$model_name", instance=~"$instance"` // instance: the vLLM replica
 	rateWindow  = "$__rate_interval"
 	// DatasourceUID is the uid of the provisioned Prometheus data source.
 	DatasourceUID = "prometheus"
@@ -70,20 +70,45 @@ func rate(metric, sel string) string {
 	return fmt.Sprintf("rate(%s{%s}[%s])", metric, sel, rateWindow)
 }
 
-// quantile is the q-quantile of a histogram, summed over everything but by.
+// quantile is the q-quantile of a histogram, summed over everything but
+// by, from the bucket rates the recording rules keep (rules.go).
 func quantile(q float64, histogram, sel, by string) string {
-	return fmt.Sprintf("histogram_quantile(%g, sum by (le%s) (%s))", q, by, rate(histogram+"_bucket", sel))
+	return fmt.Sprintf("histogram_quantile(%g, sum by (le%s) (%s{%s}))", q, by, recordedBucket(histogram), sel)
 }
 
-// Rows returns the dashboard's content: Overview, Client vs server, Client
+// DashboardSpec is what the dashboard depends on in a stack's options.
+type DashboardSpec struct {
+	// GPUs are the gpu variable's default selection: the GPUs vLLM uses
+	// (Options.ServedGPUs), so power and energy per token count them and
+	// not the node's idle ones. UUIDs select by the exporter's UUID label.
+	// Empty: All.
+	GPUs []string
+}
+
+// gpuLabel is the DCGM label the gpu variable selects on.
+func (d DashboardSpec) gpuLabel() string {
+	if len(d.GPUs) > 0 && strings.HasPrefix(d.GPUs[0], "GPU-") {
+		return "UUID"
+	}
+	return "gpu"
+}
+
+// selGPU selects the GPUs of the gpu variable.
+func (d DashboardSpec) selGPU() string { return d.gpuLabel() + `=~"$gpu"` }
+
+// Rows returns the dashboard's content for a stack whose GPUs are
+// selected by index (the default): Overview, Client vs server, Client
 // (llmload), Server (vLLM), GPU (DCGM).
-func Rows() []Row {
-	e := newPanelExprs()
-	return []Row{overviewRow(e), clientVsServerRow(e), clientRow(e), serverRow(e), gpuRow(e)}
+func Rows() []Row { return DashboardSpec{}.rows() }
+
+func (d DashboardSpec) rows() []Row {
+	e := newPanelExprs(d.selGPU())
+	return []Row{overviewRow(e), clientVsServerRow(e), clientRow(e), serverRow(e), gpuRow(e, d.selGPU())}
 }
 
 const (
 	byScenario = ", scenario" // quantile's "by" for per-scenario client series
+	byInstance = ", instance" // quantile's "by" for per-replica server series
 	tokS       = "suffix: tok/s"
 )
 
@@ -93,7 +118,7 @@ type panelExprs struct {
 	clientOut, serverGen, joulesPerToken, power                                    string
 }
 
-func newPanelExprs() panelExprs {
+func newPanelExprs(selGPU string) panelExprs {
 	var e panelExprs
 	e.clientTTFT95 = quantile(0.95, "llmload_ttft_seconds", selScenario, byScenario)
 	e.serverTTFT95 = quantile(0.95, "vllm:time_to_first_token_seconds", selModel, "")
@@ -102,12 +127,11 @@ func newPanelExprs() panelExprs {
 	e.clientE2E95 = quantile(0.95, "llmload_e2e_seconds", selScenario, byScenario)
 	e.serverE2E95 = quantile(0.95, "vllm:e2e_request_latency_seconds", selModel, "")
 	e.clientOut = fmt.Sprintf("sum by (scenario) (%s)", rate("llmload_output_tokens_total", selScenario))
-	e.serverGen = fmt.Sprintf("sum(%s)", rate("vllm:generation_tokens_total", selModel))
-	// DCGM counts mJ; a rate of it is mW, /1000 is W = J/s; divided by
-	// tokens/s it is J per token. "> 0" leaves idle periods empty instead
-	// of dividing by zero.
-	e.joulesPerToken = fmt.Sprintf("sum(%s) / 1000 / (%s > 0)",
-		rate("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", selGPU), e.serverGen)
+	e.serverGen = fmt.Sprintf("sum(%s{%s})", recServerGen, selModel)
+	// The recorded energy rate is in W = J/s; divided by tokens/s it is J
+	// per token. "> 0" leaves idle periods empty instead of dividing by
+	// zero.
+	e.joulesPerToken = fmt.Sprintf("sum(%s{%s}) / (%s > 0)", recGPUWatts, selGPU, e.serverGen)
 	e.power = fmt.Sprintf("sum(DCGM_FI_DEV_POWER_USAGE{%s})", selGPU)
 	return e
 }
@@ -206,54 +230,59 @@ func clientRow(e panelExprs) Row {
 	}}
 }
 
-// serverRow is the Server (vLLM) row: what vLLM reports about itself.
+// serverRow is the Server (vLLM) row: what vLLM reports about itself,
+// one line per replica (instance) so a slow or saturated one stands out.
 func serverRow(e panelExprs) Row {
+	byInst := func(expr string) string { return fmt.Sprintf("sum by (instance) (%s)", expr) }
 	return Row{Title: "Server (vLLM)", Columns: 4, Panels: []Panel{
 		{Title: "Requests running / waiting (vLLM)", Unit: "short", Sources: []Source{SourceServer},
-			Description: "Requests in vLLM's running batch and in its waiting queue.",
+			Description: "Requests in each replica's running batch and waiting queue.",
 			Queries: []Query{
-				{Expr: fmt.Sprintf("sum by (model_name) (vllm:num_requests_running{%s})", selModel), Legend: "running"},
-				{Expr: fmt.Sprintf("sum by (model_name) (vllm:num_requests_waiting{%s})", selModel), Legend: "waiting"},
+				{Expr: byInst(fmt.Sprintf("vllm:num_requests_running{%s}", selModel)), Legend: "{{instance}} running"},
+				{Expr: byInst(fmt.Sprintf("vllm:num_requests_waiting{%s}", selModel)), Legend: "{{instance}} waiting"},
 			}},
 		{Title: "KV cache usage", Unit: "percentunit", Max: 1, Sources: []Source{SourceServer},
-			Description: "Share of KV cache blocks in use. Near 100% vLLM preempts requests and queues new ones.",
-			Queries:     []Query{{Expr: fmt.Sprintf("max by (model_name) (vllm:kv_cache_usage_perc{%s})", selModel), Legend: "{{model_name}}"}}},
+			Description: "Share of KV cache blocks in use per replica. Near 100% vLLM preempts requests and queues new ones.",
+			Queries:     []Query{{Expr: fmt.Sprintf("max by (instance) (vllm:kv_cache_usage_perc{%s})", selModel), Legend: "{{instance}}"}}},
 		{Title: "Prefix cache hit rate", Unit: "percentunit", Max: 1, Sources: []Source{SourceServer},
-			Description: "Prompt tokens served from the prefix cache / prompt tokens looked up, over the rate window.",
-			Queries: []Query{{Expr: fmt.Sprintf("sum by (model_name) (%s) / (sum by (model_name) (%s) > 0)",
-				rate("vllm:prefix_cache_hits_total", selModel), rate("vllm:prefix_cache_queries_total", selModel)), Legend: "{{model_name}}"}}},
+			Description: "Prompt tokens served from the prefix cache / prompt tokens looked up, per replica, over the rate window.",
+			Queries: []Query{{Expr: fmt.Sprintf("%s / (%s > 0)",
+				byInst(rate("vllm:prefix_cache_hits_total", selModel)), byInst(rate("vllm:prefix_cache_queries_total", selModel))), Legend: "{{instance}}"}}},
 		{Title: "Tokens per second (vLLM)", Unit: tokS, Sources: []Source{SourceServer},
-			Description: "Generated (output) and prefilled (prompt) tokens per second.",
+			Description: "Generated (output) and prefilled (prompt) tokens per second, per replica.",
 			Queries: []Query{
-				{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:generation_tokens_total", selModel)), Legend: "generation"},
-				{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:prompt_tokens_total", selModel)), Legend: "prompt"},
+				{Expr: byInst(fmt.Sprintf("%s{%s}", recServerGen, selModel)), Legend: "{{instance}} generation"},
+				{Expr: byInst(rate("vllm:prompt_tokens_total", selModel)), Legend: "{{instance}} prompt"},
 			}},
 		{Title: "TTFT / ITL p95 (vLLM)", Unit: "s", Sources: []Source{SourceServer},
-			Description: "Time to first token and inter-token latency as vLLM measures them.",
-			Queries:     []Query{{Expr: e.serverTTFT95, Legend: "TTFT p95"}, {Expr: e.serverITL95, Legend: "ITL p95"}}},
-		{Title: "Queue time p50 / p95 (vLLM)", Unit: "s", Sources: []Source{SourceServer},
-			Description: "Time requests spent in vLLM's waiting queue before they were scheduled.",
+			Description: "Time to first token and inter-token latency as each replica measures them.",
 			Queries: []Query{
-				{Expr: quantile(0.5, "vllm:request_queue_time_seconds", selModel, ""), Legend: "p50"},
-				{Expr: quantile(0.95, "vllm:request_queue_time_seconds", selModel, ""), Legend: "p95"},
+				{Expr: quantile(0.95, "vllm:time_to_first_token_seconds", selModel, byInstance), Legend: "{{instance}} TTFT p95"},
+				{Expr: quantile(0.95, "vllm:inter_token_latency_seconds", selModel, byInstance), Legend: "{{instance}} ITL p95"},
+			}},
+		{Title: "Queue time p50 / p95 (vLLM)", Unit: "s", Sources: []Source{SourceServer},
+			Description: "Time requests spent in a replica's waiting queue before they were scheduled.",
+			Queries: []Query{
+				{Expr: quantile(0.5, "vllm:request_queue_time_seconds", selModel, byInstance), Legend: "{{instance}} p50"},
+				{Expr: quantile(0.95, "vllm:request_queue_time_seconds", selModel, byInstance), Legend: "{{instance}} p95"},
 			}},
 		{Title: "Preemptions per second (vLLM)", Unit: "short", Sources: []Source{SourceServer},
-			Description: "Requests evicted from the batch because the KV cache ran out; they are recomputed later.",
-			Queries:     []Query{{Expr: fmt.Sprintf("sum by (model_name) (%s)", rate("vllm:num_preemptions_total", selModel)), Legend: "preemptions"}}},
+			Description: "Requests evicted from a replica's batch because the KV cache ran out; they are recomputed later.",
+			Queries:     []Query{{Expr: byInst(rate("vllm:num_preemptions_total", selModel)), Legend: "{{instance}}"}}},
 		{Title: "Finished requests by reason (vLLM)", Unit: "reqps", Sources: []Source{SourceServer},
-			Description: "Requests vLLM finished per second: stop (EOS or stop string), length (max_tokens), abort (client went away).",
-			Queries:     []Query{{Expr: fmt.Sprintf("sum by (finished_reason) (%s)", rate("vllm:request_success_total", selModel)), Legend: "{{finished_reason}}"}}},
+			Description: "Requests each replica finished per second: stop (EOS or stop string), length (max_tokens), abort (client went away).",
+			Queries:     []Query{{Expr: fmt.Sprintf("sum by (instance, finished_reason) (%s)", rate("vllm:request_success_total", selModel)), Legend: "{{instance}} {{finished_reason}}"}}},
 	}}
 }
 
 // gpuRow is the GPU (DCGM) row: what the DCGM exporter reports.
-func gpuRow(e panelExprs) Row {
+func gpuRow(e panelExprs, selGPU string) Row {
 	return Row{Title: "GPU (DCGM)", Columns: 6, Panels: []Panel{
 		{Title: "Power", Unit: "watt", Sources: []Source{SourceGPU},
 			Description: "Power draw per GPU (DCGM_FI_DEV_POWER_USAGE).",
 			Queries:     []Query{{Expr: fmt.Sprintf("DCGM_FI_DEV_POWER_USAGE{%s}", selGPU), Legend: "GPU {{gpu}}"}, {Expr: e.power, Legend: "total"}}},
 		{Title: "Energy per output token", Unit: "J", Sources: []Source{SourceGPU, SourceServer},
-			Description: "rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION) / 1000 / rate(vllm:generation_tokens_total): joules per generated token. Idle GPUs in the selection count against it.",
+			Description: "rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION) / 1000 / rate(vllm:generation_tokens_total): joules per generated token of the selected replicas. Idle GPUs in the selection count against it.",
 			Queries:     []Query{{Expr: e.joulesPerToken, Legend: "J per token"}}},
 		{Title: "GPU utilization", Unit: "percent", Max: 100, Sources: []Source{SourceGPU},
 			Description: "Share of time a kernel was running (DCGM_FI_DEV_GPU_UTIL). 100% does not mean the tensor cores are saturated.",
@@ -279,7 +308,7 @@ func strPtr(s string) *string { return &s }
 // at the same Prometheus.
 //
 //lint:ignore SA1019 see above: the classic model is the portable one.
-func Dashboard() (dashboard.Dashboard, error) {
+func Dashboard(spec DashboardSpec) (dashboard.Dashboard, error) {
 	ds := common.DataSourceRef{Type: strPtr("prometheus"), Uid: strPtr(dsVar)}
 	queryVar := func(name, label, query string) *dashboard.QueryVariableBuilder {
 		return dashboard.NewQueryVariableBuilder(name).Label(label).Datasource(ds).
@@ -289,6 +318,14 @@ func Dashboard() (dashboard.Dashboard, error) {
 				Text:  dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
 				Value: dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}}}).
 			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc)
+	}
+	// The GPUs vLLM uses are selected from the start (the stack knows
+	// them); All is one click away.
+	gpuVar := queryVar("gpu", "GPU", "label_values(DCGM_FI_DEV_POWER_USAGE, "+spec.gpuLabel()+")")
+	if len(spec.GPUs) > 0 {
+		gpuVar.Current(dashboard.VariableOption{Selected: new(true),
+			Text:  dashboard.StringOrArrayOfString{ArrayOfString: spec.GPUs},
+			Value: dashboard.StringOrArrayOfString{ArrayOfString: spec.GPUs}})
 	}
 	//lint:ignore SA1019 the classic model, see Dashboard's comment.
 	b := dashboard.NewDashboardBuilder("llmload: client, server, GPU").
@@ -306,10 +343,11 @@ func Dashboard() (dashboard.Dashboard, error) {
 				Value: dashboard.StringOrArrayOfString{String: strPtr(DatasourceUID)}})).
 		WithVariable(queryVar("scenario", "Scenario", "label_values(llmload_info, scenario)")).
 		WithVariable(queryVar("model_name", "Model", "label_values(vllm:num_requests_running, model_name)")).
-		WithVariable(queryVar("gpu", "GPU", "label_values(DCGM_FI_DEV_POWER_USAGE, gpu)"))
+		WithVariable(queryVar("instance", "vLLM replica", "label_values(vllm:num_requests_running, instance)")).
+		WithVariable(gpuVar)
 
 	id := uint32(1)
-	for _, row := range Rows() {
+	for _, row := range spec.rows() {
 		b.WithRow(dashboard.NewRowBuilder(row.Title).Id(id))
 		id++
 		width := uint32(24 / row.Columns)
@@ -350,8 +388,8 @@ func Dashboard() (dashboard.Dashboard, error) {
 }
 
 // DashboardJSON is the dashboard as Grafana's file provisioning reads it.
-func DashboardJSON() ([]byte, error) {
-	d, err := Dashboard()
+func DashboardJSON(spec DashboardSpec) ([]byte, error) {
+	d, err := Dashboard(spec)
 	if err != nil {
 		return nil, fmt.Errorf("building the Grafana dashboard: %w", err)
 	}

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -62,6 +63,10 @@ var metricRef = regexp.MustCompile(`([A-Za-z_:][A-Za-z0-9_:]*)\{`)
 
 func TestDashboardPanels(t *testing.T) {
 	served := servedNames(t)
+	recorded := map[string]string{} // recorded series -> the metric it reads
+	for _, r := range recordingRules("1m") {
+		recorded[r.Name] = r.Source
+	}
 	titles := map[string]bool{}
 	for _, row := range Rows() {
 		if row.Columns < 1 || 24%row.Columns != 0 {
@@ -82,7 +87,13 @@ func TestDashboardPanels(t *testing.T) {
 					t.Errorf("panel %q: query names no metric: %s", p.Title, q.Expr)
 				}
 				for _, m := range refs {
-					name := strings.TrimSuffix(m[1], "_bucket")
+					name := m[1]
+					if src, ok := recorded[name]; ok {
+						name = src
+					} else if strings.Contains(name, ":") && !strings.HasPrefix(name, "vllm:") {
+						t.Errorf("panel %q: %s looks like a recorded series but no recording rule makes it", p.Title, name)
+					}
+					name = strings.TrimSuffix(name, "_bucket")
 					src, ok := served[name]
 					if !ok {
 						t.Errorf("panel %q: %s is served by neither llmload, the simulator nor DCGM's defaults", p.Title, name)
@@ -93,7 +104,7 @@ func TestDashboardPanels(t *testing.T) {
 				if len(p.Queries) > 1 && q.Legend == "" {
 					t.Errorf("panel %q: several queries need legends", p.Title)
 				}
-				for _, v := range []string{"scenario", "model_name", "gpu"} {
+				for _, v := range []string{"scenario", "model_name", "instance", "gpu"} {
 					if strings.Contains(q.Expr, v+`=~"`) && !strings.Contains(q.Expr, v+`=~"$`+v+`"`) {
 						t.Errorf("panel %q: %s filtered by something else than $%s", p.Title, v, v)
 					}
@@ -115,7 +126,7 @@ func TestDashboardPanels(t *testing.T) {
 // TestDashboardJSON reads the rendered JSON back with the SDK's own
 // unmarshalers (Grafana's schema) and checks what Grafana relies on.
 func TestDashboardJSON(t *testing.T) {
-	b, err := DashboardJSON()
+	b, err := DashboardJSON(DashboardSpec{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,9 +172,55 @@ func TestDashboardJSON(t *testing.T) {
 	for _, v := range d.Templating.List {
 		vars[v.Name] = true
 	}
-	for _, v := range []string{"datasource", "scenario", "model_name", "gpu"} {
+	for _, v := range []string{"datasource", "scenario", "model_name", "instance", "gpu"} {
 		if !vars[v] {
 			t.Errorf("no $%s variable", v)
+		}
+	}
+}
+
+// TestDashboardGPUSelection: the gpu variable starts on the GPUs vLLM uses
+// (by index, or by UUID with the UUID label), so power and energy per token
+// leave the node's idle GPUs out; without a selection it starts on All.
+func TestDashboardGPUSelection(t *testing.T) {
+	for _, c := range []struct {
+		gpus          []string
+		label, values string
+	}{
+		{nil, "gpu", "[$__all]"},
+		{[]string{"0", "1"}, "gpu", "[0 1]"},
+		{[]string{"GPU-aa", "GPU-bb"}, "UUID", "[GPU-aa GPU-bb]"},
+	} {
+		d, err := Dashboard(DashboardSpec{GPUs: c.gpus})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, v := range d.Templating.List {
+			if v.Name != "gpu" {
+				continue
+			}
+			found = true
+			if v.Current == nil || fmt.Sprint(v.Current.Value.ArrayOfString) != c.values {
+				t.Errorf("%v: gpu variable starts on %+v, want %s", c.gpus, v.Current, c.values)
+			}
+			if q := *v.Query.String; !strings.HasSuffix(q, ", "+c.label+")") {
+				t.Errorf("%v: gpu variable query %q, want label %s", c.gpus, q, c.label)
+			}
+		}
+		if !found {
+			t.Fatalf("%v: no gpu variable", c.gpus)
+		}
+		for _, r := range (DashboardSpec{GPUs: c.gpus}).rows() {
+			for _, p := range r.Panels {
+				for _, q := range p.Queries {
+					if strings.Contains(q.Expr, "DCGM") || strings.Contains(q.Expr, "dcgm") {
+						if !strings.Contains(q.Expr, c.label+`=~"$gpu"`) {
+							t.Errorf("%v: panel %q does not select %s by $gpu: %s", c.gpus, p.Title, c.label, q.Expr)
+						}
+					}
+				}
+			}
 		}
 	}
 }

@@ -22,6 +22,9 @@ const (
 	DefaultDCGMImage       = "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless"
 	DefaultPrometheusImage = "prom/prometheus:v3.15.0"
 	DefaultGrafanaImage    = "grafana/grafana:13.2.3"
+	// DefaultRouterImage balances requests over the vLLM replicas
+	// (--replicas above 1); nginx's open-source build, least connections.
+	DefaultRouterImage = "nginx:1.29.3-alpine"
 )
 
 // Ports inside the containers; Options choose only the published ones.
@@ -35,8 +38,14 @@ const (
 // Options are everything `llmload stack init` renders from. The zero value
 // is not useful: start from Defaults.
 type Options struct {
-	Model      string   // served model, vLLM's --model
-	GPUs       string   // "all" or a comma list of device ids / UUIDs
+	Model string // served model, vLLM's --model
+	GPUs  string // "all" or a comma list of device ids / UUIDs
+	// TensorParallel is vLLM's --tensor-parallel-size; 0: not set (vLLM's
+	// 1, or what --vllm-args says).
+	TensorParallel int
+	// Replicas is the number of vLLM containers, each on its own
+	// GPUs, behind a router (nginx) on Port when more than one.
+	Replicas   int
 	VLLMImage  string   // vllm/vllm-openai:TAG
 	VLLMArgs   []string // extra `vllm serve` arguments, already split
 	HFTokenEnv string   // name of the variable holding the Hugging Face token
@@ -61,7 +70,10 @@ type Options struct {
 	// without logging in.
 	GrafanaAnonymous bool
 
-	DCGMImage, PrometheusImage, GrafanaImage string
+	DCGMImage, PrometheusImage, GrafanaImage, RouterImage string
+
+	// Alerts are the objectives of the rendered Prometheus alerting rules.
+	Alerts Objectives
 
 	// Version is written into the files' header comment and stack.json.
 	Version string
@@ -89,6 +101,9 @@ func Defaults() Options {
 		DCGMImage:         DefaultDCGMImage,
 		PrometheusImage:   DefaultPrometheusImage,
 		GrafanaImage:      DefaultGrafanaImage,
+		RouterImage:       DefaultRouterImage,
+		Replicas:          1,
+		Alerts:            DefaultObjectives(),
 		Version:           "dev",
 	}
 }
@@ -109,6 +124,9 @@ var reservedVLLMArgs = map[string]string{
 	"--port":  "--port (the container port is fixed at 8000; --port picks the published one)",
 }
 
+// maxReplicas bounds --replicas: a node has at most a few dozen GPUs.
+const maxReplicas = 64
+
 // Validate reports the first option that cannot be rendered, naming the
 // flag and what to do.
 func (o Options) Validate() error {
@@ -118,11 +136,14 @@ func (o Options) Validate() error {
 	if strings.ContainsAny(o.Model, "\n\r") {
 		return fmt.Errorf("--model %q contains a line break", o.Model)
 	}
-	if _, err := o.gpuDevices(); err != nil {
+	if err := o.validateGPUs(); err != nil {
+		return err
+	}
+	if err := o.Alerts.Validate(); err != nil {
 		return err
 	}
 	for name, img := range map[string]string{"--vllm-image": o.VLLMImage, "--dcgm-image": o.DCGMImage,
-		"--prometheus-image": o.PrometheusImage, "--grafana-image": o.GrafanaImage} {
+		"--prometheus-image": o.PrometheusImage, "--grafana-image": o.GrafanaImage, "--router-image": o.RouterImage} {
 		if !imageRef.MatchString(img) {
 			return fmt.Errorf("%s %q is not an image reference (want e.g. %s)", name, img, DefaultVLLMImage)
 		}
@@ -201,19 +222,73 @@ func (o Options) vllmIntArg(def int, names ...string) int {
 	return def
 }
 
+// validateGPUs checks --gpus, --tensor-parallel-size and --replicas
+// together: every replica needs its own GPUs.
+func (o Options) validateGPUs() error {
+	ids, err := o.gpuDevices()
+	if err != nil {
+		return err
+	}
+	if o.TensorParallel < 0 {
+		return fmt.Errorf("--tensor-parallel-size %d: want 1 or more (0: vLLM's default, 1)", o.TensorParallel)
+	}
+	if o.TensorParallel > 0 && (o.hasVLLMArg("--tensor-parallel-size") || o.hasVLLMArg("-tp")) {
+		return fmt.Errorf("--tensor-parallel-size %d and --vllm-args both set the tensor-parallel size: keep one", o.TensorParallel)
+	}
+	if o.Replicas < 1 || o.Replicas > maxReplicas {
+		return fmt.Errorf("--replicas %d: want 1 to %d vLLM containers", o.Replicas, maxReplicas)
+	}
+	if need := o.gpusPerReplica() * o.Replicas; len(ids) > 0 && len(ids) < need {
+		return fmt.Errorf("--gpus %q has %d GPU(s) but %d replica(s) x %d GPU(s) each (tensor x pipeline x data parallel size) need %d: list more GPUs or lower --replicas / --tensor-parallel-size",
+			o.GPUs, len(ids), o.Replicas, o.gpusPerReplica(), need)
+	}
+	return nil
+}
+
+// gpusPerReplica is the number of GPUs one vLLM container uses: its
+// tensor x pipeline x data parallel size.
+func (o Options) gpusPerReplica() int {
+	tp := o.TensorParallel
+	if tp == 0 {
+		tp = o.vllmIntArg(1, "--tensor-parallel-size", "-tp")
+	}
+	return tp * o.vllmIntArg(1, "--pipeline-parallel-size", "-pp") * o.vllmIntArg(1, "--data-parallel-size", "-dp")
+}
+
+// replicaDevices returns the device ids each vLLM replica reserves:
+// consecutive slices of gpusPerReplica of --gpus (of 0, 1, ... for --gpus
+// all). nil when there is one replica (it reserves --gpus as it is) or
+// --gpus none.
+func (o Options) replicaDevices() [][]string {
+	if o.Replicas <= 1 || o.GPUs == GPUsNone {
+		return nil
+	}
+	ids, _ := o.gpuDevices()
+	per := o.gpusPerReplica()
+	if ids == nil { // --gpus all: the node's first GPUs, by index
+		for i := range per * o.Replicas {
+			ids = append(ids, strconv.Itoa(i))
+		}
+	}
+	var out [][]string
+	for r := range o.Replicas {
+		out = append(out, ids[r*per:(r+1)*per])
+	}
+	return out
+}
+
 // ServedGPUs returns the GPUs vLLM uses, as the DCGM exporter labels
 // them, so energy is attributed to them and not to every GPU of the node.
-// vLLM takes the first tensor x pipeline x data parallel size of the GPUs
-// it sees; the exporter sees the same GPUs (same reservation) and, like
-// NVML in any container, numbers them from 0. Device UUIDs given with
-// --gpus are returned as they are (the exporter's UUID label). nil for
-// --gpus none.
+// Each replica takes the next tensor x pipeline x data parallel size of
+// the GPUs reserved (vLLM uses the first that many of those it sees); the
+// exporter sees every reserved GPU and, like NVML in any container,
+// numbers them from 0. Device UUIDs given with --gpus are returned as
+// they are (the exporter's UUID label). nil for --gpus none.
 func (o Options) ServedGPUs() []string {
 	if o.GPUs == GPUsNone {
 		return nil
 	}
-	n := o.vllmIntArg(1, "--tensor-parallel-size", "-tp") * o.vllmIntArg(1, "--pipeline-parallel-size", "-pp") *
-		o.vllmIntArg(1, "--data-parallel-size", "-dp")
+	n := o.gpusPerReplica() * o.Replicas
 	ids, _ := o.gpuDevices()
 	if len(ids) > 0 {
 		n = min(n, len(ids))
@@ -256,7 +331,7 @@ func (o Options) gpuDevices() ([]string, error) {
 // GPU and leave the others idle while DCGM counts their idle power.
 func (o Options) TensorParallelHint() string {
 	ids, _ := o.gpuDevices()
-	if len(ids) < 2 {
+	if len(ids) < 2 || o.TensorParallel > 0 || o.Replicas > 1 {
 		return ""
 	}
 	for _, f := range []string{"--tensor-parallel-size", "-tp", "--pipeline-parallel-size", "-pp", "--data-parallel-size", "-dp"} {
@@ -264,7 +339,7 @@ func (o Options) TensorParallelHint() string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("note: %d GPUs reserved but --vllm-args has no --tensor-parallel-size; vLLM will use one of them (add --vllm-args \"--tensor-parallel-size %d\")", len(ids), len(ids))
+	return fmt.Sprintf("note: %d GPUs reserved but --vllm-args has no --tensor-parallel-size; vLLM will use one of them (add --tensor-parallel-size %d, or --replicas %d for one vLLM per GPU)", len(ids), len(ids), len(ids))
 }
 
 // SplitArgs splits a command line the way a POSIX shell splits words:

@@ -27,6 +27,7 @@ const (
 	DCGMCountersFile = "dcgm/counters.csv"
 	DashboardFile    = "grafana/dashboards/llmload.json"
 	StateFile        = "stack.json"
+	RouterFile       = "router/nginx.conf" // only with --replicas above 1
 )
 
 // File is one rendered file.
@@ -63,6 +64,9 @@ type State struct {
 	// ServedGPUs are the DCGM gpu labels (or UUIDs) of the GPUs vLLM uses:
 	// llmload run --gpu-ids.
 	ServedGPUs []string `json:"served_gpus"`
+	// TensorParallel and Replicas are omitted at their defaults (0, 1).
+	TensorParallel int `json:"tensor_parallel_size,omitempty"`
+	Replicas       int `json:"replicas,omitempty"`
 }
 
 // yamlQuote returns s as a YAML double-quoted scalar. JSON strings are valid
@@ -148,7 +152,6 @@ func Render(o Options, dir string) ([]File, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	devices, _ := o.gpuDevices()
 	// The model is `vllm serve`'s positional argument: recent images
 	// deprecate --model.
 	command := []string{o.Model, "--host", "0.0.0.0", "--port", strconv.Itoa(vllmContainerPort)}
@@ -157,6 +160,9 @@ func Render(o Options, dir string) ([]File, error) {
 		// 3.1 8B) and stops at start when its KV cache does not fit a 24 GB
 		// GPU; auto picks the longest that fits.
 		command = append(command, "--max-model-len", "auto")
+	}
+	if o.TensorParallel > 0 {
+		command = append(command, "--tensor-parallel-size", strconv.Itoa(o.TensorParallel))
 	}
 	command = append(command, o.VLLMArgs...)
 	hfMount := "hf-cache:/root/.cache/huggingface"
@@ -174,25 +180,35 @@ func Render(o Options, dir string) ([]File, error) {
 		"q":       composeQuote,
 		"publish": func(host, container int) string { return fmt.Sprintf("%s%d:%d", bind, host, container) },
 	}
+	replicas := o.vllmServices()
 	composeYAML, err := execute("compose.yaml.tmpl", composeFuncs, map[string]any{
-		"Version": o.Version, "Dir": dir,
-		"VLLMImage": o.VLLMImage, "VLLMCommand": command, "HFTokenEnv": o.HFTokenEnv,
-		"HFCache": o.HFCache, "HFCacheMount": hfMount, "DeviceIDs": devices,
+		"Version": o.Version, "Dir": dir, "VLLM": replicas, "Router": o.Replicas > 1, "RouterImage": o.RouterImage,
+		"DCGMReservation": o.dcgmReservation(),
+		"VLLMImage":       o.VLLMImage, "VLLMCommand": command, "HFTokenEnv": o.HFTokenEnv,
+		"HFCache": o.HFCache, "HFCacheMount": hfMount,
 		"Port": o.Port, "DCGMPort": o.DCGMPort, "PrometheusPort": o.PrometheusPort, "GrafanaPort": o.GrafanaPort,
 		"DCGMImage": o.DCGMImage, "PrometheusImage": o.PrometheusImage, "GrafanaImage": o.GrafanaImage,
 		"CollectMillis": strconv.FormatInt(o.ScrapeInterval.Milliseconds(), 10),
-		"StartPeriod":   composeDuration(o.HealthStartPeriod), "Grafana": !o.NoGrafana, "GPUs": o.GPUs != GPUsNone,
+		"StartPeriod":   composeDuration(o.HealthStartPeriod), "Grafana": !o.NoGrafana,
 		"GrafanaAnonymous": o.GrafanaAnonymous,
 	})
 	if err != nil {
 		return nil, err
 	}
+	var vllmTargets []string
+	for _, r := range replicas {
+		vllmTargets = append(vllmTargets, net.JoinHostPort(r.Name, strconv.Itoa(vllmContainerPort)))
+	}
 	prom, err := RenderPrometheus(ScrapeTargets{
-		VLLM:     []string{net.JoinHostPort("vllm", strconv.Itoa(vllmContainerPort))},
+		VLLM:     vllmTargets,
 		DCGM:     []string{net.JoinHostPort("dcgm-exporter", strconv.Itoa(dcgmContainerPort))},
 		Client:   o.ClientMetrics,
 		Interval: o.ScrapeInterval,
 	}, o.Version)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := RenderRules(o.ScrapeInterval, o.Alerts, o.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +226,7 @@ func Render(o Options, dir string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	dash, err := DashboardJSON()
+	dash, err := DashboardJSON(DashboardSpec{GPUs: o.ServedGPUs()})
 	if err != nil {
 		return nil, err
 	}
@@ -218,20 +234,75 @@ func Render(o Options, dir string) ([]File, error) {
 		Version: o.Version, Model: o.Model, GPUs: o.GPUs, VLLMImage: o.VLLMImage, VLLMArgs: nonNil(o.VLLMArgs),
 		Bind: o.Bind, Port: o.Port, DCGMPort: o.DCGMPort, GrafanaPort: o.GrafanaPort, PrometheusPort: o.PrometheusPort,
 		ClientMetrics: nonNil(o.ClientMetrics), ScrapeInterval: o.ScrapeInterval.String(), NoGrafana: o.NoGrafana,
-		ServedGPUs: nonNil(o.ServedGPUs()),
+		Replicas:   replicasInState(o.Replicas),
+		ServedGPUs: nonNil(o.ServedGPUs()), TensorParallel: o.TensorParallel,
 	}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	return []File{
+	files := []File{
 		{ComposeFile, composeYAML},
 		{PrometheusFile, prom},
+		{RulesFile, rules},
 		{DCGMCountersFile, counters},
 		{"grafana/provisioning/datasources/prometheus.yaml", datasource},
 		{"grafana/provisioning/dashboards/llmload.yaml", provider},
 		{DashboardFile, dash},
 		{StateFile, append(state, '\n')},
-	}, nil
+	}
+	if o.Replicas > 1 {
+		router, err := execute("router/nginx.conf.tmpl", plain, map[string]any{"Version": o.Version, "Replicas": vllmTargets})
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{RouterFile, router})
+	}
+	return files, nil
+}
+
+// reservation is a service's GPU reservation in compose.yaml.
+type reservation struct {
+	GPUs      bool     // false: --gpus none, no reservation
+	DeviceIDs []string // nil: count all
+}
+
+// vllmService is one vLLM container of compose.yaml.
+type vllmService struct {
+	Name        string
+	Publish     bool // its port is the stack's API port (one replica, no router)
+	Reservation reservation
+}
+
+// vllmServices are the vLLM containers: one named vllm on --gpus, or
+// vllm-1 ... vllm-N on their own GPUs behind the router (named vllm, so
+// clients and `stack status` find the API under the same name).
+func (o Options) vllmServices() []vllmService {
+	if o.Replicas <= 1 {
+		return []vllmService{{Name: "vllm", Publish: true, Reservation: o.dcgmReservation()}}
+	}
+	var out []vllmService
+	for i, ids := range o.replicaDevices() {
+		out = append(out, vllmService{Name: "vllm-" + strconv.Itoa(i+1), Reservation: reservation{GPUs: o.GPUs != GPUsNone, DeviceIDs: ids}})
+	}
+	for len(out) < o.Replicas { // --gpus none
+		out = append(out, vllmService{Name: "vllm-" + strconv.Itoa(len(out)+1)})
+	}
+	return out
+}
+
+// dcgmReservation is --gpus as it is: the exporter watches every GPU
+// reserved, whichever replica uses it.
+func (o Options) dcgmReservation() reservation {
+	ids, _ := o.gpuDevices()
+	return reservation{GPUs: o.GPUs != GPUsNone, DeviceIDs: ids}
+}
+
+// replicasInState is --replicas as stack.json has it: 0 (left out) for one.
+func replicasInState(n int) int {
+	if n > 1 {
+		return n
+	}
+	return 0
 }
 
 func nonNil(s []string) []string {

@@ -43,7 +43,12 @@ func goldenCases() map[string]Options {
 	standIn.Bind = "0.0.0.0"
 	standIn.HealthStartPeriod = 90 * time.Second
 	standIn.VLLMImage, standIn.DCGMImage, standIn.PrometheusImage = "llmload-test/vllm:e2e", "llmload-test/dcgm:e2e", "llmload-test/prometheus:e2e"
-	return map[string]Options{"default": Defaults(), "custom": custom, "noclient": noClient, "standin": standIn}
+	// Two vLLM replicas of two GPUs each on a node's first four GPUs,
+	// behind the router, with objectives of their own.
+	replicas := Defaults()
+	replicas.TensorParallel, replicas.Replicas = 2, 2
+	replicas.Alerts.TTFTp99, replicas.Alerts.QueueDepth, replicas.Alerts.For = 500*time.Millisecond, 4, 2*time.Minute
+	return map[string]Options{"default": Defaults(), "custom": custom, "noclient": noClient, "standin": standIn, "replicas": replicas}
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -55,7 +60,8 @@ func TestRenderGolden(t *testing.T) {
 			}
 			dir := filepath.Join("testdata", "golden", name)
 			if name != "default" {
-				// The dashboard does not depend on the options: keep one copy.
+				// The dashboard depends on the options only in the gpu
+				// variable's default (TestDashboardGPUSelection): keep one copy.
 				files = slices.DeleteFunc(files, func(f File) bool { return f.Path == DashboardFile })
 			}
 			if *update {
@@ -175,6 +181,12 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(o *Options) { o.ClientMetrics = []string{"nohost"} }, "--client-metrics"},
 		{func(o *Options) { o.ClientMetrics = []string{"h:0"} }, "--client-metrics"},
 		{func(o *Options) { o.ScrapeInterval = 1500 * time.Millisecond }, "--scrape-interval"},
+		{func(o *Options) { o.Replicas = 0 }, "--replicas 0"},
+		{func(o *Options) { o.TensorParallel = -1 }, "--tensor-parallel-size -1"},
+		{func(o *Options) { o.TensorParallel, o.VLLMArgs = 2, []string{"-tp", "2"} }, "--tensor-parallel-size 2 and --vllm-args"},
+		{func(o *Options) { o.GPUs, o.Replicas, o.TensorParallel = "0,1,2", 2, 2 }, `--gpus "0,1,2" has 3 GPU(s) but 2 replica(s) x 2 GPU(s)`},
+		{func(o *Options) { o.RouterImage = "" }, "--router-image"},
+		{func(o *Options) { o.Alerts.QueueDepth = 0 }, "--alert-queue"},
 	}
 	for _, c := range cases {
 		o := Defaults()
@@ -334,6 +346,27 @@ func TestServedGPUs(t *testing.T) {
 		o.GPUs, o.VLLMArgs = c.gpus, c.args
 		if got := fmt.Sprint(o.ServedGPUs()); got != c.want {
 			t.Errorf("--gpus %s --vllm-args %q: %s, want %s", c.gpus, c.args, got, c.want)
+		}
+	}
+	// Replicas: each takes the next tensor-parallel-size GPUs.
+	for _, c := range []struct {
+		gpus         string
+		tp, replicas int
+		served, each string
+	}{
+		{"all", 0, 3, "[0 1 2]", "[[0] [1] [2]]"},
+		{"all", 2, 2, "[0 1 2 3]", "[[0 1] [2 3]]"},
+		{"4,5,6,7", 2, 2, "[0 1 2 3]", "[[4 5] [6 7]]"},
+		{"GPU-a,GPU-b,GPU-c", 1, 2, "[GPU-a GPU-b]", "[[GPU-a] [GPU-b]]"},
+		{"none", 1, 2, "[]", "[]"},
+	} {
+		o := Defaults()
+		o.GPUs, o.TensorParallel, o.Replicas = c.gpus, c.tp, c.replicas
+		if got := fmt.Sprint(o.ServedGPUs()); got != c.served {
+			t.Errorf("--gpus %s -tp %d --replicas %d: served %s, want %s", c.gpus, c.tp, c.replicas, got, c.served)
+		}
+		if got := fmt.Sprint(o.replicaDevices()); got != c.each {
+			t.Errorf("--gpus %s -tp %d --replicas %d: replicas reserve %s, want %s", c.gpus, c.tp, c.replicas, got, c.each)
 		}
 	}
 }

@@ -14,6 +14,11 @@
 --       --url http://gpu-node:8000 --model meta-llama/Llama-3.1-8B-Instruct
 --   llmload run scenarios/azure_conv.lua --help              # engine flags and these options
 --
+-- Split over machines (docs/cli.md, "Shards"): 8 processes, one per
+-- machine, each with its index, the same instant, and the same --seed,
+-- together send exactly what one process would:
+--   llmload run scenarios/azure_conv.lua --shard 2/8 --start-at 2026-12-07T10:00:00Z --out results/s2
+--
 -- Against a GPU node deployed with `llmload stack` (docs/stack.md): the
 -- server's vLLM series come from its /metrics (--server-metrics auto), GPU
 -- power and energy per token from the DCGM exporter, and the run's own

@@ -130,6 +130,10 @@ func loadRun(args []string, stdout, stderr io.Writer) (rc runConfig, code int, d
 		fmt.Fprintf(stderr, "llmload run: --calibrate %q: want auto, usage or off\n", f.calibrate)
 		return rc, exitConfig, true
 	}
+	if err := applyShardFlags(f, &rc.cfg, time.Now()); err != nil {
+		fmt.Fprintf(stderr, "llmload run: %v\n", err)
+		return rc, exitConfig, true
+	}
 	if rc.cfg.Scenarios, rc.scr, err = loadScenarios(fs, f, script, options); err != nil {
 		fmt.Fprintf(stderr, "llmload run: %v\n", err)
 		return rc, exitConfig, true
@@ -150,6 +154,9 @@ func loadRun(args []string, stdout, stderr io.Writer) (rc runConfig, code int, d
 		fl := fs.Lookup(name)
 		return fl != nil && isBoolFlag(fl)
 	})}
+	if digest, err := scenarioDigest(script); err == nil {
+		rc.cfg.Meta["scenario_sha256"] = digest
+	}
 	if len(rc.f.metadata) > 0 {
 		rc.cfg.Meta["metadata"] = map[string]string(rc.f.metadata)
 	}

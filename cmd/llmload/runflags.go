@@ -33,6 +33,7 @@ type runFlags struct {
 	overwrite         bool     // reuse a non-empty --out, replacing llmload's files in it
 	report            bool     // also write report.html in each results directory
 	metadata          metadataFlag
+	shard, startAt    string // --shard i/n, --start-at RFC 3339 (shardflags.go)
 
 	blockSize                              int
 	noUI                                   bool
@@ -61,7 +62,8 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.IntVar(&f.concurrency, "concurrency", 0, "maximum requests in flight (default: the scenario's, else 16)")
 	fs.Int64Var(&f.limit, "limit", 0, "send at most this many requests (0 = the whole source)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of synthetic traffic (arrivals, lengths): the same seed, the same traffic")
-	fs.Uint64Var(&f.promptSeed, "prompt-seed", 0, "seed of prompt text; 0 = new each run, so a rerun does not hit the server's prefix cache")
+	fs.Uint64Var(&f.promptSeed, "prompt-seed", 0, "seed of prompt text; 0 = new each run (with --start-at: derived from it and --seed), so a rerun does not hit the server's prefix cache")
+	addShardFlags(fs, f)
 	fs.BoolVar(&f.skipBad, "skip-bad-rows", false, "skip malformed trace rows (counted and reported) instead of stopping")
 	fs.BoolVar(&f.tokenIDs, "token-ids", false, "for /v1/completions, send synthetic prompts as token-id lists (exact length)")
 	fs.BoolVar(&f.contUsage, "continuous-usage", false, "ask vLLM for usage in every chunk (stream_options.continuous_usage_stats)")

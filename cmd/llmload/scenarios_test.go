@@ -54,3 +54,27 @@ func TestScenarioLibrary(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioShard runs a library scenario as one shard of two, as its
+// usage comment shows: the shard sends its half of the rows.
+func TestScenarioShard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run; skipped with -short")
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := []string{"run", "scenarios/azure_conv.lua", "--shard", "1/2", "--limit", "20", "--speedup", "20", "--no-ui",
+		"--sim-profile", "fixed", "--sim-ttft", "5ms", "--sim-itl", "1ms", "--out", out, "--log-every", "0"}
+	log, err := runLLMLoad(t, ctx, args...)
+	if err != nil {
+		t.Fatalf("llmload %s: %v\n%s", strings.Join(args, " "), err, log)
+	}
+	s, lines := readResults(t, out)
+	checkComplete(t, s, lines, 10)
+	for _, l := range lines {
+		if l.Seq%2 != 1 {
+			t.Errorf("shard 1/2 sent row %d", l.Seq)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/llmload/llmload/engine/load/request"
 	"github.com/llmload/llmload/engine/load/runner"
 	"github.com/llmload/llmload/engine/load/session"
+	"github.com/llmload/llmload/engine/load/shard"
 	"github.com/llmload/llmload/engine/load/trace"
 	"github.com/llmload/llmload/engine/results/record"
 	"github.com/llmload/llmload/engine/results/threshold"
@@ -131,6 +132,13 @@ type Config struct {
 
 	EpochLead    time.Duration // default DefaultEpochLead
 	ProbeTimeout time.Duration // default DefaultProbeTimeout
+
+	// Shard, when on, runs only this shard's part of every scenario
+	// (package shard); a capacity search cannot be split and is refused.
+	Shard shard.Spec
+	// StartAt, when set, is the epoch (--start-at): shards started apart
+	// share one. Prepare must end before it; Start waits for it.
+	StartAt time.Time
 
 	// Abort, when closed, cancels in-flight requests at once (a second
 	// Ctrl-C); cancelling Start's ctx only stops sending and drains.

@@ -22,6 +22,7 @@ import (
 	"github.com/llmload/llmload/engine/results/observe"
 	"github.com/llmload/llmload/engine/results/record"
 	"github.com/llmload/llmload/engine/results/threshold"
+	"github.com/llmload/llmload/engine/shared/clockskew"
 )
 
 // Run is a prepared run: every scenario's client, recorder and observer
@@ -32,6 +33,9 @@ type Run struct {
 	scenarios []*ScenarioRun
 	stopSim   func()
 	cancel    context.CancelFunc // stops every scenario (a Script's stop)
+
+	clock    clockskew.Estimator // this machine's clock against the server's (meta.shard)
+	receipts atomic.Int64        // results observeReceipt took
 }
 
 // ScenarioRun is everything one scenario of a run owns.
@@ -76,8 +80,13 @@ type Outcome struct {
 // count against the schedule: the clock starts after them. On error
 // everything already started is stopped.
 func Prepare(ctx context.Context, cfg Config) (*Run, error) {
+	begun := time.Now()
 	cfg.defaults()
 	cfg.Scenarios = append([]Scenario(nil), cfg.Scenarios...)
+	if err := checkShard(&cfg); err != nil {
+		return nil, err
+	}
+	startAtSeed(&cfg)
 	if cfg.PromptSeed == 0 {
 		// A fresh salt per run, so a repeated run does not hit the
 		// prefix cache that the previous one filled.
@@ -85,13 +94,13 @@ func Prepare(ctx context.Context, cfg Config) (*Run, error) {
 	}
 	r := &Run{cfg: cfg}
 	var err error
-	if r.stopSim, err = settleEndpoints(ctx, &r.cfg); err != nil {
+	if r.stopSim, err = settleEndpoints(ctx, &r.cfg, r.probeClient()); err != nil {
 		r.Close()
 		return nil, err
 	}
 	for i := range r.cfg.Scenarios {
 		sr := &ScenarioRun{sc: r.cfg.Scenarios[i], run: r}
-		sr.cals = fitPromptModels(ctx, &r.cfg, &sr.sc)
+		sr.cals = fitPromptModels(ctx, &r.cfg, &sr.sc, r.probeClient())
 		for _, o := range r.cfg.Scenarios {
 			if o.URL == sr.sc.URL {
 				sr.shared++
@@ -99,8 +108,12 @@ func Prepare(ctx context.Context, cfg Config) (*Run, error) {
 		}
 		r.scenarios = append(r.scenarios, sr)
 	}
-	// All scenarios share one start, so side-by-side results line up.
-	r.epoch = time.Now().Add(r.cfg.EpochLead)
+	// All scenarios share one start, so side-by-side results line up;
+	// with StartAt, all shards do.
+	if err := r.setEpoch(begun); err != nil {
+		r.Close()
+		return nil, err
+	}
 	for _, sr := range r.scenarios {
 		if err := sr.prepare(); err != nil {
 			r.Close()
@@ -129,7 +142,7 @@ func (sr *ScenarioRun) prepare() error {
 	if sp := sc.Sessions; sp != nil {
 		scfg := sp.Config
 		scfg.Name, scfg.Builder, scfg.Program = sc.Name, sr.builder, sp.Program(sr.builder)
-		scfg.Duration, scfg.Limit = sc.Duration, sc.Limit
+		scfg.Duration, scfg.Limit, scfg.Shard = sc.Duration, sc.Limit, cfg.Shard
 		if sr.sessions, err = session.New(scfg); err != nil {
 			return err
 		}
@@ -155,6 +168,9 @@ func (sr *ScenarioRun) prepare() error {
 		"machine": map[string]any{"os": runtime.GOOS, "arch": runtime.GOARCH, "cpus": runtime.NumCPU()},
 	}
 	maps.Copy(meta, cfg.Meta)
+	if cfg.Shard.On() {
+		meta["shard"] = sr.run.shardMeta()
+	}
 	sr.rec, err = record.New(record.Config{
 		Name: sc.Name, OutDir: sc.Out, SampleInterval: sc.SampleInterval, Epoch: epoch,
 		SLO: sc.SLO, WarmupRequests: sc.WarmupRequests, WarmupDuration: sc.WarmupDuration,
@@ -238,6 +254,9 @@ func observeTargets(sc *Scenario) []observe.Target {
 // drain. After an error, call Close.
 func (r *Run) Start(ctx context.Context, watches []Watch) error {
 	ctx, r.cancel = context.WithCancel(ctx)
+	if err := r.waitStart(ctx); err != nil {
+		return err
+	}
 	for i, sr := range r.scenarios {
 		var w Watch
 		if i < len(watches) {
@@ -281,6 +300,9 @@ func (sr *ScenarioRun) runnerConfig(w Watch) runner.Config {
 		sinks = append(sinks, runner.SinkFunc(w.OnResult))
 	}
 	sinks = append(sinks, runner.SinkFunc(sr.builder.Observe))
+	if sr.run.cfg.Shard.On() {
+		sinks = append(sinks, runner.SinkFunc(sr.run.observeReceipt))
+	}
 	if sr.live != nil {
 		sinks = append(sinks, runner.SinkFunc(sr.live.OnResult))
 	}
@@ -289,7 +311,7 @@ func (sr *ScenarioRun) runnerConfig(w Watch) runner.Config {
 		Source: sc.Source, Schedule: sc.Schedule, Mapper: sc.Mapper, Builder: sr.builder,
 		Client: sr.client, Recorder: sr.rec, Sinks: sinks,
 		Concurrency: sc.Concurrency, OnFull: sc.OnFull,
-		Limit: sc.Limit, Duration: sc.Duration,
+		Limit: sc.Limit, Duration: sc.Duration, Shard: sr.run.cfg.Shard,
 		DrainTimeout: sc.DrainTimeout, Abort: sr.run.cfg.Abort,
 		BeforeClose: sr.beforeClose,
 		Every:       every, Progress: w.Progress,
@@ -319,6 +341,13 @@ func (sr *ScenarioRun) beforeClose(final runner.Status) {
 	log := sr.run.cfg.Log
 	if err := sr.rec.SetMeta("prompt_calibration", reports); err != nil {
 		fmt.Fprintf(log, "llmload run: %v\n", err)
+	}
+	if sr.run.cfg.Shard.On() {
+		// The offset again: the run's receipts bound it far better than
+		// the probes' Date headers did.
+		if err := sr.rec.SetMeta("shard", sr.run.shardMeta()); err != nil {
+			fmt.Fprintf(log, "llmload run: %v\n", err)
+		}
 	}
 	if n := final.Unsent; n > 0 {
 		sr.rec.SetMeta("unsent_at_stop", n)

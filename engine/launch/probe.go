@@ -15,7 +15,7 @@ import (
 // without a URL share one simulator (cfg.StartSim), those without a model
 // ask their server's /v1/models, once per server. It returns the
 // simulator's stop function (nil when none was started).
-func settleEndpoints(ctx context.Context, cfg *Config) (stopSim func(), err error) {
+func settleEndpoints(ctx context.Context, cfg *Config, hc *http.Client) (stopSim func(), err error) {
 	simURL := ""
 	models := map[string]string{}
 	for i := range cfg.Scenarios {
@@ -38,7 +38,7 @@ func settleEndpoints(ctx context.Context, cfg *Config) (stopSim func(), err erro
 			sc.Model = m
 			continue
 		}
-		m, err := firstModel(ctx, sc.URL, sc.APIKey, cfg)
+		m, err := firstModel(ctx, sc.URL, sc.APIKey, cfg, hc)
 		if err != nil {
 			return stopSim, fmt.Errorf("scenario %s: no --model given and %v; pass --model", sc.Name, err)
 		}
@@ -49,7 +49,7 @@ func settleEndpoints(ctx context.Context, cfg *Config) (stopSim func(), err erro
 
 // firstModel asks GET /v1/models, as vLLM's benchmark does when no model
 // is given.
-func firstModel(ctx context.Context, rawURL, apiKey string, cfg *Config) (string, error) {
+func firstModel(ctx context.Context, rawURL, apiKey string, cfg *Config, hc *http.Client) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
 	defer cancel()
 	base := openai.BaseURL(rawURL)
@@ -60,7 +60,7 @@ func firstModel(ctx context.Context, rawURL, apiKey string, cfg *Config) (string
 	if apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("listing models at %s/v1/models failed: %w", base, err)
 	}
@@ -82,7 +82,7 @@ func firstModel(ctx context.Context, rawURL, apiKey string, cfg *Config) (string
 // fitPromptModels fits the prompt-length model of both endpoints of sc.
 // It never fails the run: the worst case is learning from usage as
 // responses arrive. Each /tokenize probe is bounded by cfg.ProbeTimeout.
-func fitPromptModels(ctx context.Context, cfg *Config, sc *Scenario) []*prompt.Calibration {
+func fitPromptModels(ctx context.Context, cfg *Config, sc *Scenario, hc *http.Client) []*prompt.Calibration {
 	var cals []*prompt.Calibration
 	for _, ep := range []request.Endpoint{request.Chat, request.Completions} {
 		switch cfg.Calibrate {
@@ -92,7 +92,7 @@ func fitPromptModels(ctx context.Context, cfg *Config, sc *Scenario) []*prompt.C
 			cals = append(cals, prompt.NewOnline(ep, prompt.Identity))
 		default:
 			pctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
-			c, err := prompt.Calibrate(pctx, openai.BaseURL(sc.URL), sc.Model, ep, &prompt.Options{APIKey: sc.APIKey})
+			c, err := prompt.Calibrate(pctx, openai.BaseURL(sc.URL), sc.Model, ep, &prompt.Options{APIKey: sc.APIKey, Client: hc})
 			cancel()
 			if err != nil {
 				fmt.Fprintf(cfg.Log, "prompt calibration for %s: %v; learning from usage.prompt_tokens instead\n", ep, err)

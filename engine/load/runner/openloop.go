@@ -11,6 +11,7 @@ import (
 
 	"github.com/llmload/llmload/engine/load/pace"
 	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/shard"
 	"github.com/llmload/llmload/engine/load/trace"
 )
 
@@ -25,6 +26,12 @@ type OpenLoopConfig struct {
 	Limit     int64         // stop after this many plans; 0 = the whole source
 	Duration  time.Duration // plan nothing due after this offset; 0 = no limit
 	Lookahead time.Duration // how far ahead of its due time a plan may be built; default 2s
+	// Shard, when on, keeps only this shard's rows (row k, counted
+	// before Limit, to shard k mod n): every row is still read, timed and
+	// mapped, so sources, schedules and request functions that draw in
+	// order give what one process would; only the shard's own are built
+	// and sent, with their one-process Seq.
+	Shard shard.Spec
 }
 
 // OpenLoop is the open-loop executor: every source row becomes a request
@@ -97,7 +104,7 @@ func (o *OpenLoop) Report(st *Status) {
 	st.Due = o.dueNow()
 	st.Paused = o.pacer.IsPaused()
 	st.PausedFor = o.pacer.Paused()
-	st.Total = o.cfg.Limit
+	st.Total = o.cfg.Shard.Share(o.cfg.Limit)
 	st.PlannerLate = o.plannerLate.Load()
 	st.PlannerLag = time.Duration(o.plannerLag.Load())
 	st.ScheduleEnd = o.scheduleEnd(o.clock(), st.Due, st.PausedFor)
@@ -192,6 +199,9 @@ func (o *OpenLoop) plan(ctx context.Context, out chan<- *request.Plan) error {
 		spec, err := cfg.Mapper.Map(row)
 		if err != nil {
 			return fmt.Errorf("scenario %s: request for row %d: %w", cfg.Name, seq, err)
+		}
+		if !cfg.Shard.Owns(seq) {
+			continue // another shard's row: read, timed and mapped only
 		}
 		p := &request.Plan{Seq: seq, Due: due, Scenario: cfg.Name, SourceLine: row.Line}
 		if err := cfg.Builder.Build(seq, &spec, p); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/llmload/llmload/engine/load/openai"
 	"github.com/llmload/llmload/engine/load/pace"
 	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/load/shard"
 	"github.com/llmload/llmload/engine/load/trace"
 	"github.com/llmload/llmload/engine/results/record"
 )
@@ -143,6 +144,9 @@ type Config struct {
 	// Lookahead is how far ahead of its due time a plan may be built;
 	// default 2s.
 	Lookahead time.Duration
+	// Shard, when on, makes the open-loop executor send only this
+	// shard's rows (OpenLoopConfig.Shard).
+	Shard shard.Spec
 
 	Client   Client
 	Recorder Recorder
@@ -243,6 +247,7 @@ func Start(ctx context.Context, cfg Config) (*Handle, error) {
 		cfg.Executor = NewOpenLoop(OpenLoopConfig{
 			Name: cfg.Name, Epoch: cfg.Epoch, Source: cfg.Source, Schedule: cfg.Schedule, Mapper: cfg.Mapper, Builder: cfg.Builder,
 			Limit: cfg.Limit, Duration: cfg.Duration, Lookahead: cfg.Lookahead,
+			Shard: cfg.Shard,
 		})
 	}
 	r := &run{cfg: cfg, stop: ctx}

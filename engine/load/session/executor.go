@@ -17,6 +17,7 @@ import (
 	"github.com/llmload/llmload/engine/load/pace"
 	"github.com/llmload/llmload/engine/load/request"
 	"github.com/llmload/llmload/engine/load/runner"
+	"github.com/llmload/llmload/engine/load/shard"
 	"github.com/llmload/llmload/engine/load/trace"
 )
 
@@ -67,6 +68,16 @@ type Config struct {
 
 	// RampTick is how often a ramp of users is re-evaluated; default 100ms.
 	RampTick time.Duration
+
+	// Shard, when on, runs only this shard's part (see package shard):
+	// closed-loop user u (0-based) on shard u mod n, so of each target
+	// count T the shard runs Shard.Share(T) users and the shards' users
+	// add up to T at every instant; open-loop session start k (0-based,
+	// every start drawn in every shard) on shard k mod n; Limit split by
+	// Share. Session numbers and request Seqs are the one-process ones
+	// (Shard.Global), so ids and synthetic text never repeat across
+	// shards, and the open-loop ones equal one process's.
+	Shard shard.Spec
 }
 
 func (c *Config) validate() error {
@@ -117,6 +128,7 @@ type Executor struct {
 	timers   timerHeap
 	users    []*userSlot           // closed loop, by user index - 1
 	started  int64                 // sessions begun (also the next session number)
+	arrivals int64                 // open loop: session starts drawn, every shard's
 	sent     int64                 // requests released
 	noMore   bool                  // open loop: the schedule or trace has ended
 	next     *Session              // open loop: the next session to start, read ahead
@@ -269,7 +281,11 @@ func (e *Executor) past(now time.Duration) bool {
 	return (e.cfg.Duration > 0 && now >= e.cfg.Duration) || (len(e.cfg.Stages) > 0 && now >= e.rampEnd())
 }
 
-func (e *Executor) limitReached() bool { return e.cfg.Limit > 0 && e.sent >= e.cfg.Limit }
+// limitReached: the shard's share of Limit is sent (a share of 0 of a
+// limit > 0 sends nothing).
+func (e *Executor) limitReached() bool {
+	return e.cfg.Limit > 0 && e.sent >= e.cfg.Shard.Share(e.cfg.Limit)
+}
 
 // finished reports whether nothing is left to do: no session under way
 // and none to start.
@@ -327,7 +343,7 @@ func (e *Executor) begin(s *Session) error {
 	e.live[s] = struct{}{}
 	s.Started = e.d.Now()
 	if s.ID == "" {
-		s.ID = e.cfg.Name + "-" + strconv.FormatInt(e.started, 10)
+		s.ID = e.cfg.Name + "-" + strconv.FormatInt(e.cfg.Shard.Global(e.started-1)+1, 10)
 	}
 	e.stats.started.Add(1)
 	t0 := time.Now()
@@ -383,13 +399,14 @@ func (e *Executor) do(s *Session, st Step) error {
 		e.held = append(e.held, heldSend{s, st})
 		return nil
 	}
+	seq := e.cfg.Shard.Global(e.sent)
 	p := &request.Plan{
-		Seq: e.sent, Due: now, Scenario: e.cfg.Name,
+		Seq: seq, Due: now, Scenario: e.cfg.Name,
 		Session: request.SessionRef{ID: s.ID, User: s.User, Turn: s.Turn + 1},
 		Capture: true, Reply: e.replyTo(s),
 	}
 	spec := e.identify(st.Spec, s)
-	if err := e.cfg.Builder.Build(e.sent, &spec, p); err != nil {
+	if err := e.cfg.Builder.Build(seq, &spec, p); err != nil {
 		e.endSession(s, false)
 		return fmt.Errorf("scenario %s: session %s turn %d: %w", e.cfg.Name, s.ID, s.Turn+1, err)
 	}
@@ -463,7 +480,7 @@ func (e *Executor) endSession(s *Session, completed bool) error {
 	if s.User == 0 {
 		return nil
 	}
-	u := e.users[s.User-1]
+	u := e.users[(int64(s.User)-1-e.cfg.Shard.Index)/max(e.cfg.Shard.Count, 1)]
 	u.s = nil
 	u.runs++
 	if e.past(e.d.Now()) || e.limitReached() || u.retired || (e.cfg.Iterations > 0 && u.runs >= e.cfg.Iterations) {
@@ -498,12 +515,18 @@ func (e *Executor) adjustUsers(now time.Duration) error {
 	}
 	target := e.cfg.Users
 	if len(e.cfg.Stages) > 0 {
-		target = e.targetUsers(now)
+		// The ramp moves in whole ticks from the epoch, not at whatever
+		// instant an answer woke the driver: users start at the same
+		// instants in every run and in every shard.
+		tick := e.cfg.RampTick
+		at := now / tick * tick
+		target = e.targetUsers(at)
 		e.rampAt = 0
 		if now < e.rampEnd() {
-			e.rampAt = min(now+e.cfg.RampTick, e.rampEnd())
+			e.rampAt = min(at+tick, e.rampEnd())
 		}
 	}
+	target = int(e.cfg.Shard.Share(int64(target)))
 	if e.past(now) || e.limitReached() {
 		target = 0
 	}
@@ -535,7 +558,7 @@ func (e *Executor) adjustUsers(now time.Duration) error {
 		}
 	}
 	for running < target {
-		u := &userSlot{n: len(e.users) + 1}
+		u := &userSlot{n: int(e.cfg.Shard.Global(int64(len(e.users)))) + 1}
 		e.users = append(e.users, u)
 		running++
 		if err := e.startUser(u); err != nil {
@@ -606,11 +629,30 @@ func (e *Executor) startOpen(now time.Duration) error {
 	return nil
 }
 
-// readNext reads the next open-loop session and its start.
+// readNext reads the next open-loop session of this shard and its start:
+// every start is drawn (trace and schedule in order, as one process
+// does), another shard's passed over.
 func (e *Executor) readNext() error {
-	if (e.cfg.MaxSessions > 0 && e.started >= e.cfg.MaxSessions) || e.past(e.d.Now()) || e.limitReached() {
+	for {
+		s, due, err := e.drawNext()
+		if err != nil || e.noMore {
+			return err
+		}
+		k := e.arrivals
+		e.arrivals++
+		if e.cfg.Shard.Owns(k) {
+			e.next, e.nextOpen = s, due
+			return nil
+		}
+	}
+}
+
+// drawNext draws the next session start of the run, whichever shard's;
+// it sets noMore when there is none.
+func (e *Executor) drawNext() (*Session, time.Duration, error) {
+	if (e.cfg.MaxSessions > 0 && e.arrivals >= e.cfg.MaxSessions) || e.past(e.d.Now()) || e.limitReached() {
 		e.noMore = true
-		return nil
+		return nil, 0, nil
 	}
 	s := &Session{Iteration: 1}
 	var at time.Duration
@@ -618,27 +660,26 @@ func (e *Executor) readNext() error {
 		ts, err := e.cfg.Trace.NextSession()
 		if errors.Is(err, io.EOF) {
 			e.noMore = true
-			return nil
+			return nil, 0, nil
 		}
 		if err != nil {
-			return fmt.Errorf("scenario %s: reading sessions: %w", e.cfg.Name, err)
+			return nil, 0, fmt.Errorf("scenario %s: reading sessions: %w", e.cfg.Name, err)
 		}
 		s.ID, s.Trace, at = ts.ID, &ts, ts.Start
 	}
 	due := e.cfg.Starts.Due(at)
 	if due == pace.End {
 		if f, ok := e.cfg.Starts.(runner.ScheduleError); ok && f.Err() != nil {
-			return fmt.Errorf("scenario %s: session arrivals: %w", e.cfg.Name, f.Err())
+			return nil, 0, fmt.Errorf("scenario %s: session arrivals: %w", e.cfg.Name, f.Err())
 		}
 		e.noMore = true
-		return nil
+		return nil, 0, nil
 	}
 	if e.cfg.Duration > 0 && due >= e.cfg.Duration {
 		e.noMore = true
-		return nil
+		return nil, 0, nil
 	}
-	e.next, e.nextOpen = s, due
-	return nil
+	return s, due, nil
 }
 
 // Report implements runner.Executor.
@@ -647,7 +688,7 @@ func (e *Executor) Report(st *runner.Status) {
 	st.Sessions = &ss
 	st.Paused, _ = e.pause.State()
 	st.PausedFor = e.pause.Total()
-	st.Planned, st.Due, st.Total = ss.Turns, ss.Turns, e.cfg.Limit
+	st.Planned, st.Due, st.Total = ss.Turns, ss.Turns, e.cfg.Shard.Share(e.cfg.Limit)
 }
 
 // Summary is the sessions' part of summary.json; call it after Run.

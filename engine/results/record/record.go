@@ -53,6 +53,11 @@ type Config struct {
 	// written to requests.jsonl, marked "warmup": true.
 	WarmupRequests int64
 	WarmupDuration time.Duration
+	// Warmup, when set, decides which results are warm-up instead of
+	// WarmupRequests and WarmupDuration: llmload merge passes on the
+	// verdict each shard's requests.jsonl line carries. It is called
+	// synchronously by Record, on Record's goroutine.
+	Warmup func(*request.Result) bool
 
 	// Finish, when set, is called once by Close with the computed summary
 	// before summary.json is written, to add what only the caller knows

@@ -195,7 +195,7 @@ func (r *Recorder) Record(res *request.Result) {
 // add folds res into the aggregates: always into its window, and into the
 // whole run's unless it is warm-up. r.mu is held.
 func (r *Recorder) add(res *request.Result) {
-	finish := finishedAt(res)
+	finish := FinishedAt(res)
 	r.rotateTo(int64(max(finish, 0) / r.interval))
 	r.lastFinish = max(r.lastFinish, finish)
 	good := r.cfg.SLO.Met(res)

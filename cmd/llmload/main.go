@@ -23,6 +23,7 @@ usage:
   llmload report DIR... [-o FILE]    HTML report of one run, or several overlaid
   llmload compare BASE NEW [flags]   A/B verdicts with confidence intervals; --fail-on gates CI
   llmload export DIR --csv           requests.csv and windows.csv for spreadsheets and pandas
+  llmload merge DIR... --out DIR     merge the shards of a --shard run into one run's results
   llmload version                    print the version
 
 Run "llmload COMMAND --help" for a command's flags.
@@ -54,6 +55,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return compareCmd(args[1:], stdout, stderr)
 	case "export":
 		return exportCmd(args[1:], stdout, stderr)
+	case "merge":
+		return mergeCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "llmload %s\n", version)
 		return exitOK

@@ -216,18 +216,30 @@ func (r *Report) Summarize(c Client) Summary {
 	sv.MeanITLms, sv.ITLCount = r.ITL.scale(1e3), r.ITLCount
 	sv.MeanE2ELms, sv.E2ELCount = r.E2E.scale(1e3), r.E2ECount
 	sv.MeanQueueTimems, sv.QueueTimeCount = r.QueueTime.scale(1e3), r.QueueCount
-	if c.Completed > 0 {
+	en.Source, en.GPUs, en.GPUIDs, en.EnergyJ = r.EnergySource, r.GPUs, r.GPUIDs, r.EnergyJ
+	en.SpanS, en.MeanPowerW, en.MaxPowerW = r.EnergySpan.Seconds(), r.MeanPowerW, r.MaxPowerW
+	en.GenerationTokens, en.JPerGenerationToken = r.GenerationTokens, r.JPerGenerationToken
+	en.MeanGPUUtilPct, en.MaxFBUsedMiB = r.MeanGPUUtilPct, r.MaxFBUsedMiB
+	s := Summary{sv, en}
+	s.SetClient(c)
+	return s
+}
+
+// SetClient sets the client's figures and the comparisons made with them
+// (client minus server latencies, energy per output token). llmload merge
+// calls it to set one shard's observation of the server beside the merged
+// client figures.
+func (s *Summary) SetClient(c Client) {
+	sv, en := &s.Server, &s.Energy
+	sv.ClientInputTokens, sv.ClientOutputTokens, sv.ClientCompleted = c.InputTokens, c.OutputTokens, c.Completed
+	sv.ClientMinusServerTTFTms, sv.ClientMinusServerE2ELms = Value{}, Value{}
+	if c.Completed > 0 && sv.Status != "off" {
 		sv.ClientMinusServerTTFTms = known(msf(c.MeanTTFT)).minus(sv.MeanTTFTms)
 		sv.ClientMinusServerE2ELms = known(msf(c.MeanE2E)).minus(sv.MeanE2ELms)
 	}
-
-	en.Source, en.GPUs, en.GPUIDs, en.EnergyJ = r.EnergySource, r.GPUs, r.GPUIDs, r.EnergyJ
-	en.SpanS, en.MeanPowerW, en.MaxPowerW = r.EnergySpan.Seconds(), r.MeanPowerW, r.MaxPowerW
+	en.OutputTokens = c.OutputTokens
 	out := known(float64(c.OutputTokens))
-	en.JPerOutputToken, en.OutputTokensPerJ = ratio(r.EnergyJ, out), ratio(out, r.EnergyJ)
-	en.GenerationTokens, en.JPerGenerationToken = r.GenerationTokens, r.JPerGenerationToken
-	en.MeanGPUUtilPct, en.MaxFBUsedMiB = r.MeanGPUUtilPct, r.MaxFBUsedMiB
-	return Summary{sv, en}
+	en.JPerOutputToken, en.OutputTokensPerJ = ratio(en.EnergyJ, out), ratio(out, en.EnergyJ)
 }
 
 func msf(d time.Duration) float64 { return float64(d) / 1e6 }

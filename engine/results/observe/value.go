@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 )
@@ -46,6 +47,21 @@ func (v Value) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return strconv.AppendFloat(nil, roundSig(v.V), 'f', -1, 64), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: a number, or null for
+// unknown (llmload merge reads a shard's summary.json back).
+func (v *Value) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*v = Value{}
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("observe: %q is not a number or null", b)
+	}
+	*v = known(f)
+	return nil
 }
 
 // String formats for the end-of-run table: two decimals, or "n/a".

@@ -61,6 +61,18 @@ func appendRequestLine(b []byte, r *request.Result) []byte {
 	})
 	b = append(b, `],"token_events":`...)
 	b = strconv.AppendInt(b, int64(len(r.TokenTimes)), 10)
+	if r.TokenCounts != nil {
+		// Which ITLs came from one event: without it a reader cannot
+		// rebuild the events (ParseRequestLine, llmload merge).
+		b = append(b, `,"token_counts":[`...)
+		for i, k := range r.TokenCounts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(k), 10)
+		}
+		b = append(b, ']')
+	}
 
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)

@@ -6,10 +6,10 @@ import (
 	"github.com/llmload/llmload/engine/load/request"
 )
 
-// finishedAt is the instant a result counts as finished, for windows and
+// FinishedAt is the instant a result counts as finished, for windows and
 // the run's duration: the latest instant it carries. A sent request ends
 // at its last byte; a dropped one at its release.
-func finishedAt(r *request.Result) time.Duration {
+func FinishedAt(r *request.Result) time.Duration {
 	return max(r.LastByte, r.FirstToken, r.Headers, r.Sent, r.Dispatched, r.Released, r.Scheduled)
 }
 

@@ -53,6 +53,11 @@ type Config struct {
 	// written to requests.jsonl, marked "warmup": true.
 	WarmupRequests int64
 	WarmupDuration time.Duration
+	// Warmup, when set, decides which results are warm-up instead of
+	// WarmupRequests and WarmupDuration: llmload merge passes on the
+	// verdict each shard's requests.jsonl line carries. It is called
+	// synchronously by Record, on Record's goroutine.
+	Warmup func(*request.Result) bool
 
 	// Finish, when set, is called once by Close with the computed summary
 	// before summary.json is written, to add what only the caller knows
@@ -190,7 +195,7 @@ func (r *Recorder) Record(res *request.Result) {
 // add folds res into the aggregates: always into its window, and into the
 // whole run's unless it is warm-up. r.mu is held.
 func (r *Recorder) add(res *request.Result) {
-	finish := finishedAt(res)
+	finish := FinishedAt(res)
 	r.rotateTo(int64(max(finish, 0) / r.interval))
 	r.lastFinish = max(r.lastFinish, finish)
 	good := r.cfg.SLO.Met(res)

@@ -44,5 +44,8 @@ func (s SLO) Met(res *request.Result) bool {
 // isWarmup reports whether res falls in the warm-up that the summary
 // leaves out.
 func (c *Config) isWarmup(res *request.Result) bool {
+	if c.Warmup != nil {
+		return c.Warmup(res)
+	}
 	return res.Seq < c.WarmupRequests || res.Scheduled < c.WarmupDuration
 }

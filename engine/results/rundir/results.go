@@ -109,18 +109,9 @@ type ServerSample struct {
 // Load reads the results directory dir. summary.json and requests.jsonl
 // must exist; windows.jsonl and server.jsonl may be absent.
 func Load(dir string) (*Run, error) {
-	r := &Run{Dir: dir}
-	b, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	r, err := LoadSummary(dir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s is not a results directory of llmload run: it has no %s (give the directory a run wrote, e.g. results/<scenario>-<time>/)", dir, SummaryFile)
-		}
 		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // seeds are 64-bit: a float64 would round them
-	if err := dec.Decode(&r.Summary); err != nil {
-		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, SummaryFile), err)
 	}
 	if err := r.eachLine(RequestsFile, true, r.addRequest); err != nil {
 		return nil, err
@@ -138,19 +129,52 @@ func Load(dir string) (*Run, error) {
 	return r, nil
 }
 
+// LoadSummary reads only summary.json of the results directory dir: a Run
+// with no requests, windows or server samples.
+func LoadSummary(dir string) (*Run, error) {
+	r := &Run{Dir: dir}
+	b, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not a results directory of llmload run: it has no %s (give the directory a run wrote, e.g. results/<scenario>-<time>/)", dir, SummaryFile)
+		}
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // seeds are 64-bit: a float64 would round them
+	if err := dec.Decode(&r.Summary); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, SummaryFile), err)
+	}
+	return r, nil
+}
+
 // eachLine calls add for every non-empty line of the file name in r.Dir,
 // turning its error into one that names the file and line.
 func (r *Run) eachLine(name string, required bool, add func([]byte) error) error {
 	path := filepath.Join(r.Dir, name)
+	err := EachLine(path, func(line []byte, n int, _ int64) error {
+		if perr := add(line); perr != nil {
+			return fmt.Errorf("%s:%d: %v (is the file from llmload run, and whole?)", path, n, perr)
+		}
+		return nil
+	})
+	if !required && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// EachLine calls fn for every non-empty line of the file at path, with
+// its 1-based number and its byte offset in the file, however long the
+// line; fn's error stops the reading and is returned as it is.
+func EachLine(path string, fn func(line []byte, n int, off int64) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		if !required && errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
 		return err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
+	var off int64
 	for n := 1; ; n++ {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -163,10 +187,11 @@ func (r *Run) eachLine(name string, required bool, add func([]byte) error) error
 			line = buf
 		}
 		if len(trimSpace(line)) > 0 {
-			if perr := add(line); perr != nil {
-				return fmt.Errorf("%s:%d: %v (is the file from llmload run, and whole?)", path, n, perr)
+			if ferr := fn(line, n, off); ferr != nil {
+				return ferr
 			}
 		}
+		off += int64(len(line))
 		if err == io.EOF {
 			return nil
 		}

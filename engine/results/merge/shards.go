@@ -1,0 +1,182 @@
+package merge
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/llmload/llmload/engine/results/rundir"
+)
+
+// shard is one input directory, its summary.json read.
+type shard struct {
+	dir     string
+	run     *rundir.Run // summary only
+	sharded bool        // meta.shard is there
+	index   int         // meta.shard.index; 0 for an unsharded run
+	count   int         // meta.shard.count; 1 for an unsharded run
+	epoch   time.Time   // started_at
+	delta   time.Duration
+	offset  *float64 // meta.shard.clock_offset_ms, when the shard estimated it
+}
+
+// readShard reads dir's summary.json and its meta.shard (the contract with
+// `llmload run --shard`, docs/metrics.md).
+func readShard(dir string) (*shard, error) {
+	run, err := rundir.LoadSummary(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &shard{dir: dir, run: run, count: 1, epoch: run.Started()}
+	if s.epoch.IsZero() {
+		return nil, fmt.Errorf("%s/summary.json: no started_at (the run's epoch); is it a summary of llmload run?", dir)
+	}
+	raw := run.Meta("shard")
+	if raw == nil {
+		return s, nil
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s/summary.json: meta.shard is not an object", dir)
+	}
+	if _, merged := m["merged"]; merged {
+		return nil, fmt.Errorf("%s is itself a merged directory (meta.shard.merged); merge the shards' own directories", dir)
+	}
+	index, iok := intOf(m["index"])
+	count, cok := intOf(m["count"])
+	if !iok || !cok || count < 1 || index < 0 || index >= count {
+		return nil, fmt.Errorf("%s/summary.json: meta.shard needs whole numbers index and count with 0 <= index < count (got %v of %v)", dir, m["index"], m["count"])
+	}
+	s.sharded, s.index, s.count = true, index, count
+	if v, ok := rundir.Number(m["clock_offset_ms"]); ok {
+		s.offset = &v
+	}
+	return s, nil
+}
+
+func intOf(v any) (int, bool) {
+	f, ok := rundir.Number(v)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<31 {
+		return 0, false
+	}
+	return int(f), true
+}
+
+// identity is what must be the same in every shard of one run: the
+// scenario, the run seed, the shard count and the settings the summary
+// is computed with.
+func identity(s *shard) []struct{ what, value string } {
+	r := s.run
+	slo, _ := json.Marshal(r.Summary["slo"])
+	return []struct{ what, value string }{
+		{"scenario file (meta.scenario_file)", r.MetaStr("scenario_file")},
+		{"scenario file's SHA-256 (meta.scenario_sha256)", r.MetaStr("scenario_sha256")},
+		{"scenario name (name)", r.Name()},
+		{"run seed (meta.seed)", r.MetaStr("seed")},
+		{"shard count (meta.shard.count)", fmt.Sprint(s.count)},
+		{"window length (sample_interval_s)", fmt.Sprint(r.NumOr("sample_interval_s", 0))},
+		{"SLO (slo)", string(slo)},
+	}
+}
+
+// check refuses inputs that are not the shards of one run, and returns the
+// shard indexes missing (allowed only with allowPartial). The shards come
+// back sorted by index.
+func check(shards []*shard, allowPartial bool) (missing []int, err error) {
+	if len(shards) == 0 {
+		return nil, fmt.Errorf("give the results directories of the shards to merge")
+	}
+	for _, s := range shards {
+		if !s.sharded && len(shards) > 1 {
+			return nil, fmt.Errorf("%s is not a shard (its summary.json has no meta.shard: it was run without --shard); merge takes the directories of one sharded run, or one directory alone", s.dir)
+		}
+	}
+	first := shards[0]
+	want := identity(first)
+	for _, s := range shards[1:] {
+		for i, got := range identity(s) {
+			if got.value != want[i].value {
+				return nil, fmt.Errorf("%s and %s are not shards of one run: their %s differ (%q and %q); merge only the shards of one `llmload run --shard i/n` of one scenario with one --seed", first.dir, s.dir, got.what, want[i].value, got.value)
+			}
+		}
+	}
+	slices.SortStableFunc(shards, func(a, b *shard) int { return a.index - b.index })
+	for i := 1; i < len(shards); i++ {
+		if a, b := shards[i-1], shards[i]; a.index == b.index {
+			return nil, fmt.Errorf("%s and %s are both shard %d of %d; give each shard once", a.dir, b.dir, a.index, a.count)
+		}
+	}
+	have := map[int]bool{}
+	for _, s := range shards {
+		have[s.index] = true
+	}
+	for i := range first.count {
+		if !have[i] {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 && !allowPartial {
+		return nil, fmt.Errorf("shard %s of %d missing: given %s; give every shard's directory, or --allow-partial to merge these (the result is marked partial)",
+			joinInts(missing), first.count, given(shards))
+	}
+	return missing, nil
+}
+
+func given(shards []*shard) string {
+	parts := make([]string, len(shards))
+	for i, s := range shards {
+		parts[i] = fmt.Sprintf("%s (shard %d)", s.dir, s.index)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinInts(v []int) string {
+	parts := make([]string, len(v))
+	for i, n := range v {
+		parts[i] = fmt.Sprint(n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// placeOnAxis sets each shard's delta: how far its epoch lies after the
+// earliest one. With --start-at every shard has the same epoch (delta
+// 0); shards started apart are placed by their wall-clock epochs. It
+// returns the merged epoch.
+func placeOnAxis(shards []*shard) time.Time {
+	epoch := shards[0].epoch
+	for _, s := range shards {
+		if s.epoch.Before(epoch) {
+			epoch = s.epoch
+		}
+	}
+	for _, s := range shards {
+		s.delta = s.epoch.Sub(epoch)
+	}
+	return epoch
+}
+
+// maxClockSkew is the spread of the shards' clock offset estimates (ms),
+// nil when no shard made one.
+func maxClockSkew(shards []*shard) any {
+	var lo, hi float64
+	n := 0
+	for _, s := range shards {
+		if s.offset == nil {
+			continue
+		}
+		if n == 0 || *s.offset < lo {
+			lo = *s.offset
+		}
+		if n == 0 || *s.offset > hi {
+			hi = *s.offset
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return hi - lo
+}

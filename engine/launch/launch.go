@@ -169,7 +169,7 @@ func (sr *ScenarioRun) prepare() error {
 			Targets: targets, Epoch: epoch, Interval: sc.SampleInterval, OutDir: sc.Out, Log: cfg.Log,
 		})
 		if err != nil {
-			return fmt.Errorf("--server-metrics: %w", err)
+			return fmt.Errorf("observing the server: %w", err)
 		}
 	}
 	return nil
@@ -213,6 +213,9 @@ func observeTargets(sc *Scenario) []observe.Target {
 		if u != "" && !seen[u] {
 			seen[u] = true
 			t := observe.Target{Role: role, URL: u, APIKey: key, KeyOrigin: sc.URL, KeyAnyOrigin: sc.ServerMetricsAuth}
+			if observe.IsProm(u) { // the Prometheus's own token, never the endpoint's key
+				t.APIKey, t.KeyOrigin = sc.PrometheusToken, ""
+			}
 			if role == "gpu" {
 				t.GPUs = gpus
 			}
@@ -226,8 +229,8 @@ func observeTargets(sc *Scenario) []observe.Target {
 	default:
 		add("server", sc.ServerMetrics, sc.APIKey)
 	}
-	for _, u := range strings.Split(sc.GPUMetrics, ",") {
-		add("gpu", strings.TrimSpace(u), "")
+	for _, u := range observe.SplitTargets(sc.GPUMetrics) {
+		add("gpu", u, "")
 	}
 	return ts
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmload/llmload/engine/guard/credentials"
 	"github.com/llmload/llmload/engine/guard/redact"
 	"github.com/llmload/llmload/engine/guard/urlcheck"
 	"github.com/llmload/llmload/engine/shared/didyoumean"
@@ -18,10 +19,6 @@ const PromPrefix = "prom+"
 
 // PromExample is a good value, for messages.
 const PromExample = `prom+http://prometheus:9090?selector={namespace="llm",app="vllm"}`
-
-// PromTokenEnv names the environment variable holding a bearer token for
-// the Prometheus (never a flag or the URL, which are written down).
-const PromTokenEnv = "LLMLOAD_PROMETHEUS_TOKEN"
 
 // DefaultFinalWait bounds how long the final sample waits for Prometheus
 // to scrape every instance after the run's end: longer than a 30 s or
@@ -59,7 +56,7 @@ func ParseProm(raw string) (PromQuery, error) {
 	}
 	base, rawQuery, _ := strings.Cut(s[len(PromPrefix):], "?")
 	if u, err := url.Parse(base); err == nil && u.User != nil {
-		return q, fmt.Errorf("carries a user name or password; give a bearer token in the %s environment variable instead", PromTokenEnv)
+		return q, fmt.Errorf("carries a user name or password; give a bearer token in the %s environment variable instead", credentials.PrometheusTokenEnv)
 	}
 	if err := urlcheck.HTTP("the Prometheus URL", base, "http://prometheus:9090"); err != nil {
 		return q, err
@@ -86,7 +83,7 @@ func ParseProm(raw string) (PromQuery, error) {
 			q.FinalWait = d
 		default:
 			if redact.SecretName(p[0]) {
-				return q, fmt.Errorf("carries a secret (%s=); give a bearer token in the %s environment variable instead", p[0], PromTokenEnv)
+				return q, fmt.Errorf("carries a secret (%s=); give a bearer token in the %s environment variable instead", p[0], credentials.PrometheusTokenEnv)
 			}
 			return q, fmt.Errorf("unknown parameter %q%s; it takes selector, by and final_wait", p[0], didyoumean.Suggest(p[0], promParams))
 		}
@@ -143,4 +140,35 @@ func splitQuery(raw string) ([][2]string, error) {
 		return nil, fmt.Errorf("selector has an unclosed \"")
 	}
 	return out, nil
+}
+
+// SplitTargets splits a comma-separated list of --gpu-metrics URLs at the
+// commas outside a prom+ URL's selector (braces and quotes), trimmed,
+// without empty items.
+func SplitTargets(list string) []string {
+	var out []string
+	depth, inQuote, start := 0, false, 0
+	add := func(s string) {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	for i := 0; i < len(list); i++ {
+		switch c := list[i]; {
+		case inQuote && c == '\\':
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == '{':
+			depth++
+		case c == '}' && depth > 0:
+			depth--
+		case c == ',' && depth == 0:
+			add(list[start:i])
+			start = i + 1
+		}
+	}
+	add(list[start:])
+	return out
 }

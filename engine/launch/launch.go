@@ -199,7 +199,7 @@ func (sr *ScenarioRun) finish(s *record.Summary) {
 }
 
 // observeTargets are the endpoints ServerMetrics and GPUMetrics name, the
-// same URL once.
+// same URL once (a prom+ URL once per role: it reads the role's series).
 func observeTargets(sc *Scenario) []observe.Target {
 	var ts []observe.Target
 	seen := map[string]bool{}
@@ -210,8 +210,12 @@ func observeTargets(sc *Scenario) []observe.Target {
 		}
 	}
 	add := func(role, u, key string) {
-		if u != "" && !seen[u] {
-			seen[u] = true
+		id := u
+		if observe.IsProm(u) {
+			id = role + " " + u // one query per role: vLLM's series for the server, DCGM's for GPUs
+		}
+		if u != "" && !seen[id] {
+			seen[id] = true
 			t := observe.Target{Role: role, URL: u, APIKey: key, KeyOrigin: sc.URL, KeyAnyOrigin: sc.ServerMetricsAuth}
 			if observe.IsProm(u) { // the Prometheus's own token, never the endpoint's key
 				t.APIKey, t.KeyOrigin = sc.PrometheusToken, ""

@@ -1,7 +1,8 @@
 // Package observe samples what the load generator cannot see from the
 // client side: the model server's own Prometheus metrics (vLLM's
 // vllm:* series) and the GPUs' (NVIDIA DCGM exporter series), during a
-// run. It turns them into per-scrape Samples (server.jsonl, live views)
+// run, scraped or read through a Prometheus' query API (prom+ targets,
+// ParseProm). It turns them into per-scrape Samples (server.jsonl, live views)
 // and run totals: server-counted tokens next to the client's, prefix-cache
 // hit rate, preemptions, queue depth, KV-cache usage, server-side latency
 // means, and energy per output token.

@@ -58,10 +58,10 @@ func (p *promAPI) instant(ctx context.Context, query string, at time.Time) ([]pr
 	}
 	resp, err := p.client.Do(req)
 	if ue, ok := err.(*url.Error); ok {
-		return nil, ue.Err // without the URL: the query is long, the address is in the caller's message
+		err = ue.Err // without the URL: the query is long, the address is in the caller's message
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unreachable: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPromAnswer+1))

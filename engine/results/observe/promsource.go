@@ -147,13 +147,13 @@ func (p *promSource) awaitScrapesAfter(end time.Time) error {
 }
 
 // explain passes on Prometheus' own message (a bad selector is bad_data),
-// or says it could not be reached.
+// or what else went wrong, with the Prometheus's address.
 func (p *promSource) explain(err error) error {
 	var pe *promError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("Prometheus %s rejected the query for selector %s (%s): %s: %s", p.q.API, p.q.Selector, pe.Status, pe.Type, pe.Msg)
 	}
-	return fmt.Errorf("Prometheus %s unreachable: %w", p.q.API, err)
+	return fmt.Errorf("Prometheus %s: %w", p.q.API, err)
 }
 
 func (p *promSource) close() { p.api.client.CloseIdleConnections() }

@@ -1,6 +1,9 @@
 package observe
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -100,4 +103,32 @@ func FuzzDecodeInstant(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeInstant(b)
 	})
+}
+
+// TestPromBearerToken: the token goes in the Authorization header of every
+// query and nowhere else, not even in an error.
+func TestPromBearerToken(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Authorization"))
+		if strings.Contains(r.URL.RawQuery, "s3cret") {
+			t.Errorf("token in the query: %s", r.URL.RawQuery)
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("overloaded"))
+	}))
+	defer srv.Close()
+	q, err := ParseProm(PromPrefix + srv.URL + "?selector={}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPromSource(Target{Role: "server", APIKey: "s3cret"}, q)
+	defer p.close()
+	_, err = p.points(context.Background(), time.Now())
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "503") {
+		t.Errorf("error %v: want the status, never the token", err)
+	}
+	if len(got) != 1 || got[0] != "Bearer s3cret" {
+		t.Errorf("Authorization headers %q", got)
+	}
 }

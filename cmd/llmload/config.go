@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/llmload/llmload/engine/guard/credentials"
+	"github.com/llmload/llmload/engine/guard/redact"
 	"github.com/llmload/llmload/engine/guard/urlcheck"
 	"github.com/llmload/llmload/engine/launch"
 	"github.com/llmload/llmload/engine/load/openai"
 	"github.com/llmload/llmload/engine/load/pace"
 	"github.com/llmload/llmload/engine/load/session"
+	"github.com/llmload/llmload/engine/results/observe"
 	"github.com/llmload/llmload/engine/results/record"
 	"github.com/llmload/llmload/scripting"
 )
@@ -55,6 +57,7 @@ func resolve(f runFlags, set map[string]bool, s fileSettings, sc *scripting.Scen
 		GPUIDs:         pickStr(set["gpu-ids"], f.gpuIDs, "", s.GPUIDs),
 
 		ServerMetricsAuth: f.serverMetricsAuth,
+		PrometheusToken:   os.Getenv(credentials.PrometheusTokenEnv),
 	}
 	if e.ServerMetrics == "" {
 		e.ServerMetrics = "auto"
@@ -153,19 +156,28 @@ func validateURLs(e *launch.Scenario) error {
 		}
 	}
 	if m := e.ServerMetrics; m != "auto" && m != "off" {
-		if err := urlcheck.HTTP("--server-metrics", m, "http://host:8000/metrics (or auto, off)"); err != nil {
+		if err := metricsURL("--server-metrics", m, "http://host:8000/metrics (or auto, off, or "+observe.PromExample+")"); err != nil {
 			return err
 		}
 	}
-	for _, u := range strings.Split(e.GPUMetrics, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			if err := urlcheck.HTTP("--gpu-metrics", u, "comma-separated http://gpu-node:9400/metrics"); err != nil {
-				return err
-			}
+	for _, u := range observe.SplitTargets(e.GPUMetrics) {
+		if err := metricsURL("--gpu-metrics", u, "comma-separated http://gpu-node:9400/metrics"); err != nil {
+			return err
 		}
 	}
 	if strings.TrimSpace(e.GPUIDs) != "" && strings.TrimSpace(e.GPUMetrics) == "" {
 		return fmt.Errorf("--gpu-ids %q selects GPUs of --gpu-metrics, which is not set: add --gpu-metrics http://gpu-node:9400/metrics", e.GPUIDs)
+	}
+	return nil
+}
+
+// metricsURL checks a /metrics URL, or a Prometheus query API's prom+ URL.
+func metricsURL(flag, u, example string) error {
+	if !observe.IsProm(u) {
+		return urlcheck.HTTP(flag, u, example)
+	}
+	if _, err := observe.ParseProm(u); err != nil {
+		return fmt.Errorf("%s %s: %w", flag, redact.URL(u), err)
 	}
 	return nil
 }

@@ -78,7 +78,9 @@ type Scenario struct {
 	OnFull                pace.OnFull
 
 	// ServerMetrics is "auto" (the endpoint's base URL + /metrics), "off"
-	// or a URL; GPUMetrics comma-separated DCGM exporter URLs.
+	// or a URL; GPUMetrics comma-separated DCGM exporter URLs
+	// (observe.SplitTargets). Either may be a Prometheus query API's
+	// prom+ URL.
 	ServerMetrics, GPUMetrics string
 	// GPUIDs, comma-separated DCGM gpu labels or UUIDs, limits the GPU
 	// series of GPUMetrics to the GPUs the server uses; empty: all.
@@ -86,6 +88,10 @@ type Scenario struct {
 	// ServerMetricsAuth sends the API key to a ServerMetrics URL of
 	// another origin than URL too; by default only to the endpoint's own.
 	ServerMetricsAuth bool
+	// PrometheusToken is the bearer token for a Prometheus that
+	// ServerMetrics or GPUMetrics reads through its query API (prom+ URLs,
+	// observe.ParseProm); "" sends none.
+	PrometheusToken string
 
 	// Sessions, when set, makes this a session scenario: closed-loop users
 	// or open-loop session starts (engine/load/session) drive it instead of

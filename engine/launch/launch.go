@@ -185,7 +185,7 @@ func (sr *ScenarioRun) prepare() error {
 			Targets: targets, Epoch: epoch, Interval: sc.SampleInterval, OutDir: sc.Out, Log: cfg.Log,
 		})
 		if err != nil {
-			return fmt.Errorf("--server-metrics: %w", err)
+			return fmt.Errorf("observing the server: %w", err)
 		}
 	}
 	return nil
@@ -215,7 +215,7 @@ func (sr *ScenarioRun) finish(s *record.Summary) {
 }
 
 // observeTargets are the endpoints ServerMetrics and GPUMetrics name, the
-// same URL once.
+// same URL once (a prom+ URL once per role: it reads the role's series).
 func observeTargets(sc *Scenario) []observe.Target {
 	var ts []observe.Target
 	seen := map[string]bool{}
@@ -226,9 +226,16 @@ func observeTargets(sc *Scenario) []observe.Target {
 		}
 	}
 	add := func(role, u, key string) {
-		if u != "" && !seen[u] {
-			seen[u] = true
+		id := u
+		if observe.IsProm(u) {
+			id = role + " " + u // one query per role: vLLM's series for the server, DCGM's for GPUs
+		}
+		if u != "" && !seen[id] {
+			seen[id] = true
 			t := observe.Target{Role: role, URL: u, APIKey: key, KeyOrigin: sc.URL, KeyAnyOrigin: sc.ServerMetricsAuth}
+			if observe.IsProm(u) { // the Prometheus's own token, never the endpoint's key
+				t.APIKey, t.KeyOrigin = sc.PrometheusToken, ""
+			}
 			if role == "gpu" {
 				t.GPUs = gpus
 			}
@@ -242,8 +249,8 @@ func observeTargets(sc *Scenario) []observe.Target {
 	default:
 		add("server", sc.ServerMetrics, sc.APIKey)
 	}
-	for _, u := range strings.Split(sc.GPUMetrics, ",") {
-		add("gpu", strings.TrimSpace(u), "")
+	for _, u := range observe.SplitTargets(sc.GPUMetrics) {
+		add("gpu", u, "")
 	}
 	return ts
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/llmload/llmload/engine/load/pace"
 	"github.com/llmload/llmload/engine/load/request"
 	"github.com/llmload/llmload/engine/load/trace"
+	"github.com/llmload/llmload/engine/results/observe"
 	"github.com/llmload/llmload/internal/simtest"
 	"github.com/llmload/llmload/stack/sim"
 )
@@ -133,6 +134,30 @@ func TestObserveTargetsGPUIDs(t *testing.T) {
 		}
 		if got := fmt.Sprint(tg.GPUs); got != want {
 			t.Errorf("%s %s: GPUs %s, want %s", tg.Role, tg.URL, got, want)
+		}
+	}
+}
+
+// TestObserveTargetsProm: a Prometheus query API target gets the
+// Prometheus token, never the endpoint's key, a --gpu-metrics list is
+// split outside the selector's braces, and one prom+ URL given to both
+// flags is two targets.
+func TestObserveTargetsProm(t *testing.T) {
+	sc := &Scenario{URL: "http://h:8000", APIKey: "sk-endpoint", PrometheusToken: "prom-token",
+		ServerMetrics: `prom+http://p:9090?selector={namespace="llm",app="vllm"}`,
+		GPUMetrics:    `prom+http://p:9090?selector={namespace="llm",app="dcgm"}, http://g:9400/metrics, prom+http://p:9090?selector={namespace="llm",app="vllm"}`}
+	ts := observeTargets(sc)
+	if len(ts) != 4 {
+		t.Fatalf("%d targets, want 3: %+v", len(ts), ts)
+	}
+	for i, want := range []struct{ role, url, key string }{
+		{"server", sc.ServerMetrics, "prom-token"},
+		{"gpu", `prom+http://p:9090?selector={namespace="llm",app="dcgm"}`, "prom-token"},
+		{"gpu", "http://g:9400/metrics", ""},
+		{"gpu", sc.ServerMetrics, "prom-token"}, // the same prom+ URL reads the DCGM series for --gpu-metrics
+	} {
+		if tg := ts[i]; tg.Role != want.role || tg.URL != want.url || tg.APIKey != want.key || (observe.IsProm(tg.URL) && tg.KeyOrigin != "") {
+			t.Errorf("target %d: %+v, want %+v", i, tg, want)
 		}
 	}
 }

@@ -22,3 +22,9 @@ func FromEnv(getenv func(string) string) (key, name string) {
 	}
 	return "", ""
 }
+
+// PrometheusTokenEnv holds the bearer token for a Prometheus that
+// --server-metrics or --gpu-metrics reads through its query API
+// (prom+http://...): never a flag or part of the URL, which are written
+// down in summary.json.
+const PrometheusTokenEnv = "LLMLOAD_PROMETHEUS_TOKEN"

@@ -90,8 +90,8 @@ func URL(s string) string {
 	if err != nil {
 		return Mask + " (a URL that cannot be parsed)"
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return s
+	if scheme := strings.TrimPrefix(u.Scheme, "prom+"); scheme != "http" && scheme != "https" {
+		return s // (prom+http: a Prometheus query API, --server-metrics)
 	}
 	changed := false
 	if u.User != nil {

@@ -43,6 +43,7 @@ func TestURL(t *testing.T) {
 		{"http://h:1/v1?api%5Fkey=abc", "http://h:1/v1?api%5Fkey=" + Mask},
 		{"http://[::1:bad/?token=x", Mask + " (a URL that cannot be parsed)"},
 		{"not a url", "not a url"},
+		{`prom+http://u:p@prom:9090?selector={a="b"}&token=t`, "prom+http://" + Mask + `@prom:9090?selector={a="b"}&token=` + Mask},
 	} {
 		if got := URL(tc.in); got != tc.want {
 			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)

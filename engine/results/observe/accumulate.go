@@ -134,6 +134,7 @@ type gpuState struct {
 // gpuReading is one GPU's series in one round.
 type gpuReading struct {
 	target                  int
+	instance                string
 	power, energy, util, fb float64
 	hasP, hasE, hasU, hasF  bool
 }
@@ -151,15 +152,14 @@ type accumulator struct {
 	first   time.Duration // time of the first round with any answer
 	last    time.Duration
 
-	// Run totals.
+	// Run totals: the server's over every instance, and each instance's.
 	rounds, answered int64
-	delta            map[string]float64
-	deltaOK          map[string]bool
-	running, waiting [2]gaugeAgg // [0] run scrapes (phaseTick), [1] every scrape
-	kv, kvMax        [2]gaugeAgg
+	total            *serverTotals
+	instances        map[string]*serverTotals
 	power, util, fb  gaugeAgg
 	energyJ          float64
 	energyOK         bool
+	instanceEnergy   map[string]*instanceEnergy
 	energyFirst      time.Duration // first and last round with GPU data
 	energyLast       time.Duration
 	energyHasSpan    bool
@@ -174,7 +174,7 @@ type accumulator struct {
 func newAccumulator() *accumulator {
 	return &accumulator{
 		counters: map[seriesKey]float64{}, scraped: map[int]bool{}, gpus: map[string]*gpuState{},
-		delta: map[string]float64{}, deltaOK: map[string]bool{},
+		total: newServerTotals(), instances: map[string]*serverTotals{}, instanceEnergy: map[string]*instanceEnergy{},
 	}
 }
 
@@ -185,7 +185,7 @@ func (a *accumulator) add(t time.Duration, ph phase, round []scrape) *Sample {
 	if a.hasPrev {
 		s.DT = t - a.prevT
 	}
-	rt := &roundTotals{delta: map[string]float64{}, deltaOK: map[string]bool{}, tick: map[string]*gpuReading{}}
+	rt := &roundTotals{total: newServerRound(), inst: map[string]*serverRound{}, tick: map[string]*gpuReading{}}
 	for _, sc := range round {
 		if !sc.ok {
 			s.Failed++
@@ -203,7 +203,7 @@ func (a *accumulator) add(t time.Duration, ph phase, round []scrape) *Sample {
 	}
 	a.rounds++
 
-	rt.fill(s)
+	rt.total.fill(s)
 	a.addGPUs(s, t, rt.tick, rt.gpuOrder)
 	s.JPerGenToken = ratio(s.EnergyJ, s.GenerationTokens)
 	a.keep(s, ph, rt)
@@ -214,15 +214,60 @@ func (a *accumulator) add(t time.Duration, ph phase, round []scrape) *Sample {
 }
 
 // roundTotals is what one round's scrapes add up to, before it becomes a
-// Sample: counter deltas, summed gauges, and the GPUs seen.
+// Sample: the server's figures over every instance and per instance, and
+// the GPUs seen.
 type roundTotals struct {
+	total    *serverRound
+	inst     map[string]*serverRound
+	tick     map[string]*gpuReading
+	gpuOrder []string
+}
+
+// serverRound is the server's counter deltas and summed gauges in one
+// round, over every instance or over one.
+type serverRound struct {
 	delta                   map[string]float64
 	deltaOK                 map[string]bool
 	running, waiting        float64
 	kvSum, kvMax            float64
 	nRunning, nWaiting, nKV int
-	tick                    map[string]*gpuReading
-	gpuOrder                []string
+}
+
+func newServerRound() *serverRound {
+	return &serverRound{delta: map[string]float64{}, deltaOK: map[string]bool{}}
+}
+
+// of returns the round's figures of one instance.
+func (rt *roundTotals) of(instance string) *serverRound {
+	r := rt.inst[instance]
+	if r == nil {
+		r = newServerRound()
+		rt.inst[instance] = r
+	}
+	return r
+}
+
+// gauge adds one engine's reading of a server gauge.
+func (r *serverRound) gauge(pt point) {
+	switch pt.name {
+	case mRunning:
+		r.running += pt.value
+		r.nRunning++
+	case mWaiting:
+		r.waiting += pt.value
+		r.nWaiting++
+	case mKVUsage:
+		if r.nKV == 0 || pt.value > r.kvMax {
+			r.kvMax = pt.value
+		}
+		r.kvSum += pt.value
+		r.nKV++
+	}
+}
+
+func (r *serverRound) addDelta(name string, d float64) {
+	r.delta[name] += d
+	r.deltaOK[name] = true
 }
 
 // readScrape adds one target's answer to the round.
@@ -232,41 +277,37 @@ func (a *accumulator) readScrape(rt *roundTotals, sc scrape) {
 	for _, pt := range sc.points {
 		switch {
 		case isCounter[pt.name]:
-			a.counterDelta(rt, sc.target, pt, seenBefore)
-		case pt.name == mRunning:
-			rt.running += pt.value
-			rt.nRunning++
-		case pt.name == mWaiting:
-			rt.waiting += pt.value
-			rt.nWaiting++
-		case pt.name == mKVUsage:
-			if rt.nKV == 0 || pt.value > rt.kvMax {
-				rt.kvMax = pt.value
+			if d, ok := a.counterDelta(sc.target, pt, seenBefore); ok {
+				rt.total.addDelta(pt.name, d)
+				rt.of(pt.instance).addDelta(pt.name, d)
 			}
-			rt.kvSum += pt.value
-			rt.nKV++
+		case pt.name == mRunning || pt.name == mWaiting || pt.name == mKVUsage:
+			rt.total.gauge(pt)
+			rt.of(pt.instance).gauge(pt)
 		case isGPUField(pt.name):
 			rt.gpuPoint(sc.target, pt)
 		}
 	}
 }
 
-// counterDelta adds how far a counter moved since its last scrape.
-func (a *accumulator) counterDelta(rt *roundTotals, target int, pt point, seenBefore bool) {
+// counterDelta returns how far a counter moved since its last scrape,
+// false when this is its baseline. A series of a Prometheus target is
+// keyed by every label, instance included, so an instance that appears
+// after the target's first answer (a replica started during the run) is
+// a series born since and counts from 0.
+func (a *accumulator) counterDelta(target int, pt point, seenBefore bool) (float64, bool) {
 	k := seriesKey{target, pt.name, pt.labels}
 	last, seen := a.counters[k]
 	a.counters[k] = pt.value
 	switch {
 	case seen && pt.value >= last:
-		rt.delta[pt.name] += pt.value - last
+		return pt.value - last, true
 	case seen: // reset (server restart): it counted up from 0 since
-		rt.delta[pt.name] += pt.value
+		return pt.value, true
 	case seenBefore: // a series born since the last scrape of its target
-		rt.delta[pt.name] += pt.value
-	default: // the target's first answer is the baseline
-		return
+		return pt.value, true
 	}
-	rt.deltaOK[pt.name] = true
+	return 0, false // the target's first answer is the baseline
 }
 
 // isGPUField reports whether name is one of the DCGM fields read per GPU.
@@ -284,7 +325,7 @@ func (rt *roundTotals) gpuPoint(target int, pt point) {
 	}
 	r := rt.tick[key]
 	if r == nil {
-		r = &gpuReading{target: target}
+		r = &gpuReading{target: target, instance: pt.instance}
 		rt.tick[key] = r
 		rt.gpuOrder = append(rt.gpuOrder, key)
 	}
@@ -307,7 +348,7 @@ func (rt *roundTotals) gpuPoint(target int, pt point) {
 
 // fill sets the sample's server figures: gauges, counter deltas and the
 // rates and means made of them.
-func (rt *roundTotals) fill(s *Sample) {
+func (rt *serverRound) fill(s *Sample) {
 	if rt.nRunning > 0 {
 		s.Running = known(rt.running)
 	}
@@ -336,23 +377,22 @@ func (rt *roundTotals) fill(s *Sample) {
 	s.QueueTime = ratio(d(hQueue+"_sum"), d(hQueue+"_count"))
 }
 
-// keep adds the sample to the run's totals and gauge distributions: [0]
-// holds the scrapes during the run (phaseTick), [1] every scrape.
+// keep adds the sample to the run's totals, and each instance's figures
+// to its own.
 func (a *accumulator) keep(s *Sample, ph phase, rt *roundTotals) {
-	for name, v := range rt.delta {
-		a.delta[name] += v
-	}
-	for name := range rt.deltaOK {
-		a.deltaOK[name] = true
-	}
-	for i := range 2 {
-		if i == 0 && ph != phaseTick {
-			continue
+	a.total.keep(s, ph, rt.total)
+	for name, r := range rt.inst {
+		if name == "" {
+			continue // a test's scrape without an instance
 		}
-		a.running[i].add(s.Running)
-		a.waiting[i].add(s.Waiting)
-		a.kv[i].add(s.KVUsage)
-		a.kvMax[i].add(s.KVUsageMax)
+		is := &Sample{T: s.T, DT: s.DT}
+		r.fill(is)
+		tot := a.instances[name]
+		if tot == nil {
+			tot = newServerTotals()
+			a.instances[name] = tot
+		}
+		tot.keep(is, ph, r)
 	}
 	a.power.add(s.PowerW)
 	a.util.add(s.GPUUtilPct)
@@ -373,6 +413,8 @@ func (a *accumulator) addGPUs(s *Sample, t time.Duration, tick map[string]*gpuRe
 			g = &gpuState{}
 			a.gpus[key] = g
 		}
+		ie := a.energyOf(r.instance)
+		ie.gpus[key] = true
 		if r.hasE {
 			if g.hasE {
 				de := r.energy - g.lastE
@@ -380,13 +422,16 @@ func (a *accumulator) addGPUs(s *Sample, t time.Duration, tick map[string]*gpuRe
 					de = r.energy
 				}
 				energy += de / 1000 // mJ
+				ie.add(de / 1000)
 				energyOK, g.counted = true, true
 			}
 			g.useCounter, g.lastE, g.hasE = true, r.energy, true
 		}
 		if r.hasP {
 			if !g.useCounter && g.hasP && t > g.lastT {
-				energy += (r.power + g.lastP) / 2 * (t - g.lastT).Seconds()
+				e := (r.power + g.lastP) / 2 * (t - g.lastT).Seconds()
+				energy += e
+				ie.add(e)
 				energyOK, g.counted, g.countedPower = true, true, true
 			}
 			g.lastP, g.lastT, g.hasP = r.power, t, true

@@ -1,7 +1,8 @@
 // Package observe samples what the load generator cannot see from the
 // client side: the model server's own Prometheus metrics (vLLM's
 // vllm:* series) and the GPUs' (NVIDIA DCGM exporter series), during a
-// run. It turns them into per-scrape Samples (server.jsonl, live views)
+// run, scraped or read through a Prometheus' query API (prom+ targets,
+// ParseProm). It turns them into per-scrape Samples (server.jsonl, live views)
 // and run totals: server-counted tokens next to the client's, prefix-cache
 // hit rate, preemptions, queue depth, KV-cache usage, server-side latency
 // means, and energy per output token.
@@ -36,10 +37,13 @@ const ServerFile = "server.jsonl"
 // queue depth and the power draw are only as good as their sampling.
 const MaxInterval = 2 * time.Second
 
-// Target is one endpoint to scrape.
+// Target is one endpoint to scrape, or a Prometheus to ask.
 type Target struct {
-	Role   string // what it is, for messages: "server" or "gpu"
-	URL    string // e.g. http://host:8000/metrics
+	Role string // what it is, for messages: "server" or "gpu"
+	// URL is e.g. http://host:8000/metrics, or a prom+ URL (ParseProm):
+	// the series of the instances its selector matches, read through
+	// Prometheus' query API at each sample instant.
+	URL    string
 	APIKey string // sent as a bearer token when set (see KeyOrigin)
 	// KeyOrigin is the URL the APIKey was given for (the load endpoint).
 	// When set, the key goes only to a URL of the same origin (scheme,
@@ -80,6 +84,9 @@ func (t Target) keepGPUs(pts []point) (kept []point, missed bool) {
 func (t Target) keyAllowed() bool {
 	return t.APIKey == "" || t.KeyOrigin == "" || t.KeyAnyOrigin || SameOrigin(t.URL, t.KeyOrigin)
 }
+
+// flag names the flag a target came from, for messages.
+func (t Target) flag() string { return "--" + t.Role + "-metrics" }
 
 // SameOrigin reports whether two URLs have the same scheme, host and port
 // (an absent port is the scheme's default), as browsers judge origins.
@@ -133,7 +140,8 @@ type Observer struct {
 	interval   time.Duration
 	timeout    time.Duration
 	fetch      Fetcher
-	closeFetch func() // set when the Observer made its fetcher
+	closeFetch func()        // set when the Observer made its fetcher
+	prom       []*promSource // per target: set for a prom+ URL
 	file       *os.File
 
 	latest atomic.Pointer[Sample]
@@ -185,6 +193,9 @@ func Start(cfg Config) (*Observer, error) {
 		o.cfg.Log = io.Discard
 	}
 	o.cfg.Targets = slices.Clone(cfg.Targets)
+	if err := o.startProm(); err != nil {
+		return nil, err
+	}
 	for i, t := range o.cfg.Targets {
 		if !t.keyAllowed() {
 			o.cfg.Targets[i].APIKey = ""
@@ -235,9 +246,15 @@ func (o *Observer) Stop() *Report {
 	o.stopOnce.Do(func() {
 		close(o.stop)
 		<-o.done
+		o.awaitProm(time.Now())
 		o.round(phaseFinal)
 		if o.closeFetch != nil {
 			o.closeFetch()
+		}
+		for _, p := range o.prom {
+			if p != nil {
+				p.close()
+			}
 		}
 		if o.file != nil {
 			if err := o.file.Close(); err != nil && o.writeErr == nil {
@@ -286,9 +303,10 @@ func (o *Observer) round(ph phase) {
 	t := time.Since(o.cfg.Epoch)
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
+	now := time.Now()
 	type answer struct {
-		body []byte
-		err  error
+		points []point
+		err    error
 	}
 	answers := make([]answer, len(o.cfg.Targets))
 	var wg sync.WaitGroup
@@ -297,8 +315,20 @@ func (o *Observer) round(ph phase) {
 			continue
 		}
 		wg.Go(func() {
+			if p := o.prom[i]; p != nil {
+				pts, err := p.points(ctx, now)
+				answers[i] = answer{points: pts, err: err}
+				return
+			}
 			body, err := o.fetch.Fetch(ctx, tg)
-			answers[i] = answer{body, err}
+			var pts []point
+			if err == nil {
+				pts, err = parse(body)
+			}
+			for j := range pts {
+				pts[j].instance = redact.URL(tg.URL)
+			}
+			answers[i] = answer{points: pts, err: err}
 		})
 	}
 	wg.Wait()
@@ -311,9 +341,8 @@ func (o *Observer) round(ph phase) {
 		a := answers[i]
 		sc := scrape{target: i}
 		if a.err == nil {
-			sc.points, a.err = parse(a.body)
 			var missed bool
-			sc.points, missed = tg.keepGPUs(sc.points)
+			sc.points, missed = tg.keepGPUs(a.points)
 			if missed && !o.gpuMissNoted[i] {
 				o.noteGPUMiss(i, tg)
 			}
@@ -321,7 +350,7 @@ func (o *Observer) round(ph phase) {
 		switch {
 		case errors.Is(a.err, ErrNoMetrics):
 			o.disabled[i] = true
-			note := redact.Text(fmt.Sprintf("%s metrics %s: %v; not scraping it (set --%s-metrics to its /metrics URL, or off)", tg.Role, tg.URL, a.err, tg.Role))
+			note := redact.Text(fmt.Sprintf("%s metrics %s: %v; not scraping it (set %s to its /metrics URL, or off)", tg.Role, tg.URL, a.err, tg.flag()))
 			o.notes = append(o.notes, note)
 			fmt.Fprintln(o.cfg.Log, note)
 			continue
@@ -347,6 +376,55 @@ func (o *Observer) round(ph phase) {
 		}
 		if err != nil {
 			o.writeErr = fmt.Errorf("observe: writing %s: %w", ServerFile, err)
+		}
+	}
+}
+
+// startProm reads the targets' prom+ URLs and asks each Prometheus once,
+// so that a bad URL or selector, an unreachable Prometheus or a selector
+// that matches nothing stops the run before it starts, named by its flag.
+func (o *Observer) startProm() error {
+	o.prom = make([]*promSource, len(o.cfg.Targets))
+	for i, t := range o.cfg.Targets {
+		if !IsProm(t.URL) {
+			continue
+		}
+		q, err := ParseProm(t.URL)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", t.flag(), redact.URL(t.URL), err)
+		}
+		p := newPromSource(t, q)
+		ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+		_, err = p.points(ctx, time.Now())
+		cancel()
+		if err != nil {
+			p.close()
+			return fmt.Errorf("%s %s: %w", t.flag(), redact.URL(t.URL), err)
+		}
+		o.prom[i] = p
+	}
+	return nil
+}
+
+// awaitProm lets each Prometheus scrape every instance after the run's
+// end (at most its final_wait), so the final sample counts the run's
+// last requests. A Prometheus that does not in time gets a note.
+func (o *Observer) awaitProm(end time.Time) {
+	var wg sync.WaitGroup
+	errs := make([]error, len(o.prom))
+	for i, p := range o.prom {
+		if p == nil || o.disabled[i] || p.q.FinalWait <= 0 {
+			continue
+		}
+		wg.Go(func() { errs[i] = p.awaitScrapesAfter(end) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			tg := o.cfg.Targets[i]
+			note := redact.Text(fmt.Sprintf("%s %s: %v", tg.flag(), redact.URL(tg.URL), err))
+			o.notes = append(o.notes, note)
+			fmt.Fprintln(o.cfg.Log, note)
 		}
 	}
 }

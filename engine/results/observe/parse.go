@@ -71,7 +71,11 @@ type point struct {
 	labels string // canonical label set: name="value" pairs sorted, comma-separated
 	uuid   string // the UUID label of DCGM series (one GPU), "" when absent
 	gpu    string // the gpu label (device index) of DCGM series, "" when absent
-	value  float64
+	// instance is what the series is reported under in the per-instance
+	// figures: the target's URL for a /metrics scrape, the grouping
+	// label's value (instance) for a Prometheus query.
+	instance string
+	value    float64
 }
 
 // parse reads one response of a Prometheus text exposition endpoint
@@ -91,7 +95,6 @@ func parse(body []byte) ([]point, error) {
 		return nil, fmt.Errorf("parsing Prometheus text format: %w", err)
 	}
 	var pts []point
-	has := map[string]bool{}
 	for name, mf := range fams {
 		if !wanted[name] {
 			continue
@@ -103,7 +106,6 @@ func parse(body []byte) ([]point, error) {
 					return
 				}
 				pts = append(pts, point{name: n, labels: labels, uuid: uuid, gpu: gpu, value: v})
-				has[n] = true
 			}
 			switch {
 			case m.Histogram != nil:
@@ -123,7 +125,16 @@ func parse(body []byte) ([]point, error) {
 			}
 		}
 	}
-	// Fall back to older names only where the current one is absent.
+	return preferCurrent(pts), nil
+}
+
+// preferCurrent renames the older vLLM names of one endpoint's series to
+// the current ones, and drops them where the current name is present.
+func preferCurrent(pts []point) []point {
+	has := map[string]bool{}
+	for _, pt := range pts {
+		has[pt.name] = true
+	}
 	out := pts[:0]
 	for _, pt := range pts {
 		if cur, old := legacy[pt.name]; old {
@@ -134,7 +145,7 @@ func parse(body []byte) ([]point, error) {
 		}
 		out = append(out, pt)
 	}
-	return out, nil
+	return out
 }
 
 // canonLabels renders a label set in a fixed order so that the same series

@@ -24,17 +24,11 @@ type Report struct {
 	WriteError string   // server.jsonl could not be written, "" when fine
 	Span       time.Duration
 
-	// Counter increases over the run, summed over label sets.
-	PromptTokens, GenerationTokens Value
-	PrefixQueries, PrefixHits      Value
-	Preemptions, RequestsSucceeded Value
-	TTFT, ITL, E2E, QueueTime      Value // server means, seconds
-	TTFTCount, ITLCount            Value
-	E2ECount, QueueCount           Value
-
-	MeanRunning, MaxRunning Value
-	MeanWaiting, MaxWaiting Value
-	MeanKVUsage, MaxKVUsage Value
+	// The server over every instance; Instances, each one's share (an
+	// instance is a scraped URL, or a value of a Prometheus target's
+	// grouping label), sorted.
+	ServerFigures
+	Instances []InstanceFigures
 
 	EnergySource        string // dcgm_energy_counter, integrated_power, mixed, none
 	GPUs                int
@@ -46,6 +40,7 @@ type Report struct {
 	MeanGPUUtilPct      Value
 	MaxFBUsedMiB        Value
 	JPerGenerationToken Value
+	InstanceEnergy      []InstanceEnergy // each instance's GPUs, sorted
 	answeredAtLeastOnce bool
 }
 
@@ -70,29 +65,8 @@ func (o *Observer) buildReport() *Report {
 	if a.answered > 0 {
 		r.Span = a.last - a.first
 	}
-	d := func(name string) Value {
-		if !a.deltaOK[name] {
-			return Value{}
-		}
-		return known(a.delta[name])
-	}
-	r.PromptTokens, r.GenerationTokens = d(mPromptTok), d(mGenTok)
-	r.PrefixQueries, r.PrefixHits = d(mPrefixQuery), d(mPrefixHit)
-	r.Preemptions, r.RequestsSucceeded = d(mPreemptions), d(mSuccess)
-	r.TTFT, r.TTFTCount = ratio(d(hTTFT+"_sum"), d(hTTFT+"_count")), d(hTTFT+"_count")
-	r.ITL, r.ITLCount = ratio(d(hITL+"_sum"), d(hITL+"_count")), d(hITL+"_count")
-	r.E2E, r.E2ECount = ratio(d(hE2E+"_sum"), d(hE2E+"_count")), d(hE2E+"_count")
-	r.QueueTime, r.QueueCount = ratio(d(hQueue+"_sum"), d(hQueue+"_count")), d(hQueue+"_count")
-
-	// Gauges over the scrapes taken while the run went; a run shorter than
-	// one interval has none, and then every scrape counts.
-	i := 0
-	if a.running[0].n == 0 && a.kv[0].n == 0 {
-		i = 1
-	}
-	r.MeanRunning, r.MaxRunning = a.running[i].mean(), a.running[i].maximum()
-	r.MeanWaiting, r.MaxWaiting = a.waiting[i].mean(), a.waiting[i].maximum()
-	r.MeanKVUsage, r.MaxKVUsage = a.kv[i].mean(), a.kvMax[i].maximum()
+	r.ServerFigures = a.total.figures()
+	r.Instances, r.InstanceEnergy = a.perInstance()
 
 	r.MaxPowerW, r.MeanGPUUtilPct, r.MaxFBUsedMiB = maxOf(a.power.maximum(), a.intervalPowerMax.maximum()), a.util.mean(), a.fb.maximum()
 	if a.energyOK {
@@ -133,36 +107,71 @@ type ServerSummary struct {
 	WriteError   string   `json:"write_error,omitempty"`
 	SpanS        float64  `json:"span_s"`
 
-	PromptTokens       Value `json:"prompt_tokens"`
 	ClientInputTokens  int64 `json:"client_input_tokens"`
-	GenerationTokens   Value `json:"generation_tokens"`
 	ClientOutputTokens int64 `json:"client_output_tokens"`
-	RequestsSucceeded  Value `json:"requests_succeeded"`
 	ClientCompleted    int64 `json:"client_completed"`
 	SharedScenarios    int   `json:"shared_by_scenarios,omitempty"`
 
-	PrefixQueries Value `json:"prefix_cache_queries"`
-	PrefixHits    Value `json:"prefix_cache_hits"`
-	PrefixHitRate Value `json:"prefix_cache_hit_rate"`
-	Preemptions   Value `json:"preemptions"`
-
-	MeanRunning Value `json:"mean_running"`
-	MaxRunning  Value `json:"max_running"`
-	MeanWaiting Value `json:"mean_waiting"`
-	MaxWaiting  Value `json:"max_waiting"`
-	MeanKVUsage Value `json:"mean_kv_cache_usage"`
-	MaxKVUsage  Value `json:"max_kv_cache_usage"`
-
-	MeanTTFTms              Value `json:"mean_ttft_ms"`
-	TTFTCount               Value `json:"ttft_count"`
+	// The server's figures over every instance.
+	ServerCounts
 	ClientMinusServerTTFTms Value `json:"client_minus_server_ttft_ms"`
-	MeanITLms               Value `json:"mean_itl_ms"`
-	ITLCount                Value `json:"itl_count"`
-	MeanE2ELms              Value `json:"mean_e2el_ms"`
-	E2ELCount               Value `json:"e2el_count"`
 	ClientMinusServerE2ELms Value `json:"client_minus_server_e2el_ms"`
-	MeanQueueTimems         Value `json:"mean_queue_time_ms"`
-	QueueTimeCount          Value `json:"queue_time_count"`
+
+	// Instances is each instance's share; the figures above are the total
+	// over them (and over any series without an instance).
+	Instances []InstanceSummary `json:"instances"`
+}
+
+// ServerCounts is what the server counted, in summary.json: the total in
+// the "server" section, each instance's in an entry of server.instances.
+type ServerCounts struct {
+	PromptTokens      Value `json:"prompt_tokens"`
+	GenerationTokens  Value `json:"generation_tokens"`
+	RequestsSucceeded Value `json:"requests_succeeded"`
+	PrefixQueries     Value `json:"prefix_cache_queries"`
+	PrefixHits        Value `json:"prefix_cache_hits"`
+	PrefixHitRate     Value `json:"prefix_cache_hit_rate"`
+	Preemptions       Value `json:"preemptions"`
+	MeanRunning       Value `json:"mean_running"`
+	MaxRunning        Value `json:"max_running"`
+	MeanWaiting       Value `json:"mean_waiting"`
+	MaxWaiting        Value `json:"max_waiting"`
+	MeanKVUsage       Value `json:"mean_kv_cache_usage"`
+	MaxKVUsage        Value `json:"max_kv_cache_usage"`
+	MeanTTFTms        Value `json:"mean_ttft_ms"`
+	TTFTCount         Value `json:"ttft_count"`
+	MeanITLms         Value `json:"mean_itl_ms"`
+	ITLCount          Value `json:"itl_count"`
+	MeanE2ELms        Value `json:"mean_e2el_ms"`
+	E2ELCount         Value `json:"e2el_count"`
+	MeanQueueTimems   Value `json:"mean_queue_time_ms"`
+	QueueTimeCount    Value `json:"queue_time_count"`
+}
+
+// InstanceSummary is one entry of summary.json's server.instances.
+type InstanceSummary struct {
+	Instance string `json:"instance"`
+	ServerCounts
+}
+
+func (f ServerFigures) counts() ServerCounts {
+	return ServerCounts{
+		PromptTokens: f.PromptTokens, GenerationTokens: f.GenerationTokens,
+		RequestsSucceeded: f.RequestsSucceeded, PrefixQueries: f.PrefixQueries, PrefixHits: f.PrefixHits,
+		PrefixHitRate: ratio(f.PrefixHits, f.PrefixQueries), Preemptions: f.Preemptions,
+		MeanRunning: f.MeanRunning, MaxRunning: f.MaxRunning, MeanWaiting: f.MeanWaiting, MaxWaiting: f.MaxWaiting,
+		MeanKVUsage: f.MeanKVUsage, MaxKVUsage: f.MaxKVUsage,
+		MeanTTFTms: f.TTFT.scale(1e3), TTFTCount: f.TTFTCount, MeanITLms: f.ITL.scale(1e3), ITLCount: f.ITLCount,
+		MeanE2ELms: f.E2E.scale(1e3), E2ELCount: f.E2ECount, MeanQueueTimems: f.QueueTime.scale(1e3), QueueTimeCount: f.QueueCount,
+	}
+}
+
+// InstanceEnergySummary is one entry of summary.json's energy.instances.
+type InstanceEnergySummary struct {
+	Instance   string `json:"instance"`
+	GPUs       int    `json:"gpus"`
+	EnergyJ    Value  `json:"energy_j"`
+	MeanPowerW Value  `json:"mean_power_w"`
 }
 
 // EnergySummary is summary.json's "energy" section.
@@ -183,16 +192,18 @@ type EnergySummary struct {
 	JPerGenerationToken Value    `json:"j_per_generation_token"`
 	MeanGPUUtilPct      Value    `json:"mean_gpu_util_pct"`
 	MaxFBUsedMiB        Value    `json:"max_fb_used_mib"`
+	// Instances is each instance's GPUs' share of EnergyJ.
+	Instances []InstanceEnergySummary `json:"instances"`
 }
 
 // Summarize sets the report beside the client's figures. A nil report
 // (observation off) gives status "off" and energy source "none".
 func (r *Report) Summarize(c Client) Summary {
 	sv := ServerSummary{
-		Status: "off", Targets: []string{},
+		Status: "off", Targets: []string{}, Instances: []InstanceSummary{},
 		ClientInputTokens: c.InputTokens, ClientOutputTokens: c.OutputTokens, ClientCompleted: c.Completed,
 	}
-	en := EnergySummary{Source: "none", OutputTokens: c.OutputTokens}
+	en := EnergySummary{Source: "none", OutputTokens: c.OutputTokens, Instances: []InstanceEnergySummary{}}
 	if r == nil {
 		return Summary{sv, en}
 	}
@@ -206,20 +217,21 @@ func (r *Report) Summarize(c Client) Summary {
 	sv.Targets, sv.Notes = r.Targets, r.Notes
 	sv.Scrapes, sv.ScrapeErrors, sv.FirstError, sv.WriteError = r.Rounds, r.Failures, r.FirstError, r.WriteError
 	sv.SpanS = r.Span.Seconds()
-	sv.PromptTokens, sv.GenerationTokens, sv.RequestsSucceeded = r.PromptTokens, r.GenerationTokens, r.RequestsSucceeded
-	sv.PrefixQueries, sv.PrefixHits = r.PrefixQueries, r.PrefixHits
-	sv.PrefixHitRate = ratio(r.PrefixHits, r.PrefixQueries)
-	sv.Preemptions = r.Preemptions
-	sv.MeanRunning, sv.MaxRunning, sv.MeanWaiting, sv.MaxWaiting = r.MeanRunning, r.MaxRunning, r.MeanWaiting, r.MaxWaiting
-	sv.MeanKVUsage, sv.MaxKVUsage = r.MeanKVUsage, r.MaxKVUsage
-	sv.MeanTTFTms, sv.TTFTCount = r.TTFT.scale(1e3), r.TTFTCount
-	sv.MeanITLms, sv.ITLCount = r.ITL.scale(1e3), r.ITLCount
-	sv.MeanE2ELms, sv.E2ELCount = r.E2E.scale(1e3), r.E2ECount
-	sv.MeanQueueTimems, sv.QueueTimeCount = r.QueueTime.scale(1e3), r.QueueCount
+	sv.ServerCounts = r.ServerFigures.counts()
+	for _, f := range r.Instances {
+		sv.Instances = append(sv.Instances, InstanceSummary{Instance: f.Instance, ServerCounts: f.counts()})
+	}
 	en.Source, en.GPUs, en.GPUIDs, en.EnergyJ = r.EnergySource, r.GPUs, r.GPUIDs, r.EnergyJ
 	en.SpanS, en.MeanPowerW, en.MaxPowerW = r.EnergySpan.Seconds(), r.MeanPowerW, r.MaxPowerW
 	en.GenerationTokens, en.JPerGenerationToken = r.GenerationTokens, r.JPerGenerationToken
 	en.MeanGPUUtilPct, en.MaxFBUsedMiB = r.MeanGPUUtilPct, r.MaxFBUsedMiB
+	for _, e := range r.InstanceEnergy {
+		ie := InstanceEnergySummary{Instance: e.Instance, GPUs: e.GPUs, EnergyJ: e.EnergyJ}
+		if r.EnergySpan > 0 {
+			ie.MeanPowerW = e.EnergyJ.scale(1 / r.EnergySpan.Seconds())
+		}
+		en.Instances = append(en.Instances, ie)
+	}
 	s := Summary{sv, en}
 	s.SetClient(c)
 	return s

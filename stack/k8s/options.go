@@ -250,12 +250,16 @@ func checkURL(raw string) error {
 	if raw == "" {
 		return fmt.Errorf("--url is empty: give the server's base URL as the pods reach it, e.g. http://vllm-router.llm:8000")
 	}
+	// The URL is not quoted back: it could carry a password.
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--url %q: want an http(s) URL such as http://vllm-router.llm:8000", raw)
+	if err != nil {
+		return fmt.Errorf("--url cannot be parsed as a URL: want one such as http://vllm-router.llm:8000")
 	}
 	if u.User != nil {
 		return fmt.Errorf("--url carries a user name or password: remove it and give the key with --api-key-secret NAME/KEY")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--url %q: want an http(s) URL such as http://vllm-router.llm:8000", u.Redacted())
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ commands:
   down     docker compose down (--volumes: also delete data and the model cache)
   status   containers, vLLM /health and /v1/models, Prometheus targets, Grafana health
   logs     docker compose logs [SERVICE...]
+  k8s      print Kubernetes manifests for a sharded run (an Indexed Job; kubectl apply -f)
 
 Run "llmload stack COMMAND --help" for a command's flags.
 `
@@ -51,6 +52,8 @@ func stackCmd(args []string, stdout, stderr io.Writer) int {
 		return stackDocker(ctx, args[0], args[1:], stdout, stderr)
 	case "status":
 		return stackStatus(ctx, args[1:], stdout, stderr)
+	case "k8s":
+		return stackK8s(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, stackUsage)
 		return exitOK

@@ -507,17 +507,21 @@ func (e *Executor) status(elapsed time.Duration) *runner.CapacityStatus {
 		c := live.acc.counts()
 		cs.Judged, cs.Finished, cs.Good = c.judged, c.finished, c.good
 	}
-	if e.result != nil {
-		lo, hi = e.result.BracketLow, 0
-		if e.result.BracketHigh != nil {
-			hi = *e.result.BracketHigh
-		}
-	}
-	cs.Low, cs.High = lo, hi
 	cs.Phase = "bracketing"
 	if lo > 0 && hi > 0 {
 		cs.Phase = "bisecting"
 	}
+	switch {
+	case e.result != nil:
+		lo, hi = e.result.BracketLow, 0
+		if e.result.BracketHigh != nil {
+			hi = *e.result.BracketHigh
+		}
+		cs.Phase = "done"
+	case cs.Part == "" && cs.Step > 0:
+		cs.Part = "judging" // between a step's verdict and the next step
+	}
+	cs.Low, cs.High = lo, hi
 	return cs
 }
 

@@ -212,10 +212,12 @@ type CapacityStatus struct {
 	Step     int     // 1-based; 0 before the first step
 	Level    float64 // the step's rate, concurrency or users
 	// Phase is "bracketing" (growing, or shrinking, until a step fails,
-	// or passes) or "bisecting" (between a passing and a failing level).
+	// or passes), "bisecting" (between a passing and a failing level) or
+	// "done".
 	Phase string
-	// Part is "warm-up", "measuring" or "draining" (waiting for the
-	// step's last requests); "" once the search ended.
+	// Part is "warm-up", "measuring", "draining" (waiting for the step's
+	// last requests) or "judging" (between steps); "" once the search
+	// ended.
 	Part    string
 	StepFor time.Duration // since the step began
 	// The step's judged requests so far: sent, finished, met every SLO.

@@ -29,8 +29,8 @@ func (s *Script) capacityField(L *lua.LState, fn string, sc *Scenario, key strin
 		switch name {
 		case "by":
 			c.By = s.toString(L, fn, "by", val)
-			if c.By != capacity.ByRate && c.By != capacity.ByConcurrency {
-				s.raisef(L, "%s: by = %q: want \"rate\" (open loop, requests per second) or \"concurrency\" (closed loop, requests in flight)", fn, c.By)
+			if c.By != capacity.ByRate && c.By != capacity.ByConcurrency && c.By != capacity.ByUsers {
+				s.raisef(L, "%s: by = %q: want \"rate\" (open loop, requests per second), \"concurrency\" (closed loop, requests in flight) or \"users\" (closed-loop session users)", fn, c.By)
 			}
 		case "arrivals":
 			c.Arrivals = s.toString(L, fn, "arrivals", val)
@@ -95,20 +95,29 @@ func (s *Script) capacityField(L *lua.LState, fn string, sc *Scenario, key strin
 
 // checkCapacity refuses what a capacity scenario cannot have, once all of
 // llm.scenario's fields are read.
-func (s *Script) checkCapacity(L *lua.LState, fn string, sc *Scenario, sessions, arrivals bool) {
+func (s *Script) checkCapacity(L *lua.LState, fn string, sc *Scenario, sess *sessionFields, arrivals bool) {
 	c := sc.Capacity
 	if c == nil {
 		return
 	}
+	if sess.any && c.By == "" {
+		c.By = capacity.ByUsers // a session scenario's search steps its users
+	}
 	switch {
-	case sessions:
-		s.raisef(L, "%s: capacity searches run one-shot requests from a source; it cannot be combined with session, users or sessions", fn)
+	case sess.any && c.By != capacity.ByUsers:
+		s.raisef(L, "%s: a session scenario's capacity search steps its users: capacity.by = \"users\" (by %s needs a source and a request function instead of session)", fn, c.By)
+	case !sess.any && c.By == capacity.ByUsers:
+		s.raisef(L, "%s: capacity by users steps session users: add session = function(s) ... end (or search by \"rate\" or \"concurrency\")", fn)
+	case sess.any && (sess.users > 0 || sess.ramp != nil):
+		s.raisef(L, "%s: capacity by users sets the number of users itself (from capacity.start up to capacity.max); remove users", fn)
+	case sess.any && (sess.iterations > 0 || sess.src != nil):
+		s.raisef(L, "%s: capacity by users runs session = function(s) ... end for each user until the step ends; remove iterations and sessions", fn)
 	case arrivals:
 		s.raisef(L, "%s: capacity sets the arrivals itself (capacity.arrivals = \"poisson\", \"constant\" or \"gamma\"); remove arrivals", fn)
 	case !sc.SLO.IsSet():
 		s.raisef(L, "%s: capacity needs an SLO to judge its steps: slo = {ttft = \"1s\", tpot = \"100ms\"}", fn)
-	case c.Search.Start != float64(int64(c.Search.Start)) && c.By == capacity.ByConcurrency:
-		s.raisef(L, "%s: capacity by concurrency: start = %v must be a whole number of requests", fn, c.Search.Start)
+	case c.Search.Start != float64(int64(c.Search.Start)) && (c.By == capacity.ByConcurrency || c.By == capacity.ByUsers):
+		s.raisef(L, "%s: capacity by %s: start = %v must be a whole number", fn, c.By, c.Search.Start)
 	}
 	sc.Arrivals = fmt.Sprintf("capacity search by %s", ifEmpty(c.By, capacity.ByRate))
 }

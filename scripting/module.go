@@ -288,7 +288,7 @@ func (s *Script) lscenario(L *lua.LState) int {
 			}
 		}
 	}
-	s.checkCapacity(L, fn, sc, sess.any, sch != nil)
+	s.checkCapacity(L, fn, sc, &sess, sch != nil)
 	if sess.any {
 		return s.sessionScenario(L, fn, sc, &sess, src, sch, request, line)
 	}

@@ -28,6 +28,9 @@ type SessionSpec struct {
 	Stages     []session.Stage
 	StartUsers int
 	Iterations int
+	// Steered: a capacity search sets the number of users
+	// (capacity.by = "users").
+	Steered bool
 	// Open loop: Starts is the schedule of session starts (the scenario's
 	// arrivals); Trace the recorded sessions, when replayed.
 	Starts pace.Schedule
@@ -186,8 +189,11 @@ func (s *Script) finishSessions(L *lua.LState, fn string, sc *Scenario, f *sessi
 	if f.fn == nil && f.src == nil {
 		s.raisef(L, "%s: a session scenario needs session = function(s) ... end, or sessions = llm.trace.mooncake_sessions(path) to replay", fn)
 	}
-	closed := f.users > 0 || f.ramp != nil
+	steered := sc.Capacity != nil // checkCapacity made it by users
+	closed := f.users > 0 || f.ramp != nil || steered
 	switch {
+	case steered:
+		sp.Steered = true
 	case closed && sch != nil:
 		s.raisef(L, "%s: give users (closed loop: each user runs sessions one after another) or arrivals (open loop: sessions start on a schedule), not both", fn)
 	case closed && f.src != nil:
@@ -209,6 +215,9 @@ func (s *Script) finishSessions(L *lua.LState, fn string, sc *Scenario, f *sessi
 	}
 	if closed && sc.Concurrency == 0 {
 		sc.Concurrency = sp.MaxUsers() // every user may have a request out
+		if steered {
+			sc.Concurrency = int(math.Ceil(sc.Capacity.Search.Max))
+		}
 	}
 	sc.Session = sp
 }

@@ -62,6 +62,43 @@ type Frame struct {
 	Counters map[string]float64
 	// Errors counts failed requests by class ("timeout", "http_5xx", ...).
 	Errors map[string]int64
+	// Search is a capacity search's step under way, shown on a row of
+	// its own under the progress bar; nil for other runs.
+	Search *SearchStep
+}
+
+// SearchStep is where a capacity search is: the step under way and how it
+// goes so far.
+type SearchStep struct {
+	Step  int    // 1-based; 0 before the first
+	Level string // the step's load with its unit: "24 users", "12.5 req/s"
+	// Phase is "bracketing" or "bisecting"; Bracket the levels known to
+	// pass and fail so far ("16 .. 32 users", "≥ 16 users", "").
+	Phase, Bracket string
+	// Part is "warm-up", "measuring" or "draining"; "" once the search
+	// ended. StepFor is the time since the step began.
+	Part    string
+	StepFor time.Duration
+	// The step's judged requests so far: finished, and of those met
+	// every SLO; Target is the goodput a pass needs.
+	Finished, Good int64
+	Target         float64
+	// Last is the previous step's verdict: "pass", "fail", "untrusted";
+	// "" before the first ended. LastLevel is its load, as Level.
+	Last, LastLevel string
+}
+
+// Verdict is how the step goes so far: "passing" or "failing" by the
+// goodput of its finished judged requests against the target, "" before
+// any finished.
+func (s *SearchStep) Verdict() string {
+	switch {
+	case s.Finished == 0:
+		return ""
+	case float64(s.Good) >= s.Target*float64(s.Finished):
+		return "passing"
+	}
+	return "failing"
 }
 
 // Options configure the dashboard; zero values pick the defaults.

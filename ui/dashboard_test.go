@@ -801,3 +801,57 @@ func TestStatsMillis(t *testing.T) {
 		h.finish()
 	})
 }
+
+// A capacity search's frames carry its step: a row of its own under the
+// progress bar (the panels move down one row), with the running verdict
+// coloured like a threshold level; frames without it keep the row for the
+// panels.
+func TestSearchRow(t *testing.T) {
+	frames := testFrames(40)
+	last := *frames[len(frames)-1]
+	last.Search = &SearchStep{
+		Step: 5, Level: "24 users", Phase: "bisecting", Bracket: "16 .. 32 users",
+		Part: "measuring", StepFor: 8 * time.Second, Finished: 212, Good: 199, Target: 0.99,
+		Last: "fail", LastLevel: "32 users",
+	}
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, 120, 30, Options{})
+		h.d.Publish(&last)
+		h.tick()
+		golden(t, "search_120x30.golden", h.text())
+		row := strings.Split(h.text(), "\n")[2]
+		for _, want := range []string{"search step 5 24 users", "measuring 8s", "failing 93.9% good of 212 (≥99%)", "bisecting 16 .. 32 users", "last 32 users fail"} {
+			if !strings.Contains(row, want) {
+				t.Errorf("search row %q has no %q", row, want)
+			}
+		}
+		cells, w, _ := contents(h.scr)
+		at := strings.Index(row, "failing")
+		if fg, _, _ := cells[2*w+len([]rune(row[:at]))].Style.Decompose(); fg != tcell.ColorRed {
+			t.Errorf("failing is drawn in %v, want red", fg)
+		}
+		// Passing, then the search over.
+		next := last
+		s := *last.Search
+		s.Good, next.Search = 211, &s
+		h.d.Publish(&next)
+		h.tick()
+		if row := strings.Split(h.text(), "\n")[2]; !strings.Contains(row, "passing") {
+			t.Errorf("row %q: want passing", row)
+		}
+		s2 := SearchStep{Step: 8, Level: "24 users", Phase: "done", Bracket: "24 .. 25 users", Last: "pass", LastLevel: "24 users"}
+		next.Search = &s2
+		h.d.Publish(&next)
+		h.tick()
+		if row := strings.Split(h.text(), "\n")[2]; !strings.Contains(row, "search step 8 24 users  search over  done 24 .. 25 users  last 24 users pass") {
+			t.Errorf("row %q: want the search over", row)
+		}
+		// Without a search the row goes back to the panels.
+		h.d.Publish(frames[len(frames)-1])
+		h.tick()
+		if row := strings.Split(h.text(), "\n")[2]; strings.Contains(row, "search") {
+			t.Errorf("row 2 of a run without a search: %q", row)
+		}
+		h.finish()
+	})
+}

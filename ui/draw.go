@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gdamore/tcell/v2"
+
 	"github.com/llmload/llmload/ui/chart"
 )
 
@@ -37,6 +39,9 @@ func (d *Dashboard) draw() {
 	if len(d.views) > 1 {
 		d.drawTabs(w)
 	}
+	if f != nil && f.Search != nil {
+		d.drawSearch(f.Search, d.top(nil), w)
+	}
 	if f != nil {
 		for _, pl := range d.lay.pages[d.page] {
 			d.drawPanel(f, pl)
@@ -53,12 +58,17 @@ func (d *Dashboard) draw() {
 }
 
 // top is the first row of the panel area: below the header, the progress
-// bar and, with several scenarios, their tabs.
-func (d *Dashboard) top() int {
+// bar, with several scenarios their tabs, and for frame f of a capacity
+// search its step.
+func (d *Dashboard) top(f *Frame) int {
+	top := headerRows
 	if len(d.views) > 1 {
-		return headerRows + 1
+		top++
 	}
-	return headerRows
+	if f != nil && f.Search != nil {
+		top++
+	}
+	return top
 }
 
 // fit makes the layout match the screen size and the series that frame f
@@ -67,7 +77,7 @@ func (d *Dashboard) top() int {
 // scenario whose server has other series, and otherwise stays as it is.
 func (d *Dashboard) fit(f *Frame, w, h int) {
 	has := func(id string) bool { return f != nil && len(f.Series[id]) > 0 }
-	d.key = d.key[:0]
+	d.key = append(d.key[:0], f != nil && f.Search != nil)
 	for i := range d.panels {
 		for _, sp := range d.panels[i].Series {
 			d.key = append(d.key, !sp.Optional || has(sp.ID))
@@ -77,7 +87,7 @@ func (d *Dashboard) fit(f *Frame, w, h int) {
 		return
 	}
 	shown, idx, ser := shownPanels(d.panels, has)
-	d.lay = computeLayout(shown, w, h, d.top(), d.plotHeight(), d.opt.PlotRows == 1)
+	d.lay = computeLayout(shown, w, h, d.top(f), d.plotHeight(), d.opt.PlotRows == 1)
 	d.shownIdx, d.shownSer = idx, ser
 	d.layW, d.layH = w, h
 	d.layKey = append(d.layKey[:0], d.key...)
@@ -522,4 +532,56 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", m, s)
 	}
 	return fmt.Sprintf("%ds", s)
+}
+
+// drawSearch draws a capacity search's row, most telling first, so that
+// a narrow terminal cuts the least: "search step 5 24 users  measuring 8s
+// failing 93.9% good of 212 (≥99%)  bisecting 16 .. 32 users  last 32
+// users fail". Verdicts are coloured like threshold levels; NO_COLOR
+// keeps the words.
+func (d *Dashboard) drawSearch(s *SearchStep, y, w int) {
+	x := chart.Print(d.screen, 0, y, w, "search", d.theme.title)
+	put := func(gap int, text string, st tcell.Style) {
+		if text != "" && x+gap < w {
+			x += gap
+			x += chart.Print(d.screen, x, y, w-x, text, st)
+		}
+	}
+	step := "not started"
+	if s.Step > 0 {
+		step = fmt.Sprintf("step %d %s", s.Step, s.Level)
+	}
+	put(1, step, d.theme.header)
+	if s.Part == "" {
+		put(2, "search over", d.theme.dim)
+	} else {
+		put(2, fmt.Sprintf("%s %s", s.Part, formatDuration(s.StepFor)), d.theme.text)
+		put(2, s.Verdict(), d.verdictStyle(s.Verdict()))
+		if s.Finished > 0 {
+			put(1, fmt.Sprintf("%.1f%% good of %d (≥%.4g%%)", 100*float64(s.Good)/float64(s.Finished), s.Finished, 100*s.Target), d.theme.text)
+		}
+	}
+	phase := s.Phase
+	if s.Bracket != "" {
+		phase += " " + s.Bracket
+	}
+	put(2, phase, d.theme.text)
+	if s.Last != "" {
+		put(2, "last "+s.LastLevel, d.theme.dim)
+		put(1, s.Last, d.verdictStyle(s.Last))
+	}
+}
+
+// verdictStyle colours a step's verdict: passing green, failing red,
+// untrusted yellow (the chart's threshold levels).
+func (d *Dashboard) verdictStyle(v string) tcell.Style {
+	switch v {
+	case "pass", "passing":
+		return d.theme.chart.Levels[1]
+	case "fail", "failing":
+		return d.theme.chart.Levels[3]
+	case "untrusted":
+		return d.theme.chart.Levels[2]
+	}
+	return d.theme.text
 }

@@ -251,7 +251,7 @@ func sessionSpec(scr *scripting.Script, sc *scripting.Scenario, seed uint64) *la
 	return &launch.SessionSpec{
 		Config: session.Config{
 			Users: sp.Users, Stages: sp.Stages, StartUsers: sp.StartUsers, Iterations: sp.Iterations,
-			Starts: sp.Starts, Trace: sp.Trace, SessionHeader: sp.Header,
+			Starts: sp.Starts, Trace: sp.Trace, SessionHeader: sp.Header, Steered: sp.Steered,
 		},
 		Program: func(text *openai.Builder) session.Program { return scr.SessionProgram(sc, text, seed) },
 	}

@@ -116,6 +116,7 @@ func (b *frameBuilder) frame(st runner.Status) *ui.Frame {
 			ui.CounterRxBytes: float64(snap.BytesRecv), ui.SeriesErrorRate: lastValue(h, ui.SeriesErrorRate),
 		},
 		Errors: errs,
+		Search: searchStep(st.Capacity),
 	}
 	if st.Done {
 		f.Status = "finished"

@@ -99,7 +99,8 @@ type Scenario struct {
 	Sessions *SessionSpec
 
 	// Capacity, when set, makes this a capacity search (engine/load/capacity):
-	// its steps send Source's rows through Mapper instead of Schedule.
+	// its steps send Source's rows through Mapper instead of Schedule, or,
+	// with Sessions (Config.Steered, by users), set the number of users.
 	// Name, SLO, Budget (from Duration) and Limit are filled from the
 	// scenario.
 	Capacity *capacity.Config

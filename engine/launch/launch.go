@@ -150,7 +150,12 @@ func (sr *ScenarioRun) prepare() error {
 	if sc.Capacity != nil {
 		ccfg := *sc.Capacity
 		ccfg.Name, ccfg.SLO, ccfg.Budget, ccfg.Limit = sc.Name, sc.SLO, sc.Duration, sc.Limit
-		if sr.capacity, err = capacity.New(ccfg, sc.Source, sc.Mapper, sr.builder); err != nil {
+		if sr.sessions != nil { // the search steps the session users
+			sr.capacity, err = capacity.NewUsers(ccfg, sr.sessions)
+		} else {
+			sr.capacity, err = capacity.New(ccfg, sc.Source, sc.Mapper, sr.builder)
+		}
+		if err != nil {
 			return err
 		}
 	}

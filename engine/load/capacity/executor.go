@@ -20,6 +20,7 @@ import (
 const (
 	ByRate        = "rate"        // open loop: requests per second
 	ByConcurrency = "concurrency" // closed loop: requests in flight, each sent when the previous answer ended
+	ByUsers       = "users"       // closed loop: session users (NewUsers), each turn sent when the previous one ended
 )
 
 // Arrival processes of a rate search (Config.Arrivals).
@@ -98,10 +99,10 @@ func (c *Config) defaults() error {
 	if c.Saturation.Windows == 0 && !c.Saturation.Off {
 		c.Saturation = DefaultSaturation
 	}
-	c.Search.Integer = c.By == ByConcurrency
+	c.Search.Integer = c.By == ByConcurrency || c.By == ByUsers
 	switch {
-	case c.By != ByRate && c.By != ByConcurrency:
-		return fmt.Errorf("capacity: by %q: want %q or %q", c.By, ByRate, ByConcurrency)
+	case c.By != ByRate && c.By != ByConcurrency && c.By != ByUsers:
+		return fmt.Errorf("capacity: by %q: want %q, %q or %q", c.By, ByRate, ByConcurrency, ByUsers)
 	case c.Arrivals != ArrivalsConstant && c.Arrivals != ArrivalsPoisson && c.Arrivals != ArrivalsGamma:
 		return fmt.Errorf("capacity: arrivals %q: want %q, %q or %q", c.Arrivals, ArrivalsPoisson, ArrivalsConstant, ArrivalsGamma)
 	case !(c.Search.Start > 0) || !(c.Search.Max >= c.Search.Start):
@@ -139,9 +140,16 @@ type Executor struct {
 	planned  atomic.Int64
 	released atomic.Int64
 
+	// By users: the session users the steps steer, and the step whose
+	// turns the tap counts (nil between steps).
+	users Users
+	run   *usersRun // Run's goroutine only
+	tap   atomic.Pointer[stepTap]
+
 	mu     sync.Mutex
 	steps  []StepResult
 	level  float64 // the step under way; 0 between steps
+	live   liveStep
 	result *Result // set when Run returns
 	began  time.Duration
 }
@@ -150,6 +158,9 @@ type Executor struct {
 func New(cfg Config, src trace.Source, mapper runner.Mapper, builder runner.PlanBuilder) (*Executor, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
+	}
+	if cfg.By == ByUsers {
+		return nil, errors.New("capacity: by users steps session users: it needs a session scenario (session = function(s) ... end)")
 	}
 	if src == nil || mapper == nil || builder == nil {
 		return nil, errors.New("capacity: a source, a mapper and a builder are required")
@@ -171,6 +182,14 @@ func (e *Executor) Run(ctx context.Context, d runner.Dispatcher) (err error) {
 	e.began = d.Now()
 	e.mu.Unlock()
 	defer func() { e.finish(d.Now()) }()
+	if e.users != nil {
+		e.run = e.startUsers(ctx, d)
+		defer func() {
+			if uerr := e.run.stop(); err == nil {
+				err = uerr
+			}
+		}()
+	}
 	for {
 		if ctx.Err() != nil {
 			e.search.End(ReasonStopped)
@@ -204,12 +223,14 @@ func (e *Executor) Run(ctx context.Context, d runner.Dispatcher) (err error) {
 // step runs one step at level and judges it.
 func (e *Executor) step(ctx context.Context, d runner.Dispatcher, level float64) (StepResult, error) {
 	cfg := &e.cfg
+	acc := newStepAcc(cfg.SLO)
+	start := d.Now()
+	lo, hi := e.search.Bracket()
 	e.mu.Lock()
 	n := len(e.steps) + 1
 	e.level = level
+	e.live = liveStep{acc: acc, start: start, lo: lo, hi: hi}
 	e.mu.Unlock()
-	acc := newStepAcc(cfg.SLO)
-	start := d.Now()
 	sat := newSaturation(cfg.Saturation, cfg.By == ByRate, level, cfg.Tick, cfg.SLO.TTFT)
 	ticker := time.NewTicker(cfg.Tick)
 	defer ticker.Stop()
@@ -235,12 +256,18 @@ func (e *Executor) step(ctx context.Context, d runner.Dispatcher, level float64)
 	}
 	var ended, why string
 	var err error
-	if cfg.By == ByRate {
+	switch cfg.By {
+	case ByRate:
 		ended, why, err = e.sendOpen(ctx, d, acc, check, ticker.C, level, start, n)
-	} else {
+	case ByUsers:
+		ended, why, err = e.sendUsers(ctx, e.run, acc, check, ticker.C, int(level), start)
+	default:
 		ended, why, err = e.sendClosed(ctx, d, acc, check, ticker.C, int(level), start)
 	}
 	sendEnd := d.Now()
+	e.mu.Lock()
+	e.live.draining = true
+	e.mu.Unlock()
 	acc.endSending()
 	drain := time.NewTimer(cfg.Drain)
 	select {
@@ -434,8 +461,68 @@ func (e *Executor) sendClosed(ctx context.Context, d runner.Dispatcher, acc *ste
 
 // Report implements runner.Executor.
 func (e *Executor) Report(st *runner.Status) {
+	if e.users != nil {
+		e.users.Report(st)
+		// The users' pauses between steps are the search's, not a
+		// pause of the run.
+		st.Paused, st.PausedFor = false, 0
+	}
 	st.Planned = e.planned.Load()
 	st.Due = e.released.Load()
+	st.Capacity = e.status(st.Elapsed)
+}
+
+// liveStep is the step under way, for Report.
+type liveStep struct {
+	acc      *stepAcc // nil before the first step
+	start    time.Duration
+	lo, hi   float64 // the search's bracket when the step began
+	draining bool    // its send phase ended
+}
+
+// status is the search's view for the dashboard at elapsed (the run's
+// clock).
+func (e *Executor) status(elapsed time.Duration) *runner.CapacityStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cs := &runner.CapacityStatus{By: e.cfg.By, Unit: unit(e.cfg.By), Target: e.cfg.Goodput}
+	live := e.live
+	if k := len(e.steps); k > 0 {
+		last := e.steps[k-1]
+		cs.Last, cs.LastLevel = last.Verdict.String(), last.Level
+		cs.Step, cs.Level = last.N, last.Level
+	}
+	lo, hi := live.lo, live.hi
+	if live.acc != nil && e.level > 0 {
+		cs.Step, cs.Level = len(e.steps)+1, e.level
+		cs.StepFor = max(elapsed-live.start, 0)
+		switch {
+		case live.draining:
+			cs.Part = "draining"
+		case cs.StepFor < e.cfg.Warmup:
+			cs.Part = "warm-up"
+		default:
+			cs.Part = "measuring"
+		}
+		c := live.acc.counts()
+		cs.Judged, cs.Finished, cs.Good = c.judged, c.finished, c.good
+	}
+	cs.Phase = "bracketing"
+	if lo > 0 && hi > 0 {
+		cs.Phase = "bisecting"
+	}
+	switch {
+	case e.result != nil:
+		lo, hi = e.result.BracketLow, 0
+		if e.result.BracketHigh != nil {
+			hi = *e.result.BracketHigh
+		}
+		cs.Phase = "done"
+	case cs.Part == "" && cs.Step > 0:
+		cs.Part = "judging" // between a step's verdict and the next step
+	}
+	cs.Low, cs.High = lo, hi
+	return cs
 }
 
 // Level is the level of the step under way (0 between steps) and the

@@ -97,17 +97,25 @@ func (s *queueServer) capacity() float64 { return float64(s.slots) / s.service.S
 // inside a synctest bubble.
 func runSearch(t *testing.T, srv *queueServer, cfg Config) *Result {
 	t.Helper()
-	epoch := time.Now()
-	srv.epoch = epoch
 	exec, err := New(cfg, endless{}, mapper{}, builder{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := record.New(record.Config{Name: "cap", Epoch: epoch, SLO: cfg.SLO})
+	res, _ := runExec(t, srv, exec, cfg.SLO)
+	return res
+}
+
+// runExec runs exec against srv on a real runner, inside a synctest
+// bubble, and returns its result and the requests the recorder saw.
+func runExec(t *testing.T, srv *queueServer, exec *Executor, slo record.SLO) (*Result, int64) {
+	t.Helper()
+	epoch := time.Now()
+	srv.epoch = epoch
+	rec, err := record.New(record.Config{Name: "cap", Epoch: epoch, SLO: slo})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = runner.Run(context.Background(), runner.Config{
+	sum, err := runner.Run(context.Background(), runner.Config{
 		Name: "cap", Epoch: epoch, Executor: exec, Client: srv, Recorder: rec,
 		Concurrency: 1024, OnFull: pace.Queue,
 	})
@@ -118,5 +126,5 @@ func runSearch(t *testing.T, srv *queueServer, cfg Config) *Result {
 	if res == nil {
 		t.Fatal("no result after Run")
 	}
-	return res
+	return res, sum.Completed + sum.Failed
 }

@@ -39,14 +39,11 @@ type Result struct {
 func newResult(cfg *Config, steps []StepResult, lo, hi float64, reason string, wall time.Duration) *Result {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r := &Result{
-		By: cfg.By, Unit: "req/s",
+		By: cfg.By, Unit: unit(cfg.By),
 		SLOTTFTMS: ms(cfg.SLO.TTFT), SLOTPOTMS: ms(cfg.SLO.TPOT), SLOE2EMS: ms(cfg.SLO.E2E),
 		Goodput: cfg.Goodput, Precision: cfg.Search.Precision,
 		Answer: lo, BracketLow: lo, Reason: reason, WallS: wall.Seconds(),
 		Steps: append([]StepResult{}, steps...),
-	}
-	if cfg.By == ByConcurrency {
-		r.Unit = "concurrent requests"
 	}
 	if r.Precision == 0 {
 		r.Precision = 0.1
@@ -105,6 +102,17 @@ func (r *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "capacity: no level met the SLO; ")
 	}
 	fmt.Fprintf(w, "search stopped: %s after %d steps in %s\n", reasonText(r.Reason), len(r.Steps), time.Duration(r.WallS*float64(time.Second)).Round(time.Second))
+}
+
+// unit is the levels' unit of a search by by.
+func unit(by string) string {
+	switch by {
+	case ByConcurrency:
+		return "concurrent requests"
+	case ByUsers:
+		return "users"
+	}
+	return "req/s"
 }
 
 func msString(ms float64) string {

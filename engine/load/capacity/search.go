@@ -1,7 +1,7 @@
 // Package capacity finds the highest load a server holds within its SLOs:
-// a search over request rate (open loop) or concurrency (closed loop) that
-// brackets the knee by exponential growth, then bisects it to a stated
-// precision. Each step of the search is a short run at one level, judged
+// a search over request rate (open loop), concurrency or session users
+// (closed loop, users.go) that brackets the knee by exponential growth,
+// then bisects it to a stated precision. Each step of the search is a short run at one level, judged
 // on the SLO goodput of the requests that arrived in it; a step past the
 // knee is stopped early (saturation.go), and a step in which llmload itself
 // lagged is untrusted rather than held against the server.

@@ -171,6 +171,15 @@ type tick struct {
 	bad         int64 // judged requests known not to be good
 }
 
+// stepCounts is a step's judged requests so far.
+type stepCounts struct{ judged, finished, good int64 }
+
+func (a *stepAcc) counts() stepCounts {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return stepCounts{judged: a.judged, finished: a.completed + a.failed, good: a.good}
+}
+
 func (a *stepAcc) sample() tick {
 	a.mu.Lock()
 	defer a.mu.Unlock()

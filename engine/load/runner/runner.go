@@ -205,6 +205,33 @@ type Status struct {
 	Snapshot       *record.Snapshot
 	// Sessions is the closed-loop executor's view; nil for open-loop runs.
 	Sessions *SessionStatus
+	// Capacity is a capacity search's view; nil for other runs.
+	Capacity *CapacityStatus
+}
+
+// CapacityStatus is what a capacity search reports: the step under way
+// (or the last one, once the search ended) and the bracket so far.
+type CapacityStatus struct {
+	By, Unit string  // "rate", "concurrency" or "users"; "req/s", ...
+	Step     int     // 1-based; 0 before the first step
+	Level    float64 // the step's rate, concurrency or users
+	// Phase is "bracketing" (growing, or shrinking, until a step fails,
+	// or passes), "bisecting" (between a passing and a failing level) or
+	// "done".
+	Phase string
+	// Part is "warm-up", "measuring", "draining" (waiting for the step's
+	// last requests) or "judging" (between steps); "" once the search
+	// ended.
+	Part    string
+	StepFor time.Duration // since the step began
+	// The step's judged requests so far: sent, finished, met every SLO.
+	Judged, Finished, Good int64
+	Target                 float64 // the goodput a step needs to pass
+	Low, High              float64 // highest passing, lowest failing level so far; 0 = none
+	// Last is the verdict of the step before ("pass", "fail",
+	// "untrusted"; "" before the first ended), at LastLevel.
+	Last      string
+	LastLevel float64
 }
 
 // SessionStatus is what a session executor reports.

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmload/llmload/engine/load/openai"
@@ -46,6 +47,10 @@ type Config struct {
 	Stages     []Stage
 	StartUsers int
 	Iterations int
+	// Steered: closed-loop users whose number is set from outside by
+	// SetUsers (a capacity search steps it); none run until the first
+	// SetUsers.
+	Steered bool
 
 	// Open loop: a session starts at each arrival of Starts. With Trace,
 	// the sessions are the trace's, and Starts sees each one's Start (a
@@ -91,11 +96,14 @@ func (c *Config) validate() error {
 	if c.Starts != nil {
 		modes++
 	}
+	if c.Steered {
+		modes++
+	}
 	switch {
 	case c.Program == nil || c.Builder == nil:
 		return errors.New("session: a program and a builder are required")
 	case modes != 1:
-		return errors.New("session: set exactly one of users, user stages and session arrivals")
+		return errors.New("session: set exactly one of users, user stages, session arrivals and steered users")
 	case c.Users < 0 || c.StartUsers < 0 || c.Iterations < 0 || c.Limit < 0 || c.MaxSessions < 0:
 		return errors.New("session: counts must be >= 0")
 	}
@@ -139,6 +147,8 @@ type Executor struct {
 
 	pause pace.Pauses
 	stats *stats
+
+	steered atomic.Int64 // Config.Steered: the user count SetUsers asked for
 }
 
 type reply struct {
@@ -460,10 +470,7 @@ func (e *Executor) replyTo(s *Session) func(*request.Result) {
 		e.mu.Lock()
 		e.replies = append(e.replies, reply{s, res})
 		e.mu.Unlock()
-		select {
-		case e.wake <- struct{}{}:
-		default:
-		}
+		e.poke()
 	}
 }
 
@@ -514,6 +521,9 @@ func (e *Executor) adjustUsers(now time.Duration) error {
 		return nil
 	}
 	target := e.cfg.Users
+	if e.cfg.Steered {
+		target = int(e.steered.Load())
+	}
 	if len(e.cfg.Stages) > 0 {
 		// The ramp moves in whole ticks from the epoch, not at whatever
 		// instant an answer woke the driver: users start at the same
@@ -695,6 +705,8 @@ func (e *Executor) Report(st *runner.Status) {
 func (e *Executor) Summary() *Summary {
 	mode := "users"
 	switch {
+	case e.cfg.Steered:
+		mode = "steered_users"
 	case e.cfg.Starts != nil:
 		mode = "arrivals"
 	case len(e.cfg.Stages) > 0:
@@ -711,6 +723,20 @@ func (e *Executor) Pause() { e.pause.Pause() }
 // Resume implements runner.Pauser.
 func (e *Executor) Resume() {
 	e.pause.Resume()
+	e.poke()
+}
+
+// SetUsers sets the number of closed-loop users of a Config.Steered
+// executor; safe from any goroutine. New users start a session at once
+// (unless paused); users over the number stop at their next turn
+// boundary, as a ramp's do.
+func (e *Executor) SetUsers(n int) {
+	e.steered.Store(int64(max(n, 0)))
+	e.poke()
+}
+
+// poke wakes the driver without blocking.
+func (e *Executor) poke() {
 	select {
 	case e.wake <- struct{}{}:
 	default:

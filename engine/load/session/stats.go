@@ -74,7 +74,7 @@ func (st *stats) status() runner.SessionStatus {
 
 // Summary is the sessions section of summary.json.
 type Summary struct {
-	Mode      string `json:"mode"` // "users", "ramping_users" or "arrivals"
+	Mode      string `json:"mode"` // "users", "ramping_users", "steered_users" (a capacity search) or "arrivals"
 	Started   int64  `json:"started"`
 	Completed int64  `json:"completed"` // ended on their own
 	Stopped   int64  `json:"stopped"`   // cut short: end of run, ramp-down, limit

@@ -111,17 +111,18 @@ func hostOf(r *http.Request) string {
 
 var boxRe = regexp.MustCompile(`<svg class="chart" id="([^"]+)"[^>]*data-box="(\d+),(\d+),(\d+),(\d+)"`)
 
-// TestReportInBrowser opens report.html (one run, and two overlaid) in
-// headless chromium with the network cut: it loads with no console
-// message, no request leaves the file, and every chart's box in a
-// screenshot has ink (its pixels vary).
+// TestReportInBrowser opens report.html (one run, two overlaid, and a
+// capacity search's) in headless chromium with the network cut: it loads
+// with no console message, no request leaves the file, and every chart's
+// box in a screenshot has ink (its pixels vary).
 func TestReportInBrowser(t *testing.T) {
 	b := newBrowser(t)
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name string
 		dirs []string
-	}{{"one.html", []string{"testdata/run"}}, {"two.html", []string{"testdata/run", "testdata/run"}}} {
+	}{{"one.html", []string{"testdata/run"}}, {"two.html", []string{"testdata/run", "testdata/run"}},
+		{"capacity.html", []string{capacityRun(t, nil)}}} {
 		path := filepath.Join(dir, c.name)
 		if err := WriteFile(path, c.dirs, "test"); err != nil {
 			t.Fatal(err)
@@ -131,6 +132,9 @@ func TestReportInBrowser(t *testing.T) {
 			t.Errorf("%s: console messages:\n%s", c.name, strings.Join(console, "\n"))
 		}
 		boxes := boxRe.FindAllSubmatch(dom, -1)
+		if c.name == "capacity.html" && !strings.Contains(string(dom), `id="capacity-0-goodput"`) {
+			t.Errorf("%s: no capacity charts", c.name)
+		}
 		if len(boxes) < 15 {
 			t.Fatalf("%s: %d charts placed on the page, want every chart (>= 15)", c.name, len(boxes))
 		}

@@ -50,6 +50,8 @@ type Run struct {
 	ByTurn     []TurnRow         `json:"by_turn,omitempty"`
 	// Sweep point: the run's headline figures.
 	Point Point `json:"point"`
+	// Capacity is the run's capacity search; nil for other runs.
+	Capacity *Capacity `json:"capacity,omitempty"`
 }
 
 // KV is one line of "what was run".
@@ -212,6 +214,7 @@ func FromRun(r *rundir.Run, label string) *Run {
 	out.Lengths = lengths(r)
 	out.ByTag = byTag(r)
 	out.ByTurn = byTurn(r)
+	out.Capacity = capacity(r)
 	out.Point = Point{
 		TargetRate: r.NumOr("target_rate", 0), RequestThroughput: r.NumOr("request_throughput", 0),
 		RequestGoodput: r.NumOr("request_goodput", 0), Concurrency: numOf(r.Meta("concurrency")),

@@ -170,8 +170,10 @@ func (d *Data) runSection(b *strings.Builder, i int, r *Run) {
 	}
 	fmt.Fprintf(b, `</table><h3>Validity: the client's own delays</h3><table><tr><th></th><th>mean</th><th>p99</th><th>max</th></tr>
 <tr><td>client queue time (ms)</td>%s<td></td></tr><tr><td>schedule lag (ms)</td>%s</tr></table>
-<p class="%s">Share of the latency budget: %.2f%% of the mean TTFT from schedule, %.2f%% of the mean E2EL from schedule. %s.</p></section>`,
+<p class="%s">Share of the latency budget: %.2f%% of the mean TTFT from schedule, %.2f%% of the mean E2EL from schedule. %s.</p>`,
 		cells(v.MeanQueueMs, v.P99QueueMs), cells(v.MeanLagMs, v.P99LagMs, v.MaxLagMs), cls, v.TTFTShare*100, v.E2ELShare*100, esc(v.Verdict))
+	capacityTable(b, r.Capacity)
+	b.WriteString(`</section>`)
 }
 
 func cells(vs ...float64) string {
@@ -284,7 +286,7 @@ func (d *Data) chartGroups() []chartGroup {
 			turns.charts = append(turns.charts, c)
 		}
 	}
-	return []chartGroup{lat, ts, lens, turns}
+	return []chartGroup{d.capacityCharts(), lat, ts, lens, turns}
 }
 
 // histSeries draws a histogram as bars (one run) or as a line through the

@@ -41,6 +41,28 @@ type Series struct {
 	// Labels, when set, name each point in its hover title (a run's name
 	// in a sweep chart).
 	Labels []string
+	// Marker is the shape of Points (and of their legend key), so that
+	// kinds of points differ in print and without colour too.
+	Marker Marker
+}
+
+// Marker is the shape of a point.
+type Marker uint8
+
+// Markers.
+const (
+	Dot   Marker = iota // a filled circle
+	Cross               // an ×
+	Ring                // an open circle
+)
+
+// Mark is a reference drawn across the plot under the series: a vertical
+// line at X = From (To == From), a shaded band from X = From to To, or,
+// Horizontal, a dashed line at Y = From. Label is written beside it.
+type Mark struct {
+	From, To   float64
+	Horizontal bool
+	Label      string
 }
 
 // Chart is one plot.
@@ -54,6 +76,7 @@ type Chart struct {
 	YFromZero bool
 	XFromZero bool
 	Note      string // a line under the plot (what was left out)
+	Marks     []Mark // reference lines and bands (an objective, an answer)
 }
 
 // Palette is the series colours, chosen to stay apart in print and for
@@ -121,6 +144,9 @@ func (c *Chart) Render() string {
 	if c.Empty() {
 		fmt.Fprintf(&b, `<text class="nodata" x="%.1f" y="%d" text-anchor="middle">no data</text>`, plotLeft+pw/2, plotTop+plotHeight/2)
 	}
+	for _, m := range c.Marks {
+		c.drawMark(&b, m, px, py)
+	}
 	for _, s := range c.Series {
 		col := Palette[s.Color%len(Palette)]
 		switch s.Kind {
@@ -151,8 +177,7 @@ func (c *Chart) Render() string {
 				if !finite(s.X[i]) || !finite(s.Y[i]) {
 					continue
 				}
-				fmt.Fprintf(&b, `<circle class="%s" cx="%.1f" cy="%.1f" r="%.1f" fill="%s"><title>%s</title></circle>`,
-					cls, px(s.X[i]), py(s.Y[i]), r, col, esc(hover(c, &s, i)))
+				marker(&b, s.Marker, cls, px(s.X[i]), py(s.Y[i]), r, col, hover(c, &s, i))
 			}
 		}
 	}
@@ -165,8 +190,12 @@ func (c *Chart) Render() string {
 			if s.Dash {
 				dash = ` stroke-dasharray="6 3"`
 			}
-			fmt.Fprintf(&b, `<line class="key" x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s"%s/><text class="legend" x="%d" y="%d">%s</text>`,
-				it.x, it.x+18, y+8, y+8, col, dash, it.x+23, y+12, esc(s.Name))
+			if s.Kind == Points {
+				marker(&b, s.Marker, "key", float64(it.x+9), float64(y+8), 5, col, s.Name)
+			} else {
+				fmt.Fprintf(&b, `<line class="key" x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s"%s/>`, it.x, it.x+18, y+8, y+8, col, dash)
+			}
+			fmt.Fprintf(&b, `<text class="legend" x="%d" y="%d">%s</text>`, it.x+23, y+12, esc(s.Name))
 		}
 		y += legendRow
 	}
@@ -194,7 +223,17 @@ func (c *Chart) bounds() (xmin, xmax, ymin, ymax float64) {
 			ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
 		}
 	}
-	if math.IsInf(xmin, 1) {
+	for _, m := range c.Marks {
+		if !finite(m.From) {
+			continue
+		}
+		if m.Horizontal {
+			ymin, ymax = math.Min(ymin, m.From), math.Max(ymax, m.From)
+		} else if finite(m.To) {
+			xmin, xmax = math.Min(xmin, math.Min(m.From, m.To)), math.Max(xmax, math.Max(m.From, m.To))
+		}
+	}
+	if math.IsInf(xmin, 1) || math.IsInf(ymin, 1) {
 		return 0, 1, 0, 1
 	}
 	if c.YFromZero {
@@ -221,6 +260,43 @@ func widen(lo, hi float64) (float64, float64) {
 		return 0, hi + d
 	}
 	return lo - d, hi + d
+}
+
+// drawMark draws one reference under the series.
+func (c *Chart) drawMark(b *strings.Builder, m Mark, px, py func(float64) float64) {
+	if !finite(m.From) || (!m.Horizontal && !finite(m.To)) {
+		return
+	}
+	const ref = `stroke="#444" stroke-dasharray="4 3"`
+	if m.Horizontal {
+		y := py(m.From)
+		fmt.Fprintf(b, `<line class="ref" x1="%d" x2="%d" y1="%.1f" y2="%.1f" %s/><text class="note" x="%d" y="%.1f" text-anchor="end">%s</text>`,
+			plotLeft, width-plotRight, y, y, ref, width-plotRight-4, y-4, esc(m.Label))
+		return
+	}
+	x0, x1 := px(math.Min(m.From, m.To)), px(math.Max(m.From, m.To))
+	if x1-x0 >= 1 {
+		fmt.Fprintf(b, `<rect class="band" x="%.1f" y="%d" width="%.1f" height="%d" fill="#000" fill-opacity="0.07"><title>%s</title></rect>`,
+			x0, plotTop, x1-x0, plotHeight, esc(m.Label))
+		fmt.Fprintf(b, `<text class="note" x="%.1f" y="%d">%s</text>`, x0+3, plotTop+plotHeight-6, esc(m.Label))
+		return
+	}
+	fmt.Fprintf(b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%d" y2="%d" %s/><text class="note" x="%.1f" y="%d">%s</text>`,
+		x0, x0, plotTop, plotTop+plotHeight, ref, x0+3, plotTop+12, esc(m.Label))
+}
+
+// marker draws one point at (x, y) of radius r with its hover title.
+func marker(b *strings.Builder, m Marker, cls string, x, y, r float64, col, title string) {
+	switch m {
+	case Cross:
+		fmt.Fprintf(b, `<path class="%s" d="M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f" stroke="%s" stroke-width="2.5" fill="none"><title>%s</title></path>`,
+			cls, x-r, y-r, x+r, y+r, x-r, y+r, x+r, y-r, col, esc(title))
+	case Ring:
+		fmt.Fprintf(b, `<circle class="%s" cx="%.1f" cy="%.1f" r="%.1f" fill="#fff" stroke="%s" stroke-width="2"><title>%s</title></circle>`,
+			cls, x, y, r-1, col, esc(title))
+	default:
+		fmt.Fprintf(b, `<circle class="%s" cx="%.1f" cy="%.1f" r="%.1f" fill="%s"><title>%s</title></circle>`, cls, x, y, r, col, esc(title))
+	}
 }
 
 func path(s Series, px, py func(float64) float64) string {

@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llmload/llmload/engine/load/request"
+	"github.com/llmload/llmload/engine/results/record"
+	"github.com/llmload/llmload/engine/results/rundir"
 )
 
 // The seams with `llmload run --shard` (docs/metrics.md, "Merged shards").
@@ -158,5 +161,43 @@ func TestMergeSkippedRowsAndSessions(t *testing.T) {
 	}
 	if len(got.Shards) != 2 || got.Shards[1].Sessions["think_time"] == nil {
 		t.Errorf("shards[1].sessions %v: want the shard's own distributions", got.Shards)
+	}
+}
+
+// A --shard run's lines carry their one-process seq (row k is seq k in
+// shard k mod n). Rows due at one instant (a burst of three here, across
+// shards 0..3 out of step) keep one process's order: the merged seq of
+// every row is its row number.
+func TestMergeKeepsOneProcessSeq(t *testing.T) {
+	rs := results(40)
+	const n = 4
+	for i, r := range rs {
+		shift(r, time.Duration(i/3)*21*time.Millisecond-r.Scheduled)
+		r.MaxTokens = 1 + i // the row, as the merged line shows it
+	}
+	dirs := make([]string, n)
+	for i := range n {
+		var own []*request.Result
+		for j := i; j < len(rs); j += n {
+			own = append(own, rs[j])
+		}
+		dirs[i] = filepath.Join(t.TempDir(), "s")
+		write(t, dirs[i], own, shardMeta(i, n))
+	}
+	out := filepath.Join(t.TempDir(), "m")
+	if _, err := Merge(Options{Dirs: dirs, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	err := rundir.EachLine(filepath.Join(out, rundir.RequestsFile), func(b []byte, _ int, _ int64) error {
+		l, err := record.ParseRequestLine(b)
+		if err == nil && l.Result.Seq != int64(l.Result.MaxTokens-1) {
+			t.Errorf("row %d merged as seq %d", l.Result.MaxTokens-1, l.Result.Seq)
+		}
+		lines++
+		return err
+	})
+	if err != nil || lines != len(rs) {
+		t.Fatalf("merged requests.jsonl: %d lines, %v", lines, err)
 	}
 }

@@ -91,18 +91,25 @@ func TestMergeClockSkewWarning(t *testing.T) {
 		name              string
 		offset, uncertain float64 // shard 2's; the others are 0 ± 0.1 ms
 		warn              bool
+		third             []float64 // shard 3's offset and uncertainty, when not 0 ± 0.1
+		spread            float64   // max_clock_skew_ms
 	}{
-		{"receipt, 0.5 ms", 0.5, 0.1, false},
-		{"receipt, 250 ms", 250, 0.1, true},
-		{"date header, 900 ms ± 1 s", 900, 1000, false},
-		{"date header, 3 s ± 1 s", 3000, 1000, true},
+		{name: "receipt, 0.5 ms", offset: 0.5, uncertain: 0.1, spread: 0.5},
+		{name: "receipt, 250 ms", offset: 250, uncertain: 0.1, warn: true, spread: 250},
+		{name: "date header, 900 ms ± 1 s", offset: 900, uncertain: 1000, spread: 900},
+		{name: "date header, 3 s ± 1 s", offset: 3000, uncertain: 1000, warn: true, spread: 3000},
+		// The extremes (shard 3 and 0) may be one clock; shards 2 and 0 are not.
+		{name: "not the extremes", offset: 500, uncertain: 0.1, warn: true, third: []float64{1500, 1600}, spread: 1500},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dirs := shards(t, rs, 4)
 			for i, d := range dirs {
-				if i == 2 {
+				switch {
+				case i == 2:
 					setOffset(t, d, c.offset, c.uncertain)
-				} else {
+				case i == 3 && c.third != nil:
+					setOffset(t, d, c.third[0], c.third[1])
+				default:
 					setOffset(t, d, 0, 0.1)
 				}
 			}
@@ -115,8 +122,8 @@ func TestMergeClockSkewWarning(t *testing.T) {
 			if warned != c.warn {
 				t.Errorf("warnings %q; want a clock skew warning: %v", res.Warnings, c.warn)
 			}
-			if got := res.Summary.Meta["shard"].(map[string]any)["max_clock_skew_ms"]; got != c.offset {
-				t.Errorf("max_clock_skew_ms %v, want %v", got, c.offset)
+			if got := res.Summary.Meta["shard"].(map[string]any)["max_clock_skew_ms"]; got != c.spread {
+				t.Errorf("max_clock_skew_ms %v, want %v", got, c.spread)
 			}
 		})
 	}

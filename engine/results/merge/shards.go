@@ -199,16 +199,25 @@ func offsetRange(shards []*shard) (lo, hi *shard) {
 // skewWarning says which two shards' clocks differ by more than
 // skewWarnMS even after their estimates' uncertainty is allowed for ("" when
 // none do): a Date-header estimate (±1 s) then warns only of skews of
-// seconds, a simulator receipt's (sub-ms) of any above the bound.
+// seconds, a simulator receipt's (sub-ms) of any above the bound. Every
+// pair is tried: the surest skew need not be between the extremes.
 func skewWarning(shards []*shard) string {
-	lo, hi := offsetRange(shards)
-	if lo == nil {
+	var lo, hi *shard
+	sure := float64(skewWarnMS)
+	for _, a := range shards {
+		for _, b := range shards {
+			if a.offset == nil || b.offset == nil {
+				continue
+			}
+			if d := *a.offset - *b.offset - a.uncertainty - b.uncertainty; d > sure {
+				hi, lo, sure = a, b, d
+			}
+		}
+	}
+	if hi == nil {
 		return ""
 	}
 	spread := *hi.offset - *lo.offset
-	if sure := spread - hi.uncertainty - lo.uncertainty; sure <= skewWarnMS {
-		return ""
-	}
 	return fmt.Sprintf("clock skew: shard %d (%s) has a clock %.1f ms ahead of shard %d's (%s) (clock_offset_ms %.3f ± %.3f and %.3f ± %.3f): more than %d ms even allowing for the estimates' uncertainty; each started its epoch by its own clock, so their requests went out that far off one process's timing and sit that far off on the merged time axis; synchronise the machines' clocks (NTP, chrony) and run again",
 		hi.index, hi.dir, spread, lo.index, lo.dir, *hi.offset, hi.uncertainty, *lo.offset, lo.uncertainty, skewWarnMS)
 }

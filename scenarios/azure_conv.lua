@@ -16,8 +16,11 @@
 --
 -- Split over machines (docs/cli.md, "Shards"): 8 processes, one per
 -- machine, each with its index, the same instant, and the same --seed,
--- together send exactly what one process would:
+-- together send exactly what one process would; `llmload merge` makes
+-- their results one run's (exact counts and percentiles, thresholds
+-- checked on the whole):
 --   llmload run scenarios/azure_conv.lua --shard 2/8 --start-at 2026-12-07T10:00:00Z --out results/s2
+--   llmload merge results/s0 results/s1 ... results/s7 --out results/merged
 --
 -- Against a GPU node deployed with `llmload stack` (docs/stack.md): the
 -- server's vLLM series come from its /metrics (--server-metrics auto), GPU

@@ -18,6 +18,12 @@
 --   llmload run scenarios/chat_sessions.lua --users 8 --turns 4 --think 0.5 --duration 60
 --   llmload run scenarios/chat_sessions.lua --users 5000 --ramp 10 --think 30   # users join over 10 s
 --
+-- Split over 2 machines (docs/cli.md, "Shards"): shard i runs the users u
+-- with (u-1) mod 2 = i; the merge adds them up (by_turn exactly):
+--   llmload run scenarios/chat_sessions.lua --users 64 --shard 0/2 --start-at 2026-12-07T10:00:00Z --out results/s0
+--   llmload run scenarios/chat_sessions.lua --users 64 --shard 1/2 --start-at 2026-12-07T10:00:00Z --out results/s1
+--   llmload merge results/s0 results/s1 --out results/merged
+--
 -- summary.json then has a "sessions" section (sessions, turns per session,
 -- think time, the Lua step cost, turn rate against the zero-latency turn
 -- rate) and "by_turn" (TTFT and E2E percentiles by turn index: turn 1

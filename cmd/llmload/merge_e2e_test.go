@@ -2,8 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -21,44 +20,31 @@ import (
 
 const shardScenario = "cmd/llmload/testdata/shard_trace.lua"
 
-// The same trace as one process and as 4 shards against the built-in
-// simulator, merged. The runs are separate runs of a simulator, so their
-// latencies differ: what must be equal to the one process is what was
-// sent and received (completed, failed, token totals). The merged
-// percentiles are checked (1) against every shard's request lines fed
-// into one recorder here, exactly, and (2) against the exact
-// nearest-rank percentiles of the merged requests, within HdrHistogram's
-// precision (3 significant digits, 1 us resolution).
-// TODO(lead): once --shard lands, run the shards with --shard i/4
-// --start-at and drop fakeShardMeta.
+// The same trace as one process and as 4 shards (`--shard i/4`, one
+// `--start-at`, each with its own built-in simulator), merged with
+// `llmload merge`. The one process and the shards are separate runs of a
+// simulator on shared cores, so their latencies differ: what must equal
+// the one process's is what was sent and received (completed, failed,
+// token totals, and every request's seq, due time and lengths). No
+// percentile is compared with the one process's: equality there would be
+// luck, and a tolerance wide enough not to flake would prove nothing.
+// The merged percentiles are checked against the same requests instead:
+// (1) exactly, against every shard's request lines fed into one recorder
+// here, and (2) against the exact nearest-rank percentiles of the merged
+// requests, within HdrHistogram's precision (3 significant digits, 1 us).
+// The scenario's threshold "completed >= 40" fails in each shard and
+// holds on the merged run.
 func TestMergeShardsEqualsOneProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs five simulated runs")
 	}
-	root := filepath.Join(t.TempDir(), "r")
-	// The scenario's threshold "completed >= 40" fails in each shard (10
-	// requests) and holds on the merged run: thresholds are checked on
-	// the merged data.
-	run := func(out string, wantCode int, extra ...string) {
-		t.Helper()
-		args := append([]string{"run", "../../" + shardScenario, "--seed", "7", "--no-ui", "--server-metrics", "off", "--out", out}, extra...)
-		var o, e bytes.Buffer
-		if code := dispatch(args, &o, &e); code != wantCode {
-			t.Fatalf("llmload %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, wantCode, o.String(), e.String())
-		}
-	}
-	one := filepath.Join(root, "one")
-	run(one, exitOK)
-	dirs := make([]string, 4)
-	for i := range dirs {
-		dirs[i] = filepath.Join(root, fmt.Sprintf("s%d", i))
-		run(dirs[i], exitThresholds, "--part", fmt.Sprint(i), "--parts", "4")
-	}
-	fakeShardMeta(t, dirs)
-	merged := filepath.Join(root, "merged")
-	var o, e bytes.Buffer
-	if code := dispatch(append(append([]string{"merge"}, dirs...), "--out", merged), &o, &e); code != exitOK {
-		t.Fatalf("llmload merge: exit %d\n%s%s", code, o.String(), e.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	root := t.TempDir()
+	one, dirs, merged, log := oneAndShards(t, ctx, root, 4, exitThresholds,
+		shardScenario, "--seed", "7", "--prompt-seed", "5", "--no-ui", "--log-every", "0", "--server-metrics", "off")
+	if strings.Contains(log, "warning") {
+		t.Errorf("shards on one machine: merge warned\n%s", log)
 	}
 	single, m := summaryOf(t, one), summaryOf(t, merged)
 	for _, k := range []string{"completed", "failed", "total_input_tokens", "total_output_tokens", "itl_count", "sent"} {
@@ -66,7 +52,59 @@ func TestMergeShardsEqualsOneProcess(t *testing.T) {
 			t.Errorf("%s: merged %v, one process %v", k, m[k], single[k])
 		}
 	}
-	want := recordShards(t, dirs)
+	if sent, want := readShardRun(t, merged).sends, readShardRun(t, one).sends; !slices.Equal(sent, want) {
+		t.Errorf("the merged requests.jsonl holds %d requests, one process sent %d; first %v vs %v",
+			len(sent), len(want), sent[:min(3, len(sent))], want[:min(3, len(want))])
+	}
+	sh, _ := m["meta"].(map[string]any)["shard"].(map[string]any)
+	if fmt.Sprint(sh["merged"]) != "[0 1 2 3]" || sh["count"] != 4.0 || sh["partial"] != false {
+		t.Errorf("merged meta.shard %v", sh)
+	}
+	if skew, ok := sh["max_clock_skew_ms"].(float64); !ok || skew < 0 || skew > 10 {
+		t.Errorf("max_clock_skew_ms %v: want the spread of the shards' receipt estimates, well under a millisecond on one machine", sh["max_clock_skew_ms"])
+	}
+	samePercentiles(t, m, recordShards(t, dirs))
+	exactPercentiles(t, merged, m)
+
+	// A shard whose clock was 500 ms ahead: the merge says so.
+	editShardMeta(t, dirs[2], func(sh map[string]any) { sh["clock_offset_ms"] = 500.0 })
+	log = runMerge(t, exitOK, filepath.Join(root, "skewed"), dirs...)
+	if !strings.Contains(log, "llmload merge: warning: clock skew: shard 2 (") {
+		t.Errorf("a shard 500 ms ahead: no clock skew warning\n%s", log)
+	}
+}
+
+// oneAndShards runs `llmload run args...` as one process (--out
+// root/one, exit 0) and as n shards (startShards, each exiting with
+// shardCode), and merges the shards into root/merged (exit 0). It returns
+// the directories and the merge's output.
+func oneAndShards(t *testing.T, ctx context.Context, root string, n, shardCode int, args ...string) (one string, shards []string, merged, log string) {
+	t.Helper()
+	one = filepath.Join(root, "one")
+	runWant(t, ctx, exitOK, append(append([]string{"run"}, args...), "--out", one)...)
+	shards, _ = startShards(t, ctx, root, n, shardCode, args...)
+	if t.Failed() {
+		t.FailNow()
+	}
+	merged = filepath.Join(root, "merged")
+	return one, shards, merged, runMerge(t, exitOK, merged, shards...)
+}
+
+// runMerge runs `llmload merge dirs... --out out` in this process and
+// returns its output; an exit code other than want fails t.
+func runMerge(t *testing.T, want int, out string, dirs ...string) string {
+	t.Helper()
+	var o, e bytes.Buffer
+	if code := dispatch(append(append([]string{"merge"}, dirs...), "--out", out), &o, &e); code != want {
+		t.Fatalf("llmload merge: exit %d, want %d\n%s%s", code, want, o.String(), e.String())
+	}
+	return e.String() + o.String()
+}
+
+// samePercentiles checks the merged summary m's percentiles against want,
+// a recorder's summary of the same requests: they must be equal.
+func samePercentiles(t *testing.T, m map[string]any, want *record.Summary) {
+	t.Helper()
 	for _, st := range []struct {
 		key string
 		s   record.Stats
@@ -79,32 +117,29 @@ func TestMergeShardsEqualsOneProcess(t *testing.T) {
 			}
 		}
 	}
-	exactPercentiles(t, merged, m)
 }
 
-// fakeShardMeta writes what a --shard --start-at run writes into meta and
-// started_at: the shard's place, the scenario's hash, one epoch.
-func fakeShardMeta(t *testing.T, dirs []string) {
+// editShardMeta hand-edits dir's summary.json meta.shard, numbers kept to
+// the digit (the shard's seed is a uint64).
+func editShardMeta(t *testing.T, dir string, edit func(shard map[string]any)) {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", shardScenario))
+	path := filepath.Join(dir, "summary.json")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(src)
-	var epoch any
-	for i, d := range dirs {
-		s := summaryOf(t, d)
-		if i == 0 {
-			epoch = s["started_at"]
-		}
-		s["started_at"] = epoch
-		meta := s["meta"].(map[string]any)
-		meta["scenario_sha256"] = hex.EncodeToString(sum[:])
-		meta["shard"] = map[string]any{"index": i, "count": len(dirs), "seed": i}
-		b, _ := json.Marshal(s)
-		if err := os.WriteFile(filepath.Join(d, "summary.json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	var s map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	edit(s["meta"].(map[string]any)["shard"].(map[string]any))
+	if b, err = json.Marshal(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

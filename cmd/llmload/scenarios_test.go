@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,26 +56,43 @@ func TestScenarioLibrary(t *testing.T) {
 	}
 }
 
-// TestScenarioShard runs a library scenario as one shard of two, as its
-// usage comment shows: the shard sends its half of the rows.
+// TestScenarioShard runs a library scenario as its usage comment shows:
+// two shards started together with --start-at, each sending its half of
+// the rows (with their one-process seq), then `llmload merge` making them
+// one run's results, numbered as one process numbers them.
 func TestScenarioShard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end run; skipped with -short")
 	}
-	out := t.TempDir()
+	root := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	args := []string{"run", "scenarios/azure_conv.lua", "--shard", "1/2", "--limit", "20", "--speedup", "20", "--no-ui",
-		"--sim-profile", "fixed", "--sim-ttft", "5ms", "--sim-itl", "1ms", "--out", out, "--log-every", "0"}
-	log, err := runLLMLoad(t, ctx, args...)
-	if err != nil {
-		t.Fatalf("llmload %s: %v\n%s", strings.Join(args, " "), err, log)
+	dirs, _ := startShards(t, ctx, root, 2, exitOK, "scenarios/azure_conv.lua", "--limit", "20", "--speedup", "20", "--no-ui",
+		"--sim-profile", "fixed", "--sim-ttft", "5ms", "--sim-itl", "1ms", "--log-every", "0")
+	if t.Failed() {
+		return
 	}
-	s, lines := readResults(t, out)
-	checkComplete(t, s, lines, 10)
-	for _, l := range lines {
-		if l.Seq%2 != 1 {
-			t.Errorf("shard 1/2 sent row %d", l.Seq)
+	for i, d := range dirs {
+		s, lines := readResults(t, d)
+		checkComplete(t, s, lines, 10)
+		for _, l := range lines {
+			if l.Seq%2 != int64(i) {
+				t.Errorf("shard %d/2 sent row %d", i, l.Seq)
+			}
+		}
+	}
+	merged := filepath.Join(root, "merged")
+	runWant(t, ctx, exitOK, append(append([]string{"merge"}, dirs...), "--out", merged)...)
+	s, lines := readResults(t, merged)
+	checkComplete(t, s, lines, 20)
+	seqs := make([]int64, len(lines))
+	for i, l := range lines {
+		seqs[i] = l.Seq
+	}
+	slices.Sort(seqs)
+	for i, seq := range seqs {
+		if seq != int64(i) {
+			t.Fatalf("merged seqs %v, want 0 to 19 once each", seqs)
 		}
 	}
 }

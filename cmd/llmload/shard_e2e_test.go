@@ -72,22 +72,9 @@ func TestShardsAddUpToOneRun(t *testing.T) {
 		"--seed", "11", "--prompt-seed", "5", "--server-metrics", "off",
 		"--sim-profile", "fixed", "--sim-ttft", "5ms", "--sim-itl", "1ms"}
 	dir := t.TempDir()
-	run := func(out string, extra ...string) {
-		args := append(append([]string{"run"}, common...), append(extra, "--out", out)...)
-		if log, err := runLLMLoad(t, ctx, args...); err != nil {
-			t.Errorf("llmload %s: %v\n%s", strings.Join(args, " "), err, log)
-		}
-	}
-	run(filepath.Join(dir, "one"))
+	runWant(t, ctx, exitOK, append(append([]string{"run"}, common...), "--out", filepath.Join(dir, "one"))...)
 	const n = 4
-	at := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			run(filepath.Join(dir, fmt.Sprint("s", i)), "--shard", fmt.Sprintf("%d/%d", i, n), "--start-at", at)
-		})
-	}
-	wg.Wait()
+	shards, at := startShards(t, ctx, dir, n, exitOK, common...)
 	if t.Failed() {
 		return
 	}
@@ -98,7 +85,7 @@ func TestShardsAddUpToOneRun(t *testing.T) {
 	var sum summaryFile
 	var sends []string
 	for i := range n {
-		s := readShardRun(t, filepath.Join(dir, fmt.Sprint("s", i)))
+		s := readShardRun(t, shards[i])
 		sum.Completed += s.sum.Completed
 		sum.Failed += s.sum.Failed
 		sum.TotalInputTokens += s.sum.TotalInputTokens
@@ -117,6 +104,65 @@ func TestShardsAddUpToOneRun(t *testing.T) {
 	}
 	if !slices.Equal(sends, one.sends) {
 		t.Errorf("shards sent %d requests, one process %d; first %v vs %v", len(sends), len(one.sends), sends[:min(3, len(sends))], one.sends[:min(3, len(one.sends))])
+	}
+}
+
+// Every shard reads, times and maps every row of the source and builds
+// only its own, so each shard skips the malformed rows one process skips,
+// and the merged run reports them once, as one process does.
+func TestShardSkippedRows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	one, dirs, merged, _ := oneAndShards(t, ctx, t.TempDir(), 2, exitOK, "scenarios/azure_conv.lua",
+		"--csv", "engine/load/trace/testdata/azure_bad_rows.csv", "--skip-bad-rows",
+		"--speedup", "20", "--no-ui", "--log-every", "0", "--server-metrics", "off")
+	skipped := func(dir string) string {
+		b, _ := json.Marshal(summaryOf(t, dir)["skipped_rows"])
+		return string(b)
+	}
+	want := skipped(one)
+	if !strings.Contains(want, `"malformed":7`) {
+		t.Fatalf("one process skipped_rows %s; want the 7 malformed rows of the file", want)
+	}
+	for _, d := range append(dirs, merged) {
+		if got := skipped(d); got != want {
+			t.Errorf("%s: skipped_rows %s, one process %s", d, got, want)
+		}
+	}
+}
+
+// startAhead is how far ahead startShards sets --start-at: every shard's
+// probes (its built-in simulator, /v1/models, /tokenize) must end before
+// it, on two shared cores.
+const startAhead = 3 * time.Second
+
+// startShards runs `llmload run args...` as n shards at once, each with
+// --shard i/n, one --start-at startAhead from now and --out root/s<i>, and
+// returns their directories and the instant. A shard whose exit code is
+// not wantCode fails t.
+func startShards(t *testing.T, ctx context.Context, root string, n, wantCode int, args ...string) (dirs []string, at string) {
+	t.Helper()
+	at = time.Now().Add(startAhead).UTC().Format(time.RFC3339Nano)
+	dirs = make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		dirs[i] = filepath.Join(root, fmt.Sprint("s", i))
+		a := append(append([]string{"run"}, args...), "--shard", fmt.Sprintf("%d/%d", i, n), "--start-at", at, "--out", dirs[i])
+		wg.Go(func() { runWant(t, ctx, wantCode, a...) })
+	}
+	wg.Wait()
+	return dirs, at
+}
+
+// runWant runs the binary with args; an exit code other than wantCode
+// fails t (Errorf: safe from several goroutines) and shows the output.
+func runWant(t *testing.T, ctx context.Context, wantCode int, args ...string) {
+	t.Helper()
+	if log, err := runLLMLoad(t, ctx, args...); calibrateExitCode(err) != wantCode {
+		t.Errorf("llmload %s: %v, want exit %d\n%s", strings.Join(args, " "), err, wantCode, log)
 	}
 }
 

@@ -1,20 +1,13 @@
 -- shard_trace.lua: a small fixed trace (40 synthetic azure-conv rows of
--- the run seed) that runs whole or as shard --part of --parts, for the
--- merge test (merge_e2e_test.go): the shards together send exactly the
--- rows of the whole run.
+-- the run seed) for the merge test (merge_e2e_test.go), run whole and as
+-- `--shard i/4`. Its threshold "completed >= 40" fails in every shard (10
+-- requests each) and holds on the merged run: merge checks thresholds on
+-- the merged data.
 local llm = require("llmload")
-
-local opt = llm.options {
-  part = { default = 0, help = "this shard's index, 0-based" },
-  parts = { default = 1, help = "number of shards (1: the whole trace)" },
-}
-
-local rows = llm.synth.azure_conv():limit(40)
-if opt.parts > 1 then rows = rows:shard(opt.part, opt.parts) end
 
 return llm.scenario {
   name = "shard-trace",
-  source = rows,
+  source = llm.synth.azure_conv():limit(40),
   arrivals = llm.arrivals.replay { speedup = 20 },
   concurrency = 16, on_full = "queue",
   slo = { ttft = "300ms" },

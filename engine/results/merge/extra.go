@@ -27,10 +27,12 @@ import (
 //     and set beside the merged client figures;
 //   - custom: counters add; trends merge count, mean, min and max, and
 //     leave out percentiles, which cannot be merged from the summaries;
-//   - skipped_rows: every shard reads the whole source, so the largest
-//     count is the source's;
+//   - skipped_rows: every shard reads the whole source (it reads, times
+//     and maps every row and builds only its own), so the largest count
+//     is the source's, and that shard's reasons are kept;
 //   - sessions: the counters add; the distributions are each shard's
-//     machine's and stay per shard;
+//     machine's and stay per shard, which the merged section says
+//     (sessionsNotMerged);
 //   - everything else (capacity, ...) and each shard's identity stay per
 //     shard, under "shards".
 
@@ -48,7 +50,7 @@ func finish(s *record.Summary, shards []*shard) threshold.Results {
 		s.Extra["server"], s.Extra["energy"] = obs.Server, obs.Energy
 	}
 	if _, ok := first["skipped_rows"]; ok {
-		s.Extra["skipped_rows"] = maxCounts(shards, "skipped_rows")
+		s.Extra["skipped_rows"] = skipped(shards)
 	}
 	if _, ok := first["custom"]; ok {
 		s.Extra["custom"] = custom(shards)
@@ -58,6 +60,7 @@ func finish(s *record.Summary, shards []*shard) threshold.Results {
 		for _, k := range []string{"started", "completed", "stopped", "turns"} {
 			sessions[k] = sum(shards, "sessions", k)
 		}
+		sessions["not_merged"] = sessionsNotMerged
 		s.Extra["sessions"] = sessions
 	}
 	return checks
@@ -187,14 +190,32 @@ func sum(shards []*shard, section, key string) float64 {
 	return t
 }
 
-// maxCounts is, for every number of a section, its largest value over the
-// shards.
-func maxCounts(shards []*shard, section string) map[string]float64 {
-	out := map[string]float64{}
+// sessionsNotMerged is the merged "sessions" section's note on what it
+// leaves out: per-session and per-step distributions cannot be rebuilt
+// from request lines, and rates are each shard's machine's.
+const sessionsNotMerged = "turns_per_session, session_duration, think_time, step_cost, start_cost, step_cpu, turn_rate, server_wait_share and zero_latency_turn_rate are each shard's, in shards[i].sessions; by_turn is merged exactly from every request"
+
+// skipped is the merged "skipped_rows": every number's largest value over
+// the shards (each read the same rows; the one that read furthest skipped
+// the most), with the reasons of the shard that skipped the most
+// malformed rows.
+func skipped(shards []*shard) map[string]any {
+	out := map[string]any{}
+	most := -1.0
 	for _, s := range shards {
-		for k, v := range sectionOf(s, section) {
+		sec := sectionOf(s, "skipped_rows")
+		for k, v := range sec {
 			if f, ok := rundir.Number(v); ok {
-				out[k] = max(out[k], f)
+				old, _ := out[k].(float64)
+				out[k] = max(old, f)
+			}
+		}
+		if n, _ := rundir.Number(sec["malformed"]); n > most {
+			most = n
+			if r, ok := sec["reasons"]; ok {
+				out["reasons"] = r
+			} else {
+				delete(out, "reasons")
 			}
 		}
 	}

@@ -14,6 +14,7 @@
 package merge
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -46,7 +47,7 @@ type Result struct {
 	Checks  threshold.Results // the scenario's thresholds on the merged summary
 	Missing []int             // shard indexes not merged (AllowPartial)
 	// Warnings are what the merged directory holds but a user must know:
-	// missing shards, lost request lines.
+	// missing shards, lost request lines, shards' clocks apart.
 	Warnings []string
 }
 
@@ -69,6 +70,9 @@ func Merge(opt Options) (*Result, error) {
 	res := &Result{Missing: missing}
 	if len(missing) > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("partial merge: shard %s of %d missing; the merged figures cover only %s", joinInts(missing), shards[0].count, given(shards)))
+	}
+	if w := skewWarning(shards); w != "" {
+		res.Warnings = append(res.Warnings, w)
 	}
 	var lost int64
 	for _, s := range shards {
@@ -162,7 +166,9 @@ type lineRef struct {
 
 // indexLines reads every shard's requests.jsonl once, checking each line,
 // and returns where each line is, in the order the merged run numbers
-// them (seq): by due time, then shard, then the shard's seq.
+// them (seq): by due time, then the shard's seq, then shard. A --shard
+// run's seq is the one-process one (row k is seq k in whichever shard),
+// so rows due at one instant keep one process's order.
 func indexLines(shards []*shard) ([]lineRef, error) {
 	var refs []lineRef
 	for i, s := range shards {
@@ -197,10 +203,10 @@ func cmpRefs(x, y time.Duration, a, b lineRef) int {
 	switch {
 	case x != y:
 		return cmpDur(x, y)
-	case a.shard != b.shard:
-		return int(a.shard - b.shard)
+	case a.seq != b.seq:
+		return cmp.Compare(a.seq, b.seq)
 	}
-	return cmpDur(time.Duration(a.seq), time.Duration(b.seq))
+	return int(a.shard - b.shard)
 }
 
 func cmpDur(x, y time.Duration) int {

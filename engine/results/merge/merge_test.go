@@ -79,18 +79,24 @@ func shards(t *testing.T, rs []*request.Result, n int) []string {
 	t.Helper()
 	dirs := make([]string, n)
 	for i := range n {
-		var part []*request.Result
-		for j, r := range rs {
-			if j%n == i {
-				c := *r
-				c.Seq = int64(len(part))
-				part = append(part, &c)
-			}
-		}
 		dirs[i] = filepath.Join(t.TempDir(), "s")
-		write(t, dirs[i], part, shardMeta(i, n))
+		write(t, dirs[i], part(rs, i, n), shardMeta(i, n))
 	}
 	return dirs
+}
+
+// part is shard i of n's rows of rs: row j when j mod n = i, numbered in
+// the shard.
+func part(rs []*request.Result, i, n int) []*request.Result {
+	var out []*request.Result
+	for j, r := range rs {
+		if j%n == i {
+			c := *r
+			c.Seq = int64(len(out))
+			out = append(out, &c)
+		}
+	}
+	return out
 }
 
 // Merged shards give the summary one recorder gives the same results:

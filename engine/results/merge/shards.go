@@ -21,6 +21,8 @@ type shard struct {
 	epoch   time.Time   // started_at
 	delta   time.Duration
 	offset  *float64 // meta.shard.clock_offset_ms, when the shard estimated it
+	// uncertainty is meta.shard.clock_offset_uncertainty_ms (0 when absent).
+	uncertainty float64
 }
 
 // readShard reads dir's summary.json and its meta.shard (the contract with
@@ -53,6 +55,7 @@ func readShard(dir string) (*shard, error) {
 	s.sharded, s.index, s.count = true, index, count
 	if v, ok := rundir.Number(m["clock_offset_ms"]); ok {
 		s.offset = &v
+		s.uncertainty, _ = rundir.Number(m["clock_offset_uncertainty_ms"])
 	}
 	return s, nil
 }
@@ -158,25 +161,63 @@ func placeOnAxis(shards []*shard) time.Time {
 	return epoch
 }
 
+// skewWarnMS is the clock skew between two shards (ms, beyond both
+// estimates' uncertainty) from which merge warns. Each shard starts its
+// epoch at --start-at by its own clock, so requests one process would
+// have sent together leave skewed shards that far apart: 10 ms is about
+// one decode step of a busy server, and NTP keeps machines on one LAN
+// well within it.
+const skewWarnMS = 10
+
 // maxClockSkew is the spread of the shards' clock offset estimates (ms),
 // nil when no shard made one.
 func maxClockSkew(shards []*shard) any {
-	var lo, hi float64
-	n := 0
+	lo, hi := offsetRange(shards)
+	if lo == nil {
+		return nil
+	}
+	return *hi.offset - *lo.offset
+}
+
+// offsetRange is the shards with the lowest and the highest clock offset
+// estimate, nil when no shard made one.
+func offsetRange(shards []*shard) (lo, hi *shard) {
 	for _, s := range shards {
 		if s.offset == nil {
 			continue
 		}
-		if n == 0 || *s.offset < lo {
-			lo = *s.offset
+		if lo == nil || *s.offset < *lo.offset {
+			lo = s
 		}
-		if n == 0 || *s.offset > hi {
-			hi = *s.offset
+		if hi == nil || *s.offset > *hi.offset {
+			hi = s
 		}
-		n++
 	}
-	if n == 0 {
-		return nil
+	return lo, hi
+}
+
+// skewWarning says which two shards' clocks differ by more than
+// skewWarnMS even after their estimates' uncertainty is allowed for ("" when
+// none do): a Date-header estimate (±1 s) then warns only of skews of
+// seconds, a simulator receipt's (sub-ms) of any above the bound. Every
+// pair is tried: the surest skew need not be between the extremes.
+func skewWarning(shards []*shard) string {
+	var lo, hi *shard
+	sure := float64(skewWarnMS)
+	for _, a := range shards {
+		for _, b := range shards {
+			if a.offset == nil || b.offset == nil {
+				continue
+			}
+			if d := *a.offset - *b.offset - a.uncertainty - b.uncertainty; d > sure {
+				hi, lo, sure = a, b, d
+			}
+		}
 	}
-	return hi - lo
+	if hi == nil {
+		return ""
+	}
+	spread := *hi.offset - *lo.offset
+	return fmt.Sprintf("clock skew: shard %d (%s) has a clock %.1f ms ahead of shard %d's (%s) (clock_offset_ms %.3f ± %.3f and %.3f ± %.3f): more than %d ms even allowing for the estimates' uncertainty; each started its epoch by its own clock, so their requests went out that far off one process's timing and sit that far off on the merged time axis; synchronise the machines' clocks (NTP, chrony) and run again",
+		hi.index, hi.dir, spread, lo.index, lo.dir, *hi.offset, hi.uncertainty, *lo.offset, lo.uncertainty, skewWarnMS)
 }

@@ -2,7 +2,6 @@ package k8s
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -16,8 +15,8 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
+
+	"github.com/llmload/llmload/internal/kubelettest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -97,51 +96,20 @@ type manifests struct {
 	jobs       []*batchv1.Job
 }
 
-// decodeStrict decodes every document of a rendering into its Kubernetes
-// (or prometheus-operator) Go type, refusing unknown and duplicate fields,
-// so a misspelt field in the renderer fails here as kubectl's server-side
-// field validation would fail it.
+// decodeStrict decodes a rendering strictly (kubelettest.DecodeStrict)
+// and checks it holds one ConfigMap, PVC and Service, at most one
+// PodMonitor and two Jobs.
 func decodeStrict(data []byte) (manifests, error) {
-	var m manifests
-	for i, doc := range strings.Split(string(data), "\n---\n")[1:] {
-		var head struct{ APIVersion, Kind string }
-		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
-			return m, fmt.Errorf("document %d: %v", i, err)
-		}
-		var into any
-		switch head.APIVersion + " " + head.Kind {
-		case "v1 ConfigMap":
-			m.configMap = &corev1.ConfigMap{}
-			into = m.configMap
-		case "v1 PersistentVolumeClaim":
-			m.pvc = &corev1.PersistentVolumeClaim{}
-			into = m.pvc
-		case "v1 Service":
-			m.service = &corev1.Service{}
-			into = m.service
-		case "monitoring.coreos.com/v1 PodMonitor":
-			m.podMonitor = &monitoringv1.PodMonitor{}
-			into = m.podMonitor
-		case "batch/v1 Job":
-			j := &batchv1.Job{}
-			m.jobs = append(m.jobs, j)
-			into = j
-		default:
-			return m, fmt.Errorf("document %d: unexpected %s %s", i, head.APIVersion, head.Kind)
-		}
-		// As the API server's strict decoding: field names match case
-		// sensitively (encoding/json alone would take readOnlyRootFileSystem),
-		// unknown and duplicate fields are errors.
-		j, err := yaml.YAMLToJSON([]byte(doc))
-		if err != nil {
-			return m, fmt.Errorf("document %d (%s): %v", i, head.Kind, err)
-		}
-		if strict, err := kjson.UnmarshalStrict(j, into, kjson.DisallowUnknownFields); err != nil || len(strict) > 0 {
-			return m, fmt.Errorf("document %d (%s): %v", i, head.Kind, errors.Join(append(strict, err)...))
-		}
+	o, err := kubelettest.DecodeStrict(data)
+	if err != nil {
+		return manifests{}, err
 	}
-	if m.configMap == nil || m.pvc == nil || m.service == nil || len(m.jobs) != 2 {
-		return m, fmt.Errorf("want a ConfigMap, a PVC, a Service and two Jobs; got %+v", m)
+	if len(o.ConfigMaps) != 1 || len(o.PVCs) != 1 || len(o.Services) != 1 || len(o.PodMonitors) > 1 || len(o.Jobs) != 2 {
+		return manifests{}, fmt.Errorf("want a ConfigMap, a PVC, a Service, at most one PodMonitor and two Jobs; got %+v", o)
+	}
+	m := manifests{configMap: o.ConfigMaps[0], pvc: o.PVCs[0], service: o.Services[0], jobs: o.Jobs}
+	if len(o.PodMonitors) == 1 {
+		m.podMonitor = o.PodMonitors[0]
 	}
 	return m, nil
 }

@@ -20,7 +20,7 @@ func testJob() *batchv1.Job {
 	indexed, n := batchv1.IndexedCompletion, int32(3)
 	c := corev1.Container{Name: "main", Command: []string{"tool"}, WorkingDir: "/etc/conf",
 		Args: []string{"--out", "/data/shard-$(JOB_COMPLETION_INDEX)", "--conf=/etc/conf/a.txt", "$(GREETING)", "$$(GREETING)",
-			"$(UNDEFINED)", "$(PATH)", "--listen", "0.0.0.0:9000", "http://server:8000/v1"},
+			"$(UNDEFINED)", "$(PATH)", "--listen", "0.0.0.0:9000", "http://server:8000/v1", "/tmp/scratch"},
 		Env: []corev1.EnvVar{{Name: "NAME", Value: "world"}, {Name: "GREETING", Value: "hello-$(NAME)-$(LATER)"}, {Name: "LATER", Value: "late"},
 			{Name: "KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "api"}, Key: "token"}}}},
@@ -59,8 +59,9 @@ func TestIndexedPodCommand(t *testing.T) {
 	claim, _ := n.ClaimDir("results")
 	conf := cmd.Dir
 	want := []string{"/usr/local/bin/tool", "--out", filepath.Join(claim, "shard-2"), "--conf=" + filepath.Join(conf, "a.txt"),
-		"hello-world-$(LATER)", "$(GREETING)", "$(UNDEFINED)", "$(PATH)", "--listen", "127.0.0.1:0", "http://server:8000/v1"}
-	if !slices.Equal(cmd.Args, want) {
+		"hello-world-$(LATER)", "$(GREETING)", "$(UNDEFINED)", "$(PATH)", "--listen", "127.0.0.1:0", "http://server:8000/v1",
+		filepath.Join(filepath.Dir(claim), "..", "pods", "job-2", "volumes", "tmp", "scratch")}
+	if want[len(want)-1] = filepath.Clean(want[len(want)-1]); !slices.Equal(cmd.Args, want) {
 		t.Errorf("args\n%q\nwant\n%q", cmd.Args, want)
 	}
 	if b, err := os.ReadFile(filepath.Join(conf, "a.txt")); err != nil || string(b) != "A" {
@@ -77,13 +78,14 @@ func TestIndexedPodCommand(t *testing.T) {
 	if last := cmd.Env[len(cmd.Env)-1]; last != "JOB_COMPLETION_INDEX=2" {
 		t.Errorf("last env %s: the Job controller appends JOB_COMPLETION_INDEX", last)
 	}
-	// Another pod of the Job shares the claim, not the emptyDir.
+	// Another pod of the Job shares the claim and sees the ConfigMap at the
+	// same path, but has its own emptyDir.
 	other, _ := IndexedPod(testJob(), 0)
 	cmd0, err := n.Command(context.Background(), other, &other.Spec.Containers[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cmd0.Args[2] != filepath.Join(claim, "shard-0") || cmd0.Dir == cmd.Dir {
+	if last := len(want) - 1; cmd0.Args[2] != filepath.Join(claim, "shard-0") || cmd0.Dir != cmd.Dir || cmd0.Args[last] == cmd.Args[last] {
 		t.Errorf("pod 0: args %q, dir %s (pod 2's %s)", cmd0.Args, cmd0.Dir, cmd.Dir)
 	}
 }

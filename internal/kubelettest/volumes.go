@@ -25,7 +25,7 @@ func (n *Node) volumes(pod *corev1.Pod) (map[string]string, error) {
 		var err error
 		switch {
 		case v.ConfigMap != nil:
-			err = n.configMapVolume(d, v.ConfigMap.Name, len(v.ConfigMap.Items) > 0)
+			d, err = n.configMapVolume(v.ConfigMap.Name, len(v.ConfigMap.Items) > 0)
 		case v.PersistentVolumeClaim != nil:
 			d, err = n.ClaimDir(v.PersistentVolumeClaim.ClaimName)
 		case v.EmptyDir != nil:
@@ -42,18 +42,25 @@ func (n *Node) volumes(pod *corev1.Pod) (map[string]string, error) {
 	return vols, nil
 }
 
-// configMapVolume writes each key of the ConfigMap as a file of dir, as
-// the kubelet's configMap volume does (without its ..data symlinks).
-func (n *Node) configMapVolume(dir, name string, items bool) error {
+// configMapVolume is the directory of the ConfigMap name's volume, which
+// holds each key as a file, as the kubelet's configMap volume does
+// (without its ..data symlinks). It is written once and shared by every
+// pod: its files are the same in each, and so, as in a cluster, is the
+// path under which a pod sees them.
+func (n *Node) configMapVolume(name string, items bool) (string, error) {
 	cm, ok := n.ConfigMaps[name]
 	switch {
 	case !ok:
-		return fmt.Errorf("configmap %q not found", name)
+		return "", fmt.Errorf("configmap %q not found", name)
 	case items:
-		return fmt.Errorf("configmap %q: items are not emulated", name)
+		return "", fmt.Errorf("configmap %q: items are not emulated", name)
+	}
+	dir := filepath.Join(n.root, "configmaps", name)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return "", err
 	}
 	files := map[string][]byte{}
 	for k, v := range cm.Data {
@@ -64,8 +71,8 @@ func (n *Node) configMapVolume(dir, name string, items bool) error {
 	}
 	for k, v := range files {
 		if err := os.WriteFile(filepath.Join(dir, k), v, 0o644); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return nil
+	return dir, nil
 }

@@ -3,6 +3,7 @@ package k8s
 import (
 	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -22,11 +23,17 @@ const (
 	volTmp      = "tmp"
 )
 
+// literal escapes a value the user gave for a container's args: the
+// kubelet expands $(VAR) in args from the container's env, so a `$(X)` in
+// --run-args or --url would otherwise be replaced (or kept, if X is not
+// set) behind the user's back. "$$" is Kubernetes' escape for "$".
+func literal(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
 // shardJob is the Indexed Job: pod i runs `llmload run --shard i/n` from
 // the shared start instant and writes to its own shard directory.
 func shardJob(o Options) *batchv1.Job {
 	args := []string{"run", path.Join(ScenarioDir, o.Scenario.Name),
-		"--url", o.URL,
+		"--url", literal(o.URL),
 		"--shard", fmt.Sprintf("$(%s)/%d", completionIndex, o.Shards),
 		"--start-at", o.StartAt.UTC().Format(time.RFC3339Nano),
 		"--out", fmt.Sprintf("%s/shard-$(%s)", RunDir(o), completionIndex),
@@ -34,7 +41,10 @@ func shardJob(o Options) *batchv1.Job {
 		"--metrics-linger", o.MetricsLinger.String(),
 		"--no-ui",
 	}
-	c := container(o, "llmload", append(args, o.RunArgs...), shardResources(o))
+	for _, a := range o.RunArgs {
+		args = append(args, literal(a))
+	}
+	c := container(o, "llmload", args, shardResources(o))
 	c.Ports = []corev1.ContainerPort{{Name: "metrics", ContainerPort: int32(o.MetricsPort), Protocol: corev1.ProtocolTCP}}
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volScenario, MountPath: ScenarioDir, ReadOnly: true})
 	c.WorkingDir = ScenarioDir // relative trace paths resolve beside the scenario

@@ -257,3 +257,26 @@ func TestRenderIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestUserArgsSurviveExpansion: the kubelet expands $(VAR) in args, so a
+// user's "$(HOME)" or "$$" in --run-args and --url must reach llmload
+// unchanged after Kubernetes' own expansion, with the completion index
+// still expanded.
+func TestUserArgsSurviveExpansion(t *testing.T) {
+	o := goldenCases()["default"]
+	o.Shards = 4
+	o.URL = "http://router:8000/p$(X)"
+	o.RunArgs = []string{"--metadata", "note=$(HOME) costs $$5", "--seed", "7"}
+	job := shardJob(o)
+	env := map[string]string{completionIndex: "2", "HOME": "/root", "X": "x"}
+	var got []string
+	for _, a := range job.Spec.Template.Spec.Containers[0].Args {
+		got = append(got, kubelettest.Expand(a, func(name string) (string, bool) { v, ok := env[name]; return v, ok }))
+	}
+	joined := strings.Join(got, " ")
+	for _, want := range []string{"--url http://router:8000/p$(X)", "--metadata note=$(HOME) costs $$5 --seed 7", "--shard 2/4", "shard-2"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("after the kubelet's expansion the args are\n%s\nwant them to contain %q", joined, want)
+		}
+	}
+}

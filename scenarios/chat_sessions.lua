@@ -43,13 +43,20 @@ local opt = llm.options {
   system = { default = "You are a concise assistant. Answer in a few sentences.", help = "system prompt (\"\" = none); every session shares it, so the server caches it once" },
 }
 
+-- The argument tables are made once, not on every turn: s:user, s:chat
+-- and s:think only read them, and each table a turn builds is garbage the
+-- session step pays for (docs/scripting.md, "Sessions": cost of a step).
+local message = { tokens = opt.prompt }
+local ask = { max_tokens = opt.answer }
+local think = { mean = opt.think }
+
 local function conversation(s)
   if opt.system ~= "" then s:system(opt.system) end
   for turn = 1, opt.turns do
-    s:user { tokens = opt.prompt }
-    local r = s:chat { max_tokens = opt.answer }
+    s:user(message)
+    local r = s:chat(ask)
     if not r.ok then return end -- a failed turn ends the conversation
-    if turn < opt.turns then s:think { mean = opt.think } end
+    if turn < opt.turns then s:think(think) end
   end
 end
 

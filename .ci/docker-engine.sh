@@ -26,6 +26,12 @@ stack_engine_install() {
   if [ ! -x /bin/busybox ] || [ ! -x /usr/bin/python3 ]; then
     apt-get update -qq && timeout 180 apt-get install -y -qq busybox-static python3 >/dev/null
   fi
+  # nginx: the router stand-in image of a --replicas stack (Debian's binary, FROM scratch) and
+  # `nginx -t` of the rendered router config. In bookworm nginx-light and nginx-core only add
+  # modules to this package.
+  if [ ! -x /usr/sbin/nginx ]; then
+    apt-get update -qq && timeout 180 apt-get install -y -qq --no-install-recommends nginx >/dev/null
+  fi
   if ! "$COMPOSE_PLUGIN" version 2>/dev/null | grep -q "$COMPOSE_VERSION"; then
     local dir
     dir=$(timeout 300 go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
@@ -34,7 +40,7 @@ stack_engine_install() {
       -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
       -o "$COMPOSE_PLUGIN.tmp" ./cmd) && mv "$COMPOSE_PLUGIN.tmp" "$COMPOSE_PLUGIN"
   fi
-  echo "stack engine: docker.io, busybox-static, python3 and compose $COMPOSE_VERSION ready in $((SECONDS - t0))s"
+  echo "stack engine: docker.io, busybox-static, python3, nginx and compose $COMPOSE_VERSION ready in $((SECONDS - t0))s"
 }
 
 stack_engine_start() {

@@ -54,12 +54,14 @@ type summaryFile struct {
 }
 
 type requestLine struct {
-	Seq              int64  `json:"seq"`
-	Error            string `json:"error"`
-	CompletionTokens int    `json:"completion_tokens"`
-	UsageFromServer  bool   `json:"usage_from_server"`
-	MaxTokens        int    `json:"max_tokens"`
-	Truncated        bool   `json:"truncated"`
+	Seq              int64    `json:"seq"`
+	Error            string   `json:"error"`
+	CompletionTokens int      `json:"completion_tokens"`
+	UsageFromServer  bool     `json:"usage_from_server"`
+	MaxTokens        int      `json:"max_tokens"`
+	Truncated        bool     `json:"truncated"`
+	TTFTms           *float64 `json:"ttft_ms"`
+	E2ELms           *float64 `json:"e2el_ms"`
 }
 
 // runLLMLoad runs the binary from the module root (scenario paths are

@@ -12,7 +12,10 @@ package main
 //   - dcgm-exporter: `llmload sim` on port 9400 (it serves DCGM_FI_DEV_*);
 //   - prometheus: Debian's prometheus binary with its shared libraries and a
 //     static busybox for the healthcheck's wget (the real image is
-//     busybox-based too).
+//     busybox-based too);
+//   - router (nginx:alpine, --replicas above 1): Debian's nginx binary with
+//     its libraries and a static busybox for the healthcheck's wget; it runs
+//     the rendered router/nginx.conf (stack_replicas_test.go).
 //
 // Grafana is not available here: the stack is rendered with --grafana=false.
 // The engine is the one DOCKER_HOST names; .ci/run starts one
@@ -99,30 +102,32 @@ func TestStackAgainstDockerEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	t0 := time.Now()
-	vllm, vllmBroken, dcgm, prom := standInImages(t, ctx, docker, t.TempDir())
+	img := standInImages(t, ctx, docker, t.TempDir())
 	t.Logf("stand-in images built in %s", time.Since(t0).Round(time.Millisecond))
 
-	// Both stacks come up at once: the unhealthy one spends its time
-	// waiting for three failed healthchecks.
+	// The unhealthy stack spends its time waiting for three failed
+	// healthchecks; the healthy one and then the two replicas come up
+	// meanwhile (two at a time: -parallel is GOMAXPROCS, 2 here).
 	t.Run("stacks", func(t *testing.T) {
-		t.Run("healthy", func(t *testing.T) {
-			t.Parallel()
-			stackHealthyAgainstEngine(t, ctx, docker, vllm, dcgm, prom)
-		})
 		t.Run("unhealthy", func(t *testing.T) {
 			t.Parallel()
-			stackUnhealthyAgainstEngine(t, ctx, docker, vllmBroken, dcgm, prom)
+			stackUnhealthyAgainstEngine(t, ctx, docker, img)
+		})
+		t.Run("up", func(t *testing.T) {
+			t.Parallel()
+			t.Run("healthy", func(t *testing.T) { stackHealthyAgainstEngine(t, ctx, docker, img) })
+			t.Run("replicas", func(t *testing.T) { stackReplicasAgainstEngine(t, ctx, docker, img) })
 		})
 	})
 	t.Logf("done in %s", time.Since(t0).Round(time.Millisecond))
 }
 
-func stackHealthyAgainstEngine(t *testing.T, ctx context.Context, docker, vllm, dcgm, prom string) {
+func stackHealthyAgainstEngine(t *testing.T, ctx context.Context, docker string, img standIns) {
 	const model = "llmload/e2e-model"
 	project := fmt.Sprintf("llmload-e2e-%d", os.Getpid())
 	vllmPort, dcgmPort, promPort, clientPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	dir := stackProject(t, docker, project, "--model", model,
-		"--vllm-image", vllm, "--dcgm-image", dcgm, "--prometheus-image", prom,
+		"--vllm-image", img.vllm, "--dcgm-image", img.dcgm, "--prometheus-image", img.prom,
 		"--port", vllmPort, "--dcgm-port", dcgmPort, "--prometheus-port", promPort,
 		"--client-metrics", "host.docker.internal:"+clientPort, "--scrape-interval", "1s",
 		"--health-start-period", "60s")
@@ -132,7 +137,7 @@ func stackHealthyAgainstEngine(t *testing.T, ctx context.Context, docker, vllm, 
 	}
 	t.Logf("up --wait in %s", time.Since(t0).Round(time.Millisecond))
 
-	checkStackStatus(t, dir, model)
+	checkStackStatus(t, dir, model, 1)
 	runThroughStack(t, ctx, docker, dir, vllmPort, promPort, clientPort)
 
 	code, out, errs := runStack("logs", "--dir", dir)
@@ -149,21 +154,16 @@ func stackHealthyAgainstEngine(t *testing.T, ctx context.Context, docker, vllm, 
 		}
 	}
 
-	if code, out, errs := runStack("down", "--dir", dir, "--volumes"); code != exitOK {
-		t.Fatalf("stack down: exit %d\n%s%s", code, out, errs)
-	}
-	if left := composeLeftovers(t, docker, project); left != "" {
-		t.Errorf("after stack down: %s", left)
-	}
+	stackDownClean(t, docker, dir, project)
 	if code, out, errs := runStack("down", "--dir", dir); code != exitOK {
 		t.Errorf("a second stack down: exit %d\n%s%s", code, out, errs)
 	}
 }
 
-func stackUnhealthyAgainstEngine(t *testing.T, ctx context.Context, docker, vllmBroken, dcgm, prom string) {
+func stackUnhealthyAgainstEngine(t *testing.T, ctx context.Context, docker string, img standIns) {
 	project := fmt.Sprintf("llmload-e2e-bad-%d", os.Getpid())
 	dir := stackProject(t, docker, project, "--model", "llmload/e2e-model",
-		"--vllm-image", vllmBroken, "--dcgm-image", dcgm, "--prometheus-image", prom,
+		"--vllm-image", img.vllmBroken, "--dcgm-image", img.dcgm, "--prometheus-image", img.prom,
 		"--port", freePort(t), "--dcgm-port", freePort(t), "--prometheus-port", freePort(t),
 		"--client-metrics", "", "--health-start-period", "1s")
 	t0 := time.Now()
@@ -185,8 +185,15 @@ func stackUnhealthyAgainstEngine(t *testing.T, ctx context.Context, docker, vllm
 	if strings.Contains(errs, "service prometheus") || strings.Contains(errs, "service dcgm-exporter") {
 		t.Errorf("healthy services named as failing:\n%s", errs)
 	}
-	if code, _, errs := runStack("down", "--dir", dir, "--volumes"); code != exitOK {
-		t.Errorf("stack down: exit %d\n%s", code, errs)
+	stackDownClean(t, docker, dir, project)
+}
+
+// stackDownClean runs `stack down --volumes` and checks that it left no
+// container, network or volume of the project.
+func stackDownClean(t *testing.T, docker, dir, project string) {
+	t.Helper()
+	if code, out, errs := runStack("down", "--dir", dir, "--volumes"); code != exitOK {
+		t.Fatalf("stack down: exit %d\n%s%s", code, out, errs)
 	}
 	if left := composeLeftovers(t, docker, project); left != "" {
 		t.Errorf("after stack down: %s", left)
@@ -194,21 +201,27 @@ func stackUnhealthyAgainstEngine(t *testing.T, ctx context.Context, docker, vllm
 }
 
 // checkStackStatus: every service healthy, the model served, the
-// Prometheus targets up, and no Grafana probe in a stack without it.
-func checkStackStatus(t *testing.T, dir, model string) {
+// Prometheus targets up, and no Grafana probe in a stack without it. With
+// replicas above 1, vllm is the router and each replica's container has a
+// row of its own.
+func checkStackStatus(t *testing.T, dir, model string, replicas int) {
 	t.Helper()
 	code, out, errs := runStack("status", "--dir", dir)
 	if code != exitOK {
 		t.Fatalf("stack status: exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []*regexp.Regexp{
+	wants := []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +GET \S+/health +ok`),
 		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +GET \S+/v1/models +ok +serves ` + regexp.QuoteMeta(model) + `$`),
-		regexp.MustCompile(`(?m)^vllm +running \(healthy\) +prometheus scrape job vllm +ok +1/1 targets up`),
+		regexp.MustCompile(fmt.Sprintf(`(?m)^vllm +running \(healthy\) +prometheus scrape job vllm +ok +%d/%d targets up`, replicas, replicas)),
 		regexp.MustCompile(`(?m)^dcgm-exporter +running +GET \S+/metrics +ok`),
 		regexp.MustCompile(`(?m)^dcgm-exporter +running +prometheus scrape job dcgm +ok +1/1 targets up`),
 		regexp.MustCompile(`(?m)^prometheus +running \(healthy\) +GET \S+/-/ready +ok`),
-	} {
+	}
+	for i := 1; replicas > 1 && i <= replicas; i++ {
+		wants = append(wants, regexp.MustCompile(fmt.Sprintf(`(?m)^vllm-%d +running \(healthy\) +container +ok`, i)))
+	}
+	for _, want := range wants {
 		if !want.MatchString(out) {
 			t.Errorf("stack status lacks %s:\n%s", want, out)
 		}

@@ -22,6 +22,7 @@ type imageFile struct {
 	mode    int64
 	data    []byte
 	symlink string // a symlink to this target when not empty
+	dir     bool   // an empty directory (mode its permissions)
 }
 
 // rootfs is an image's files by absolute path.
@@ -99,8 +100,11 @@ func importImage(t *testing.T, ctx context.Context, docker, tag string, r rootfs
 	for _, p := range paths {
 		f := r[p]
 		h := &tar.Header{Name: strings.TrimPrefix(p, "/"), Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}
-		if f.symlink != "" {
+		switch {
+		case f.symlink != "":
 			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, f.symlink, 0
+		case f.dir:
+			h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
@@ -180,41 +184,78 @@ done
 exec /llmload sim --addr "0.0.0.0:${STANDIN_PORT:-$port}" --model "$model" --profile fixed --ttft 20ms --itl 5ms
 `
 
-// standInImages builds the three images; the returned names are tags.
-func standInImages(t *testing.T, ctx context.Context, docker, dir string) (vllm, vllmBroken, dcgm, prom string) {
+// standIns are the tags of the images standInImages builds.
+type standIns struct {
+	vllm, vllmBroken, dcgm, prom, router string
+}
+
+// standInImages builds the stand-in images.
+func standInImages(t *testing.T, ctx context.Context, docker, dir string) standIns {
 	t.Helper()
 	busybox := "/bin/busybox"
 	if _, err := os.Stat(busybox); err != nil {
 		testenv.Missing(t, "/bin/busybox not found (apt-get install busybox-static)")
 	}
 	promBin := testenv.Tool(t, "prometheus")
+	nginx := testenv.Tool(t, "nginx")
 	llmload := staticLLMLoad(t, ctx, dir)
 	tag := fmt.Sprintf("llmload-e2e-%d", os.Getpid())
-	const path = "ENV PATH=/usr/local/bin:/usr/bin:/bin"
+	const path = "ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/bin"
+	var img standIns
 
 	sim := rootfs{}
 	sim.addHostFile(t, "/llmload", llmload)
-	dcgm = "llmload-test/dcgm:" + tag
-	importImage(t, ctx, docker, dcgm, sim, path, `ENTRYPOINT ["/llmload", "sim", "--addr", "0.0.0.0:9400", "--profile", "fixed"]`)
+	img.dcgm = "llmload-test/dcgm:" + tag
+	importImage(t, ctx, docker, img.dcgm, sim, path, `ENTRYPOINT ["/llmload", "sim", "--addr", "0.0.0.0:9400", "--profile", "fixed"]`)
 
 	v := rootfs{}
 	v.addHostFile(t, "/llmload", llmload)
-	v.addHostFile(t, "/bin/busybox", busybox)
-	v["/bin/sh"] = imageFile{mode: 0o777, symlink: "busybox"}
+	v.addBusybox(t, busybox, "sh")
 	v.addText("/usr/local/bin/vllm", standInVLLM, 0o755)
 	v.pythonForHealthcheck(t, ctx)
-	vllm = "llmload-test/vllm:" + tag
-	importImage(t, ctx, docker, vllm, v, path)
-	vllmBroken = "llmload-test/vllm-broken:" + tag
-	importImage(t, ctx, docker, vllmBroken, v, path, "ENV STANDIN_PORT=8001")
+	img.vllm = "llmload-test/vllm:" + tag
+	importImage(t, ctx, docker, img.vllm, v, path)
+	img.vllmBroken = "llmload-test/vllm-broken:" + tag
+	importImage(t, ctx, docker, img.vllmBroken, v, path, "ENV STANDIN_PORT=8001")
 
 	p := rootfs{}
 	p.addBinary(t, "/bin/prometheus", promBin)
-	p.addHostFile(t, "/bin/busybox", busybox)
-	for _, applet := range []string{"sh", "wget", "cat"} {
-		p["/bin/"+applet] = imageFile{mode: 0o777, symlink: "busybox"}
+	p.addBusybox(t, busybox, "sh", "wget", "cat")
+	img.prom = "llmload-test/prometheus:" + tag
+	importImage(t, ctx, docker, img.prom, p, path, `ENTRYPOINT ["/bin/prometheus"]`)
+
+	img.router = "llmload-test/router:" + tag
+	importImage(t, ctx, docker, img.router, nginxRouterFS(t, nginx, busybox), path, `CMD ["nginx", "-g", "daemon off;"]`)
+	return img
+}
+
+// addBusybox adds a static busybox and its applets as symlinks in /bin.
+func (r rootfs) addBusybox(t *testing.T, busybox string, applets ...string) {
+	t.Helper()
+	r.addHostFile(t, "/bin/busybox", busybox)
+	for _, applet := range applets {
+		r["/bin/"+applet] = imageFile{mode: 0o777, symlink: "busybox"}
 	}
-	prom = "llmload-test/prometheus:" + tag
-	importImage(t, ctx, docker, prom, p, path, `ENTRYPOINT ["/bin/prometheus"]`)
-	return vllm, vllmBroken, dcgm, prom
+}
+
+// nginxRouterFS stands in for the router image (nginx:alpine) with Debian's
+// nginx: its binary and libraries; the user and group its workers switch to
+// when started as root with no `user` directive (nobody, nogroup: compiled
+// in); the compiled-in temp directory for request bodies and proxied
+// answers (/var/lib/nginx) and pid file directory (/run); the access log to
+// stdout as in the official image (its error log is compiled to stderr);
+// name lookups in /etc/hosts and Docker's DNS for the upstream replicas;
+// and busybox's wget for the rendered healthcheck.
+func nginxRouterFS(t *testing.T, nginx, busybox string) rootfs {
+	t.Helper()
+	r := rootfs{}
+	r.addBinary(t, "/usr/sbin/nginx", nginx)
+	r.addBusybox(t, busybox, "sh", "wget")
+	r.addText("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", 0o644)
+	r.addText("/etc/group", "root:x:0:\nnogroup:x:65534:\n", 0o644)
+	r.addText("/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n", 0o644)
+	r["/var/lib/nginx"] = imageFile{mode: 0o755, dir: true}
+	r["/run"] = imageFile{mode: 0o755, dir: true}
+	r["/var/log/nginx/access.log"] = imageFile{mode: 0o777, symlink: "/dev/stdout"}
+	return r
 }

@@ -260,7 +260,9 @@ func oneLine(b []byte) string {
 
 // WithContainers fills each check's Container column from docker compose ps.
 // Services that have no container get "absent"; when ps failed (no docker)
-// the column stays empty.
+// the column stays empty. A container no HTTP probe reaches (a vLLM replica
+// behind the router) gets a check of its own: running, and healthy when it
+// has a healthcheck.
 func WithContainers(cs []Check, containers []Container) []Check {
 	state := map[string]string{}
 	for _, c := range containers {
@@ -271,6 +273,12 @@ func WithContainers(cs []Check, containers []Container) []Check {
 		state[c.Service] = s
 	}
 	out := slices.Clone(cs)
+	for _, c := range containers {
+		if !slices.ContainsFunc(cs, func(k Check) bool { return k.Service == c.Service }) {
+			out = append(out, Check{Service: c.Service, Probe: "container",
+				OK: c.State == "running" && (c.Health == "" || c.Health == "healthy"), Detail: c.Status})
+		}
+	}
 	for i := range out {
 		if out[i].Service == "llmload" {
 			out[i].Container = "-" // the client runs outside the stack

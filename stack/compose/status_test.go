@@ -165,6 +165,16 @@ func TestProbe(t *testing.T) {
 	if cs[0].Container != "" {
 		t.Error("WithContainers changed its input")
 	}
+
+	// Replicas behind the router: no probe reaches them, their containers
+	// are checked.
+	withC = WithContainers(cs, []Container{{Service: "vllm-1", State: "running", Health: "healthy", Status: "Up 1 minute (healthy)"},
+		{Service: "vllm-2", State: "running", Health: "unhealthy", Status: "Up 1 minute (unhealthy)"}})
+	extra := withC[len(cs):]
+	if len(extra) != 2 || extra[0].Service != "vllm-1" || !extra[0].OK || extra[0].Container != "running (healthy)" ||
+		extra[1].Service != "vllm-2" || extra[1].OK || extra[1].Result() != "FAIL" || extra[1].Detail != "Up 1 minute (unhealthy)" {
+		t.Errorf("replica container checks %+v", extra)
+	}
 }
 
 func TestProbeNothingRunning(t *testing.T) {

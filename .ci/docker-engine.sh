@@ -29,8 +29,16 @@ stack_engine_install() {
   # nginx: the router stand-in image of a --replicas stack (Debian's binary, FROM scratch) and
   # `nginx -t` of the rendered router config. In bookworm nginx-light and nginx-core only add
   # modules to this package.
+  # Only the binary is wanted: a policy-rc.d (Debian's "do not start
+  # services" hook, kept if the machine has one) stops the package from
+  # starting an nginx on port 80 of every interface.
   if [ ! -x /usr/sbin/nginx ]; then
+    local made_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+    fi
     apt-get update -qq && timeout 180 apt-get install -y -qq --no-install-recommends nginx >/dev/null
+    if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
   fi
   if ! "$COMPOSE_PLUGIN" version 2>/dev/null | grep -q "$COMPOSE_VERSION"; then
     local dir

@@ -118,6 +118,7 @@ type Script struct {
 	mt      metatables
 
 	sessionMT      *lua.LTable    // session objects (session.go)
+	answerMT       *lua.LTable    // the answers s:chat returns (answer.go)
 	replayFn       *lua.LFunction // the session function of trace replays
 	sessionSources []trace.SessionSource
 	guard          *pathguard.Guard // the files llm.trace.* may open

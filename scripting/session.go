@@ -80,6 +80,7 @@ func (s *Script) extendSessions(L *lua.LState, mod *lua.LTable) {
 		tr.RawSetString("sessions", L.NewFunction(s.ltraceSessions))
 	}
 	s.sessionMT = s.sessionMetatable(L)
+	s.answerMT = s.answerMetatable(L)
 	fn, err := L.Load(strings.NewReader(replaySource), "=replay")
 	if err != nil {
 		panic("scripting: the replay session function does not compile: " + err.Error())
@@ -426,7 +427,7 @@ func (p *luaProgram) Next(sess *session.Session, res *request.Result) (session.S
 	var arg lua.LValue = lua.LNil
 	if ls.sent && res != nil {
 		ls.remember(res)
-		arg = ls.answerTable(res)
+		arg = ls.p.s.newAnswer(ls.co, res)
 	}
 	return ls.resume(nil, arg)
 }
@@ -467,40 +468,6 @@ func (ls *luaSession) remember(res *request.Result) {
 		return
 	}
 	ls.history = append(ls.history, openai.Message{Role: "assistant", Content: res.Answer.Text, ToolCalls: res.Answer.ToolCalls})
-}
-
-// answerTable is what s:chat returns.
-func (ls *luaSession) answerTable(res *request.Result) *lua.LTable {
-	L := ls.co
-	t := L.CreateTable(0, 16)
-	t.RawSetString("ok", lua.LBool(!res.Failed()))
-	t.RawSetString("turn", lua.LNumber(res.Session.Turn))
-	t.RawSetString("status", lua.LNumber(res.Status))
-	if res.Failed() {
-		t.RawSetString("error", lua.LString(res.Error))
-		t.RawSetString("error_msg", lua.LString(res.ErrorMsg))
-	}
-	t.RawSetString("finish_reason", lua.LString(res.FinishReason))
-	t.RawSetString("completion_tokens", lua.LNumber(res.CompletionTokens))
-	if res.PromptTokens > 0 {
-		t.RawSetString("prompt_tokens", lua.LNumber(res.PromptTokens))
-	}
-	if ttft := res.TTFT(); ttft > 0 {
-		t.RawSetString("ttft_ms", lua.LNumber(float64(ttft)/1e6))
-	}
-	t.RawSetString("e2el_ms", lua.LNumber(float64(res.E2E())/1e6))
-	var calls *lua.LTable
-	if a := res.Answer; a != nil {
-		t.RawSetString("text", lua.LString(a.Text))
-		t.RawSetString("reasoning", lua.LString(a.Reasoning))
-		calls = toolCallsTable(L, a.ToolCalls)
-	} else {
-		t.RawSetString("text", lua.LString(""))
-		t.RawSetString("reasoning", lua.LString(""))
-		calls = L.CreateTable(0, 0)
-	}
-	t.RawSetString("tool_calls", calls)
-	return t
 }
 
 // sessionMethods are the methods of a session object.

@@ -20,6 +20,8 @@ import (
 	_ "embed"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/llmload/llmload/engine/shared/randdist"
 )
 
 //go:embed words.txt
@@ -95,25 +97,15 @@ func NewSource(seed, stream uint64) *Source {
 // streams; the inputs are mixed first because PCG states that differ only
 // in low bits (consecutive sequence numbers) would otherwise start close.
 func (s *Source) Seed(seed, stream uint64) {
-	s.pcg.Seed(mix64(seed), mix64(stream^0x9e3779b97f4a7c15))
+	s.pcg.Seed(randdist.Mix64(seed), randdist.Mix64(stream^0x9e3779b97f4a7c15))
 	s.bits, s.nbits = 0, 0
-}
-
-// mix64 is the splitmix64 finaliser.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 // StreamID folds a scenario name and a sequence number into a stream id for
 // Seed, so that scenarios running side by side with the same seed do not
 // send the same prompts.
 func StreamID(scenario string, seq int64) uint64 {
-	return mix64(hashString(scenario) ^ uint64(seq))
+	return randdist.Mix64(hashString(scenario) ^ uint64(seq))
 }
 
 // blockDomain separates the streams of prompt blocks from those of
@@ -126,7 +118,7 @@ const blockDomain = 0x626c6f636b696473 // "blockids"
 // sees the reuse the trace recorded. Scenarios get separate blocks, as
 // hash ids are only meaningful within one trace.
 func BlockStreamID(scenario string, id int) uint64 {
-	return mix64(hashString(scenario) ^ blockDomain ^ mix64(uint64(id)))
+	return randdist.Mix64(hashString(scenario) ^ blockDomain ^ randdist.Mix64(uint64(id)))
 }
 
 // hashString is FNV-1a, 64 bits.

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/llmload/llmload/engine/shared/randdist"
 )
 
 // Spec is one shard of a run: Index (0-based) of Count. The zero value is
@@ -69,14 +71,8 @@ func (s Spec) Seed(run uint64) uint64 { return Mix(run, uint64(s.Index)) }
 // String is "i/n".
 func (s Spec) String() string { return fmt.Sprintf("%d/%d", s.Index, s.n()) }
 
-// splitmix64 is Steele, Lea and Flood's SplitMix64 step: a well-mixed
-// hash of one 64-bit word.
-func splitmix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-// Mix folds two words into one well-mixed word (splitmix64 of each).
+// Mix folds two words into one well-mixed word: a splitmix64 step
+// (golden-ratio increment, then the finaliser) of each.
 func Mix(a, b uint64) uint64 { return splitmix64(splitmix64(a) ^ b) }
+
+func splitmix64(x uint64) uint64 { return randdist.Mix64(x + 0x9e3779b97f4a7c15) }

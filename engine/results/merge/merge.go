@@ -202,21 +202,11 @@ func indexLines(shards []*shard) ([]lineRef, error) {
 func cmpRefs(x, y time.Duration, a, b lineRef) int {
 	switch {
 	case x != y:
-		return cmpDur(x, y)
+		return cmp.Compare(x, y)
 	case a.seq != b.seq:
 		return cmp.Compare(a.seq, b.seq)
 	}
 	return int(a.shard - b.shard)
-}
-
-func cmpDur(x, y time.Duration) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // feed records every line into rec in the order the requests finished on

@@ -1,6 +1,7 @@
 // Package randdist holds random variates the engine draws from more than
-// one place (arrival gaps in pace, synthetic traces in trace), so each is
-// written, and tested, once.
+// one place (arrival gaps in pace, synthetic traces in trace), and the
+// seed mixing of prompt streams and shard seeds, so each is written, and
+// tested, once.
 package randdist
 
 import (

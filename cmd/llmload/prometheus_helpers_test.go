@@ -15,10 +15,11 @@ import (
 	"testing"
 
 	"github.com/llmload/llmload/internal/promtest"
+	"github.com/llmload/llmload/internal/testenv"
 )
 
 // freeLoopbackAddr and startPrometheus: see promtest.
-func freeLoopbackAddr(t *testing.T) string { return promtest.FreeLoopbackAddr(t) }
+func freeLoopbackAddr(t *testing.T) string { return testenv.FreeLoopbackAddr(t) }
 
 func startPrometheus(t *testing.T, ctx context.Context, bin, cfg, tsdb string) string {
 	return promtest.Start(t, ctx, bin, cfg, tsdb)

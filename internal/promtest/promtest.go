@@ -4,7 +4,6 @@ package promtest
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -12,27 +11,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// FreeLoopbackAddr asks the kernel for a free port on 127.0.0.1. Another
-// process could take it before the caller binds it; Prometheus then exits
-// and Start says so.
-func FreeLoopbackAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+	"github.com/llmload/llmload/internal/testenv"
+)
 
 // Start runs the Prometheus binary bin with the config file cfg and its
 // TSDB in tsdb on a free loopback port, and returns its URL once /-/ready
 // answers. Cleanup stops it (SIGTERM, then SIGKILL after 10 s).
 func Start(t testing.TB, ctx context.Context, bin, cfg, tsdb string) string {
 	t.Helper()
-	addr := FreeLoopbackAddr(t)
+	addr := testenv.FreeLoopbackAddr(t)
 	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfg, "--storage.tsdb.path="+tsdb,
 		"--web.listen-address="+addr, "--log.level=warn")
 	var log Log

@@ -1,11 +1,12 @@
 // Package testenv finds the things tests need outside the repository: the
-// shared sample data (../shared/data beside the checkout) and external
-// tools. On a user's fresh clone they are missing and the test skips with a
+// shared sample data (../shared/data beside the checkout), external
+// tools, and free loopback ports for the servers they start. On a user's fresh clone they are missing and the test skips with a
 // one-line reason; under CI=true a missing one is a failure, so CI can never
 // pass by skipping.
 package testenv
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,4 +78,18 @@ func missing(t testing.TB, reason string) {
 		t.Fatalf("CI=true but %s", reason)
 	}
 	t.Skip(reason)
+}
+
+// FreeLoopbackAddr asks the kernel for a free port on 127.0.0.1 and
+// returns it as host:port, for a server the test starts in another
+// process. Another process could take it before that server binds it; the
+// server then fails to start, which its test reports.
+func FreeLoopbackAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

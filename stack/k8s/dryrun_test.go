@@ -15,10 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/llmload/llmload/internal/testenv"
 	"sigs.k8s.io/yaml"
 )
 
@@ -94,14 +96,14 @@ type apiServer struct {
 	exited []<-chan struct{} // etcd's and the API server's: closed when one stops
 }
 
+// freePort is a free loopback port number.
 func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	_, port, _ := net.SplitHostPort(testenv.FreeLoopbackAddr(t))
+	n, err := strconv.Atoi(port)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return n
 }
 
 // startProcess runs a server until the test ends; its output goes to a

@@ -153,7 +153,7 @@ func TestPrometheusQueryErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	prom := startPromScraping(t, ctx, map[string]string{"sim-a": startSim(t, time.Millisecond, time.Millisecond)})
-	dead := "http://" + promtest.FreeLoopbackAddr(t)
+	dead := "http://" + testenv.FreeLoopbackAddr(t)
 	for _, c := range []struct{ role, url, want string }{
 		{"server", prom + `?selector={deployment=~"(llm"}`, `--server-metrics prom+http://`},
 		{"server", prom + `?selector={deployment=~"(llm"}`, `bad_data: `},

@@ -129,11 +129,11 @@ type Script struct {
 	raisedMsg string
 	raisedPos bool
 
-	// Calls of request functions run under callCtx; callTimer cancels it
+	// Calls of request functions run under callCtx; deadline cancels it
 	// when one call runs longer than CallTimeout. Reusing one context and
 	// one timer keeps Map free of per-call allocations for the deadline.
-	callCtx   context.Context
-	callTimer *time.Timer
+	callCtx  context.Context
+	deadline callDeadline
 
 	// intrMu guards callCancel and longCall, which Interrupt reads from
 	// another goroutine while a call holds mu.
@@ -237,7 +237,6 @@ func load(path string, env Env, wantScenarios bool) (_ *Script, err error) {
 		}
 	}
 	s.newCallContext()
-	s.callTimer.Stop()
 	return s, nil
 }
 
@@ -263,8 +262,8 @@ func (s *Script) Close() error {
 			errs = append(errs, fmt.Errorf("%s: closing sessions: %w", s.Path, err))
 		}
 	}
-	if s.callTimer != nil {
-		s.callTimer.Stop()
+	s.deadline.stop()
+	if s.callCancel != nil {
 		s.callCancel(nil)
 	}
 	s.ls.Close()
@@ -374,14 +373,13 @@ func (s *Script) syntaxError(err error) error {
 	return &Error{File: s.Path, Msg: strings.TrimSpace(err.Error()), Err: err}
 }
 
-// newCallContext makes the context calls run under, and the timer that
-// cancels it at a call's deadline (started by armCall).
+// newCallContext makes the context calls run under; the deadline cancels
+// it when a call runs past its limit (armCall).
 func (s *Script) newCallContext() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	s.intrMu.Lock()
 	s.callCtx, s.callCancel = ctx, cancel
 	s.intrMu.Unlock()
-	s.callTimer = time.AfterFunc(time.Hour, func() { cancel(nil) })
 	s.ls.SetContext(ctx)
 }
 
@@ -397,18 +395,25 @@ func (s *Script) armCallFor(limit time.Duration) {
 		// reused, and the state must not stay poisoned for later calls.
 		s.newCallContext()
 	}
-	s.intrMu.Lock()
-	s.longCall = limit > s.env.CallTimeout
-	s.intrMu.Unlock()
-	s.callTimer.Reset(limit)
+	// Only this goroutine writes longCall, so it reads it without the
+	// lock; Interrupt reads it under the lock. A request or session step
+	// (the common call) changes nothing and takes no lock.
+	if long := limit > s.env.CallTimeout; long != s.longCall {
+		s.intrMu.Lock()
+		s.longCall = long
+		s.intrMu.Unlock()
+	}
+	s.deadline.start(limit, s.callCancel)
 }
 
 // disarmCall ends the deadline started by armCall.
 func (s *Script) disarmCall() {
-	s.callTimer.Stop()
-	s.intrMu.Lock()
-	s.longCall = false
-	s.intrMu.Unlock()
+	s.deadline.done()
+	if s.longCall {
+		s.intrMu.Lock()
+		s.longCall = false
+		s.intrMu.Unlock()
+	}
 }
 
 // Interrupt stops the script code running now if it may run longer than

@@ -377,7 +377,8 @@ type luaSession struct {
 	sent    bool         // the last step was a Send (Next gets its answer)
 	keep    bool         // s:chat used the history: the answer joins it
 	rng     *rand.Rand
-	texts   int64 // synthetic messages written so far: each gets its own text
+	texts   int64  // synthetic messages written so far: each gets its own text
+	textKey string // their stream's name: scenario/session id, made once
 	p       *luaProgram
 }
 
@@ -700,7 +701,10 @@ func (s *Script) messageText(L *lua.LState, fn string, ls *luaSession, v lua.LVa
 		}
 		n := int(s.toInt(L, fn, "tokens", m.RawGetString("tokens"), 1))
 		ls.texts++
-		return ls.p.text.Text(n, ls.p.sc.Name+"/"+ls.sess.ID, ls.texts)
+		if ls.textKey == "" {
+			ls.textKey = ls.p.sc.Name + "/" + ls.sess.ID
+		}
+		return ls.p.text.Text(n, ls.textKey, ls.texts)
 	}
 	s.fieldErr(L, fn, "text", `a string, or {tokens = n} for synthetic text`, v)
 	return ""

@@ -372,8 +372,10 @@ func (e *Executor) advance(s *Session, res *request.Result) error {
 		e.endSession(s, false)
 		return nil
 	}
-	t0 := time.Now()
+	// The thread's CPU clock is a system call: read outside the wall
+	// clock's window, so step_cost holds none of it.
 	c0, cpuOK := threadCPU()
+	t0 := time.Now()
 	st, err := e.cfg.Program.Next(s, res)
 	e.stats.stepCost(time.Since(t0))
 	if c1, ok := threadCPU(); ok && cpuOK {

@@ -212,6 +212,15 @@ func TestMergeRefuses(t *testing.T) {
 			editMeta(t, d[2], func(m map[string]any) map[string]any { m["scenario_sha256"] = "cd"; return nil })
 			return d
 		}, want: `SHA-256 (meta.scenario_sha256) differ ("ab" and "cd")`},
+		"other scenario file": {edit: func(d []string) []string {
+			editMeta(t, d[2], func(m map[string]any) map[string]any { m["scenario_file"] = "scenarios/y.lua"; return nil })
+			return d
+		}, want: `scenario file name (meta.scenario_file, without its directory) differ ("x.lua" and "y.lua")`},
+		"same scenario from other directories": {edit: func(d []string) []string {
+			editMeta(t, d[1], func(m map[string]any) map[string]any { m["scenario_file"] = "/home/b/llmload/x.lua"; return nil })
+			editMeta(t, d[3], func(m map[string]any) map[string]any { m["scenario_file"] = `C:\llmload\x.lua`; return nil })
+			return d
+		}},
 		"other seed": {edit: func(d []string) []string {
 			editMeta(t, d[1], func(m map[string]any) map[string]any { m["seed"] = 2; return nil })
 			return d

@@ -75,7 +75,9 @@ func identity(s *shard) []struct{ what, value string } {
 	r := s.run
 	slo, _ := json.Marshal(r.Summary["slo"])
 	return []struct{ what, value string }{
-		{"scenario file (meta.scenario_file)", r.MetaStr("scenario_file")},
+		// The file's name, not its path: shards on other machines may run
+		// it from other directories; its content is the SHA-256's to check.
+		{"scenario file name (meta.scenario_file, without its directory)", scenarioName(r.MetaStr("scenario_file"))},
 		{"scenario file's SHA-256 (meta.scenario_sha256)", r.MetaStr("scenario_sha256")},
 		{"scenario name (name)", r.Name()},
 		{"run seed (meta.seed)", r.MetaStr("seed")},
@@ -83,6 +85,11 @@ func identity(s *shard) []struct{ what, value string } {
 		{"window length (sample_interval_s)", fmt.Sprint(r.NumOr("sample_interval_s", 0))},
 		{"SLO (slo)", string(slo)},
 	}
+}
+
+// scenarioName is the file name of a scenario path written on any system.
+func scenarioName(path string) string {
+	return path[strings.LastIndexAny(path, `/\`)+1:]
 }
 
 // check refuses inputs that are not the shards of one run, and returns the

@@ -84,8 +84,10 @@ bench-sessions: build
 	  awk -v run=$$r -v hwm=$$hwm -v la="$$(cut -d' ' -f1 /proc/loadavg)" ' \
 	    /"sessions": \{/ {s=1} s && /"started"/ {gsub(/[^0-9]/, "", $$2); started=$$2} \
 	    s && /"step_cost"/ {c=1} \
-	    c && /"p50_ms"/ {gsub(/,/, "", $$2); p50=$$2*1000} c && /"p99_ms"/ {gsub(/,/, "", $$2); p99=$$2*1000} \
+	    c && /"p50_ms"/ {gsub(/,/, "", $$2); p50=$$2*1000} c && /"p90_ms"/ {gsub(/,/, "", $$2); p90=$$2*1000} \
+	    c && /"p99_ms"/ {gsub(/,/, "", $$2); p99=$$2*1000} \
 	    c && /"max_ms"/ {gsub(/,/, "", $$2); mx=$$2*1000; c=0} \
-	    END {printf "run %d: sessions started %d, step cost p50 %.0f us p99 %.0f us max %.0f us, client peak RSS %.0f MB (load average %s)\n", \
-	      run, started, p50, p99, mx, hwm/1024, la}' $$out/run-$$r/summary.json; \
+	    s && /"step_cpu"/ {u=1} u && /"p99_ms"/ {gsub(/,/, "", $$2); cpu99=$$2*1000; u=0} \
+	    END {printf "run %d: sessions started %d, step cost p50 %.0f us p90 %.0f us p99 %.0f us max %.0f us (CPU p99 %.0f us), client peak RSS %.0f MB (load average %s)\n", \
+	      run, started, p50, p90, p99, mx, cpu99, hwm/1024, la}' $$out/run-$$r/summary.json; \
 	done

@@ -11,9 +11,10 @@ import (
 //
 // A run calls script code for every request and every session step, each
 // a few microseconds, against a limit of a second. Starting and stopping
-// a timer around every call costs two operations on the runtime's timer
-// heap and, on a cold cache, about a tenth of a session step
-// (docs/performance.md, "Sessions"). Instead one timer stays set while
+// a timer around every call, with the clock reads that go with it, cost
+// two operations on the runtime's timer heap and, on a cold cache, about
+// a tenth of a session step (docs/performance.md, "Sessions": session 5).
+// Instead one timer stays set while
 // calls are being made: when it fires it looks at the call running then,
 // cancels it if it is past its limit, sets itself again for that call's
 // deadline if not, and stays idle if no call is running. A call never

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,6 +108,14 @@ func TestChatSessionsEndToEnd(t *testing.T) {
 	}
 	if s.Sessions.Started != users || s.Sessions.Completed != users || s.Sessions.Turns != users*turns {
 		t.Fatalf("sessions %+v", s.Sessions)
+	}
+	// The end-of-run table has the sessions section, from the same counts.
+	for _, row := range []string{"Driven by:                               users (closed loop)",
+		"Sessions started:                        64 ", "  ended / cut short:                     64 / 0 ",
+		"Turns sent:                              384 ", "  with instant answers (turns/s):"} {
+		if !strings.Contains(log, row) {
+			t.Errorf("the end-of-run table has no row %q:\n%s", row, log)
+		}
 	}
 	var want int64
 	for id, ls := range by {

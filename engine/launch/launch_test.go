@@ -5,10 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -41,35 +37,21 @@ func (chatMapper) Map(row trace.Row) (openai.Spec, error) {
 	return openai.Spec{Endpoint: request.Chat, PromptTokens: row.ContextTokens, MaxTokens: row.GeneratedTokens, IgnoreEOS: true}, nil
 }
 
-// stalledTokenize serves the built-in simulator (fixed profile) behind a
-// front that never answers POST /tokenize: each prompt-length probe runs
-// into its timeout.
+// stalledTokenize starts a simulator whose POST /tokenize never answers
+// (its tokenize-stall fault), so every prompt-calibration probe runs
+// into its timeout, and returns its URL. (A reverse proxy in front of a
+// simulator did this before: under load it dropped a streamed answer now
+// and then, failing the test for its own sake.)
 func stalledTokenize(t *testing.T) string {
 	t.Helper()
 	cfg := sim.DefaultConfig()
 	cfg.Profile = sim.ProfileFixed
-	backend, err := url.Parse(simtest.Start(t, cfg))
+	f, err := sim.ParseFault(string(sim.FaultTokenizeStall))
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := httputil.NewSingleHostReverseProxy(backend)
-	proxy.FlushInterval = -1 // stream tokens as they come
-	// A fresh connection per request: a POST on a kept-alive connection
-	// that the backend closes at that instant fails and is not retried,
-	// which a loaded machine made happen.
-	proxy.Transport = &http.Transport{DisableKeepAlives: true}
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/tokenize" {
-			// Read the body first: only then does net/http notice that
-			// the client gave up and cancel r.Context().
-			io.Copy(io.Discard, r.Body)
-			<-r.Context().Done()
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	return front.URL
+	cfg.Faults = []sim.Fault{f}
+	return simtest.Start(t, cfg)
 }
 
 // Probes before the run (POST /tokenize) must not make the first request

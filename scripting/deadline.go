@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/llmload/llmload/engine/shared/monoclock"
 )
 
 // callDeadline stops a call of script code that runs past its limit, by
@@ -28,21 +30,17 @@ type callDeadline struct {
 	mu      sync.Mutex
 	timer   *time.Timer
 	set     bool          // the timer is set to fire
-	fireAt  time.Duration // when (since clockBase)
+	fireAt  time.Duration // when (monoclock.Now)
 	running bool          // a call is under way
-	began   time.Duration // the call's start (since clockBase)
+	began   time.Duration // the call's start (monoclock.Now)
 	limit   time.Duration
 	cancel  context.CancelCauseFunc // the running call's context
 	stopped bool
 }
 
-// clockBase is the origin of callDeadline's instants: time.Since of it
-// reads the monotonic clock once, where time.Now reads two clocks.
-var clockBase = time.Now()
-
 // start begins a call limited to limit, to be stopped by cancel.
 func (d *callDeadline) start(limit time.Duration, cancel context.CancelCauseFunc) {
-	now := time.Since(clockBase)
+	now := time.Duration(monoclock.Now()) // one clock read; time.Now makes two
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.running, d.began, d.limit, d.cancel = true, now, limit, cancel
@@ -86,7 +84,7 @@ func (d *callDeadline) fire() {
 	if !d.running || d.stopped {
 		return // idle until the next call
 	}
-	now := time.Since(clockBase)
+	now := time.Duration(monoclock.Now())
 	if left := d.began + d.limit - now; left > 0 {
 		d.set, d.fireAt = true, now+left
 		d.timer.Reset(left)

@@ -26,7 +26,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 	if s == nil {
 		return
 	}
-	row := func(label, value string) { fmt.Fprintf(w, "%-40s %-10s\n", label, value) }
+	row := func(label, value string) { record.Row(w, label, value) }
 	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
 	f2 := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 	us := func(ms float64) string { return strconv.FormatFloat(ms*1000, 'f', 0, 64) }

@@ -264,7 +264,7 @@ func (s Summary) WriteTable(w io.Writer) {
 		return
 	}
 	var b bytes.Buffer
-	row := func(label, value string) { fmt.Fprintf(&b, "%-40s %-10s\n", label, value) }
+	row := func(label, value string) { record.Row(&b, label, value) }
 	pair := func(a, c Value) string { return a.String() + " / " + c.String() }
 	b.WriteString(record.Center("Server (/metrics)", '=') + "\n")
 	for _, t := range sv.Targets {

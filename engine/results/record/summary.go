@@ -290,6 +290,11 @@ func (o *object) bytes() []byte {
 	return append(o.buf.Bytes(), '}')
 }
 
+// Row prints one "label: value" row of the end-of-run table, in the
+// columns of vLLM's table (`{:<40} {:<10}`). Other end-of-run tables use
+// it to match.
+func Row(w io.Writer, label, value string) { fmt.Fprintf(w, "%-40s %-10s\n", label, value) }
+
 // Center mimics Python's "{:c^50}" used by vLLM's table: s centred in a
 // 50-column rule of c. Other end-of-run tables use it to match.
 func Center(s string, c byte) string {
@@ -310,7 +315,7 @@ func Center(s string, c byte) string {
 // 90,95,99` prints it: mean, median, P90, P95, P99 of each latency),
 // followed by llmload's own sections.
 func (s *Summary) WriteTable(w io.Writer) {
-	row := func(label, value string) { fmt.Fprintf(w, "%-40s %-10s\n", label, value) }
+	row := func(label, value string) { Row(w, label, value) }
 	fmt.Fprintln(w, Center("Serving Benchmark Result", '='))
 	row("Successful requests:", itoa(s.Completed))
 	row("Failed requests:", itoa(s.Failed))

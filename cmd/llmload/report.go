@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/llmload/llmload/engine/launch"
-	"github.com/llmload/llmload/engine/load/session"
 	"github.com/llmload/llmload/engine/load/trace"
 	"github.com/llmload/llmload/engine/results/threshold"
 )
@@ -24,9 +23,7 @@ func reportRun(out *launch.Outcome, interrupted bool, stdout, stderr io.Writer) 
 				fmt.Fprintf(stdout, "scenario %s\n", sc.Name)
 			}
 			so.Summary.WriteTable(stdout)
-			if ss, ok := so.Summary.Extra["sessions"].(*session.Summary); ok {
-				ss.WriteTable(stdout)
-			}
+			so.Sessions.WriteTable(stdout)
 			so.Checks.WriteTable(stdout)
 			so.Observed.WriteTable(stdout)
 			so.Capacity.WriteTable(stdout)

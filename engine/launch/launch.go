@@ -67,6 +67,7 @@ type ScenarioOutcome struct {
 	Checks   threshold.Results
 	Observed observe.Summary
 	Capacity *capacity.Result // a capacity search's outcome; nil for other scenarios
+	Sessions *session.Summary // a session scenario's sessions; nil for other scenarios
 }
 
 // Outcome is what the run produced, scenario by scenario.
@@ -208,7 +209,8 @@ func (sr *ScenarioRun) finish(s *record.Summary) {
 		"server": sr.out.Observed.Server, "energy": sr.out.Observed.Energy,
 		"skipped_rows": trace.SkipsOf(sr.sc.Source)}
 	if sr.sessions != nil {
-		s.Extra["sessions"] = sr.sessions.Summary()
+		sr.out.Sessions = sr.sessions.Summary()
+		s.Extra["sessions"] = sr.out.Sessions
 	}
 	if sr.capacity != nil {
 		sr.out.Capacity = sr.capacity.Result()

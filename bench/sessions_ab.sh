@@ -28,7 +28,7 @@ users=${SESSIONS_USERS:-5000}
 read -r -a args <<<"${SESSIONS_ARGS:---turns 8 --think 30 --answer 32 --ramp 10 --duration 60s}"
 out=${SESSIONS_OUT:-results/sessions-ab}
 mkdir -p "$out"
-go build -o bin/llmload ./cmd/llmload
+make -s build
 
 bin/llmload sim --addr 127.0.0.1:0 --profile fixed --ttft 50ms --itl 10ms >"$out/sim.log" 2>&1 &
 sim=$!
